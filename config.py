@@ -1,0 +1,203 @@
+"""Every setting of the service, read from the environment once.
+
+Development needs nothing configured: the database falls back to the in-process engine and
+secrets are generated once into ``instance/dev-secrets.json``. Production
+(``APP_ENV=production``) refuses to start while a secret is missing, naming each one, because a
+server that silently invents its own keys would log everybody out on every restart and could
+not read the Canvas tokens it stored yesterday.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from urllib.parse import urlparse
+
+log = logging.getLogger("config")
+
+ROOT = Path(__file__).resolve().parent
+DEV_SECRETS_FILE = ROOT / "instance" / "dev-secrets.json"
+
+
+class ConfigError(RuntimeError):
+    """Raised when the environment cannot produce a safe configuration."""
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Config:
+    app_env: str = "development"
+    log_level: str = "INFO"
+    public_base_url: str = "http://localhost:5001"
+    max_content_length: int = 2 * 1024 * 1024
+
+    mongodb_uri: str = ""
+    mongodb_db: str = "knowgap"
+
+    jwt_secret_key: str = ""
+    jwt_access_minutes: int = 15
+    jwt_refresh_days: int = 14
+    token_encryption_key: str = ""
+    bcrypt_rounds: int = 12
+
+    cors_origins: tuple[str, ...] = ("http://localhost:3000", "http://localhost:5001")
+    ratelimit_storage_uri: str = "memory://"
+    auth_rate_limit: str = "10/minute"
+
+    canvas_base_url: str = "https://canvas.instructure.com"
+    canvas_allowed_hosts: tuple[str, ...] = ("canvas.instructure.com", "*.instructure.com")
+    canvas_cache_ttl_seconds: int = 300
+    canvas_timeout_seconds: float = 20.0
+    canvas_max_concurrency: int = 12
+    canvas_max_retries: int = 5
+
+    openai_api_key: str = ""
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout_seconds: float = 20.0
+
+    youtube_api_key: str = ""
+    youtube_base_url: str = "https://www.googleapis.com/youtube/v3"
+
+    knowgap_sync_minutes: int = 60
+    run_worker_thread: bool = True
+    job_lease_seconds: int = 60
+
+    badge_min_evidence: int = 3
+    badge_salt: str = ""
+
+    generated_secrets: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def uses_embedded_db(self) -> bool:
+        return not self.mongodb_uri
+
+    def with_overrides(self, **overrides) -> "Config":
+        """A copy with some settings replaced (tests and tools use this)."""
+        return replace(self, **overrides)
+
+
+# Environment variable -> (field name, parser). One table so the README can mirror it.
+ENV_TABLE: dict[str, tuple[str, callable]] = {
+    "APP_ENV": ("app_env", str),
+    "LOG_LEVEL": ("log_level", str),
+    "PUBLIC_BASE_URL": ("public_base_url", str),
+    "MAX_CONTENT_LENGTH": ("max_content_length", int),
+    "MONGODB_URI": ("mongodb_uri", str),
+    "MONGODB_DB": ("mongodb_db", str),
+    "JWT_SECRET_KEY": ("jwt_secret_key", str),
+    "JWT_ACCESS_MINUTES": ("jwt_access_minutes", int),
+    "JWT_REFRESH_DAYS": ("jwt_refresh_days", int),
+    "TOKEN_ENCRYPTION_KEY": ("token_encryption_key", str),
+    "BCRYPT_ROUNDS": ("bcrypt_rounds", int),
+    "CORS_ORIGINS": ("cors_origins", _csv),
+    "RATELIMIT_STORAGE_URI": ("ratelimit_storage_uri", str),
+    "AUTH_RATE_LIMIT": ("auth_rate_limit", str),
+    "CANVAS_BASE_URL": ("canvas_base_url", str),
+    "CANVAS_ALLOWED_HOSTS": ("canvas_allowed_hosts", _csv),
+    "CANVAS_CACHE_TTL_SECONDS": ("canvas_cache_ttl_seconds", int),
+    "CANVAS_TIMEOUT_SECONDS": ("canvas_timeout_seconds", float),
+    "CANVAS_MAX_CONCURRENCY": ("canvas_max_concurrency", int),
+    "CANVAS_MAX_RETRIES": ("canvas_max_retries", int),
+    "OPENAI_API_KEY": ("openai_api_key", str),
+    "OPENAI_BASE_URL": ("openai_base_url", str),
+    "OPENAI_MODEL": ("openai_model", str),
+    "OPENAI_TIMEOUT_SECONDS": ("openai_timeout_seconds", float),
+    "YOUTUBE_API_KEY": ("youtube_api_key", str),
+    "YOUTUBE_BASE_URL": ("youtube_base_url", str),
+    "KNOWGAP_SYNC_MINUTES": ("knowgap_sync_minutes", int),
+    "RUN_WORKER_THREAD": ("run_worker_thread", _bool),
+    "JOB_LEASE_SECONDS": ("job_lease_seconds", int),
+    "BADGE_MIN_EVIDENCE": ("badge_min_evidence", int),
+    "BADGE_SALT": ("badge_salt", str),
+}
+
+SECRETS = ("jwt_secret_key", "token_encryption_key", "badge_salt")
+SECRET_ENV = {f: env for env, (f, _) in ENV_TABLE.items() if f in SECRETS}
+
+
+def new_encryption_key() -> str:
+    """A fresh 256-bit key in the url-safe base64 form TOKEN_ENCRYPTION_KEY expects."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def _generate_secret(name: str) -> str:
+    return new_encryption_key() if name == "token_encryption_key" else secrets.token_urlsafe(48)
+
+
+def _dev_secrets(missing: list[str]) -> dict[str, str]:
+    """Load or create the development secrets file so restarts keep sessions and tokens."""
+    stored: dict[str, str] = {}
+    if DEV_SECRETS_FILE.exists():
+        stored = json.loads(DEV_SECRETS_FILE.read_text())
+    changed = False
+    for name in missing:
+        if not stored.get(name):
+            stored[name] = _generate_secret(name)
+            changed = True
+    if changed:
+        DEV_SECRETS_FILE.parent.mkdir(parents=True, exist_ok=True)
+        DEV_SECRETS_FILE.write_text(json.dumps(stored, indent=2))
+        DEV_SECRETS_FILE.chmod(0o600)
+    return {name: stored[name] for name in missing}
+
+
+def validate(config: Config) -> None:
+    """Reject settings that would make the service unsafe or unusable."""
+    problems = []
+    if len(config.jwt_secret_key.encode()) < 32:
+        problems.append("JWT_SECRET_KEY must be at least 32 bytes")
+    try:
+        if len(base64.urlsafe_b64decode(config.token_encryption_key.encode())) != 32:
+            raise ValueError
+    except (ValueError, TypeError):
+        problems.append("TOKEN_ENCRYPTION_KEY must be 32 bytes in url-safe base64")
+    if urlparse(config.canvas_base_url).scheme not in {"http", "https"}:
+        problems.append("CANVAS_BASE_URL must be an http(s) URL")
+    if config.is_production and "*" in config.cors_origins:
+        problems.append("CORS_ORIGINS may not be '*' in production")
+    if problems:
+        raise ConfigError("Invalid configuration: " + "; ".join(problems) + ".")
+
+
+def load_config(environ: dict[str, str] | None = None, **overrides) -> Config:
+    """Build the configuration from the environment (``os.environ`` by default)."""
+    environ = os.environ if environ is None else environ
+    values: dict = {}
+    for env_name, (name, parse) in ENV_TABLE.items():
+        raw = environ.get(env_name)
+        if raw is not None and raw != "":
+            try:
+                values[name] = parse(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{env_name} has an invalid value: {exc}.") from exc
+    values.update(overrides)
+    known = {f.name for f in fields(Config)}
+    unknown = set(values) - known
+    if unknown:
+        raise ConfigError(f"Unknown settings: {', '.join(sorted(unknown))}.")
+    config = Config(**values)
+    missing = [name for name in SECRETS if not getattr(config, name)]
+    if config.is_production and (missing or not config.mongodb_uri):
+        required = [SECRET_ENV[m] for m in missing] + ([] if config.mongodb_uri else ["MONGODB_URI"])
+        names = ", ".join(required)
+        raise ConfigError(f"Production start refused: set {names} in the environment.")
+    if missing:
+        config = replace(config, generated_secrets=tuple(missing), **_dev_secrets(missing))
+    validate(config)
+    return config

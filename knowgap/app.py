@@ -1,0 +1,77 @@
+"""The application factory: one Flask app serving KnowGap and AchieveUp."""
+from __future__ import annotations
+
+import importlib
+import logging
+
+from flask import Flask
+from flask_cors import CORS
+
+from config import Config, load_config
+from knowgap.core import db as dbmod
+from knowgap.core.crypto import TokenCipher
+from knowgap.core.error_handlers import register_error_handlers
+from flask_smorest import Api
+
+from knowgap.core.extensions import limiter
+from knowgap.core.request_log import configure_logging, init_request_log
+from knowgap.core.services import Services
+
+log = logging.getLogger("knowgap")
+
+# One blueprint per capability, "module:attribute". Order only affects the OpenAPI listing.
+BLUEPRINTS = [
+    "knowgap.health.routes:blp",
+]
+
+
+def _flask_settings(config: Config) -> dict:
+    return {
+        "MAX_CONTENT_LENGTH": config.max_content_length,
+        "JSON_SORT_KEYS": False,
+        "API_TITLE": "KnowGap + AchieveUp",
+        "API_VERSION": "1.0",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        "RATELIMIT_STORAGE_URI": config.ratelimit_storage_uri,
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+    }
+
+
+def _load(path: str):
+    module, attr = path.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def create_app(config: Config | None = None, *, db=None) -> Flask:
+    config = config or load_config()
+    configure_logging(config.log_level)
+    if config.generated_secrets:
+        log.warning("Development secrets generated for %s (stored in instance/); set them in "
+                    "the environment for any shared deployment.",
+                    ", ".join(config.generated_secrets))
+
+    app = Flask(__name__)
+    app.config.update(_flask_settings(config))
+    database = db if db is not None else dbmod.connect(config.mongodb_uri, config.mongodb_db)
+    indexes = dbmod.IndexManager(database)
+    indexes.ensure()
+    app.extensions["knowgap"] = Services(config=config, db=database,
+                                         cipher=TokenCipher(config.token_encryption_key),
+                                         indexes=indexes)
+
+    CORS(app, origins=list(config.cors_origins), supports_credentials=False,
+         expose_headers=["Content-Disposition", "X-Request-ID", "Retry-After"])
+    limiter.init_app(app)
+    api = Api(app)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    for path in BLUEPRINTS:
+        api.register_blueprint(_load(path))
+    init_request_log(app)
+    register_error_handlers(app)
+    return app

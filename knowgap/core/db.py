@@ -1,0 +1,66 @@
+"""The database handle: a real MongoDB through MONGODB_URI, or the in-process engine.
+
+The in-process engine (mongomock) lets the service and its tests run with nothing installed;
+it keeps data in memory only, which the start-up log says plainly.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+import pymongo
+from pymongo.database import Database
+
+from knowgap.core.indexes import INDEXES
+
+log = logging.getLogger("knowgap.db")
+
+
+def connect(uri: str, db_name: str) -> Database:
+    if not uri:
+        import mongomock
+
+        log.warning("MONGODB_URI is not set: using the embedded in-process database; "
+                    "data is NOT persisted and is lost when the process stops.")
+        return mongomock.MongoClient(tz_aware=True)[db_name]
+    client = pymongo.MongoClient(
+        uri, tz_aware=True, serverSelectionTimeoutMS=3000, connectTimeoutMS=3000,
+        socketTimeoutMS=20000, retryWrites=True, appname="knowgap")
+    log.info("Using MongoDB database %r", db_name)
+    return client[db_name]
+
+
+def is_embedded(db: Database) -> bool:
+    return type(db).__module__.startswith("mongomock")
+
+
+class IndexManager:
+    """Creates the declared indexes, retrying later when the server was down at start-up."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.ready = False
+        self._lock = threading.Lock()
+
+    def ensure(self) -> bool:
+        if self.ready:
+            return True
+        with self._lock:
+            if self.ready:
+                return True
+            try:
+                for spec in INDEXES:
+                    self.db[spec.collection].create_index(spec.keys, **spec.options)
+            except pymongo.errors.PyMongoError as exc:
+                log.error("Could not create indexes yet (%s); will retry.", type(exc).__name__)
+                return False
+            self.ready = True
+            return True
+
+
+def ping(db: Database) -> bool:
+    try:
+        db.command("ping")
+        return True
+    except pymongo.errors.PyMongoError:
+        return False

@@ -1,0 +1,62 @@
+"""Schema building blocks shared by every blueprint.
+
+Every request body and query string goes through a marshmallow schema that rejects unknown
+fields, and the string/id fields here refuse anything that is not a plain scalar, so an
+operator-shaped value such as ``{"$ne": null}`` can never reach a MongoDB query.
+"""
+from __future__ import annotations
+
+import re
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class Text(fields.String):
+    """A string that must really be a string, with no NUL bytes and no leading '$'."""
+
+    default_error_messages = {
+        "operator": "Values starting with '$' are not allowed.",
+        "nul": "Text may not contain NUL characters.",
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise self.make_error("nul")
+        if text.startswith("$"):
+            raise self.make_error("operator")
+        return text
+
+
+class Id(fields.String):
+    """An identifier (Canvas ids are numbers; ours are hex): accepts int or str, yields str."""
+
+    default_error_messages = {"invalid_id": "Must be an id: letters, digits, '_', '-', '.', ':'."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise self.make_error("invalid_id")
+        if isinstance(value, int):
+            value = str(value)
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not ID_PATTERN.match(text):
+            raise self.make_error("invalid_id")
+        return text
+
+
+def no_operator_keys(mapping: dict) -> None:
+    """Validator for Dict fields: keys may not look like MongoDB operators or paths."""
+    bad = [k for k in mapping if not isinstance(k, str) or k.startswith("$") or "." in k]
+    if bad:
+        raise ValidationError("Keys may not start with '$' or contain '.'.")
+
+
+__all__ = ["StrictSchema", "Text", "Id", "no_operator_keys", "fields", "validate",
+           "ValidationError"]
