@@ -186,6 +186,8 @@ def load_config(environ: dict[str, str] | None = None, **overrides) -> Config:
                 values[name] = parse(raw)
             except ValueError as exc:
                 raise ConfigError(f"{env_name} has an invalid value: {exc}.") from exc
+    if values.get("app_env") == "production" and "RUN_WORKER_THREAD" not in environ:
+        values["run_worker_thread"] = False  # production runs the Procfile's worker process
     values.update(overrides)
     known = {f.name for f in fields(Config)}
     unknown = set(values) - known

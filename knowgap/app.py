@@ -74,4 +74,9 @@ def create_app(config: Config | None = None, *, db=None) -> Flask:
         api.register_blueprint(_load(path))
     init_request_log(app)
     register_error_handlers(app)
+    if config.run_worker_thread:
+        from knowgap.jobs.worker import Worker
+
+        app.extensions["knowgap"].extras["worker"] = Worker(app)
+        app.extensions["knowgap"].extras["worker"].start_thread()
     return app
