@@ -52,9 +52,60 @@ def db():
         yield dbmod.connect("", "test")
 
 
+@pytest.fixture(scope="session")
+def _sandbox_server():
+    from tests.canvas_sandbox import SandboxServer, build_world
+
+    server = SandboxServer(build_world(seed=7)).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def config():
-    return make_config()
+def sandbox(_sandbox_server):
+    """The shared Canvas sandbox, with faults, counters and throttle reset for each test.
+
+    Tests that change the world (new attempts) should start their own server with
+    ``sandbox_factory`` so other tests keep seeing the default data.
+    """
+    state = _sandbox_server.state
+    state.clear_faults()
+    state.latency_s = 0.0
+    state.throttle_enabled = True
+    state.reset_throttle()
+    state.reset_counters()
+    yield _sandbox_server
+    state.clear_faults()
+
+
+@pytest.fixture
+def canvas_world(sandbox):
+    return sandbox.world
+
+
+@pytest.fixture
+def sandbox_factory():
+    from tests.canvas_sandbox import SandboxServer, build_world
+
+    started = []
+
+    def start(world=None, **kwargs):
+        server = SandboxServer(world or build_world(seed=7), **kwargs).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def canvas_settings(server) -> dict:
+    return {"canvas_base_url": server.base_url, "canvas_allowed_hosts": ("127.0.0.1",)}
+
+
+@pytest.fixture
+def config(sandbox):
+    return make_config(**canvas_settings(sandbox))
 
 
 @pytest.fixture

@@ -16,10 +16,42 @@ from knowgap.core.indexes import INDEXES
 log = logging.getLogger("knowgap.db")
 
 
+_WRITE_METHODS = ("insert_one", "insert_many", "update_one", "update_many", "replace_one",
+                  "delete_one", "delete_many", "find_one_and_update", "find_one_and_replace",
+                  "find_one_and_delete", "bulk_write")
+_embedded_write_lock = threading.RLock()
+
+
+def _make_embedded_writes_atomic() -> None:
+    """Serialize the embedded engine's writes, as a real server applies each one atomically.
+
+    mongomock reads then writes without a lock, so two threads could both claim one job or
+    both pass a unique-index check; code that relies on MongoDB's per-document atomicity
+    (job claims, badge awards, refresh-token rotation) must behave the same on both engines.
+    """
+    from mongomock.collection import Collection
+
+    if getattr(Collection, "_knowgap_atomic", False):
+        return
+
+    def locked(method):
+        def wrapper(self, *args, **kwargs):
+            with _embedded_write_lock:
+                return method(self, *args, **kwargs)
+        wrapper.__name__ = method.__name__
+        wrapper.__doc__ = method.__doc__
+        return wrapper
+
+    for name in _WRITE_METHODS:
+        setattr(Collection, name, locked(getattr(Collection, name)))
+    Collection._knowgap_atomic = True
+
+
 def connect(uri: str, db_name: str) -> Database:
     if not uri:
         import mongomock
 
+        _make_embedded_writes_atomic()
         log.warning("MONGODB_URI is not set: using the embedded in-process database; "
                     "data is NOT persisted and is lost when the process stops.")
         return mongomock.MongoClient(tz_aware=True)[db_name]
