@@ -122,3 +122,30 @@ def app(config, db):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def openai_fake():
+    from tests.fakes.openai_server import FakeOpenAIServer
+
+    with FakeOpenAIServer(timeout_sleep_s=5) as server:
+        yield server
+
+
+@pytest.fixture
+def youtube_fake():
+    from tests.fakes.youtube_server import FakeYouTubeServer
+
+    with FakeYouTubeServer(timeout_sleep_s=5) as server:
+        yield server
+
+
+def ai_settings(openai_server=None, youtube_server=None) -> dict:
+    """Config overrides pointing the AI and video clients at the local fakes."""
+    settings: dict = {}
+    if openai_server is not None:
+        settings.update(openai_api_key="test-key", openai_base_url=openai_server.base_url,
+                        openai_timeout_seconds=1.0)
+    if youtube_server is not None:
+        settings.update(youtube_api_key="test-key", youtube_base_url=youtube_server.base_url)
+    return settings

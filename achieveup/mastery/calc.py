@@ -1,0 +1,587 @@
+"""Skill mastery from per-question Canvas quiz results.
+
+Pure computation, no I/O: plain data in, plain data out, so it is unit-tested without Canvas or
+MongoDB and can be re-run whenever results or skill assignments change.
+
+Two views of the same evidence, because they answer different questions:
+
+* **percentage**: "how much of the work on this skill is correct", following the quiz's own
+  scoring policy (Canvas ``scoring_policy``: keep_highest / keep_latest / keep_average), so it
+  lines up with what the student sees in the gradebook. Each (quiz, question) counts once.
+* **p_mastery**: Bayesian Knowledge Tracing (Corbett & Anderson 1995). It consumes *every*
+  graded attempt in chronological order, because a wrong first try followed by a right retake
+  is evidence of learning that the percentage view throws away.
+
+Where the results come from: ``submission_history[].submission_data[]`` of
+``GET /courses/:cid/students/submissions?include[]=submission_history`` (see CANVAS.md);
+``normalize_correct`` turns each entry into a credit in [0, 1] or None (ungraded).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+from achieveup.badges.levels import level_for_percentage
+
+POLICIES = ("keep_highest", "keep_latest", "keep_average")
+#: Canvas' default ``scoring_policy`` for classic quizzes.
+DEFAULT_POLICY = "keep_highest"
+
+_UNGRADED = frozenset({"undefined", "no_score", "", "none", "null"})
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalizing Canvas' ``correct`` field
+# ---------------------------------------------------------------------------------------------
+
+def _to_float(value) -> Optional[float]:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def _ratio(points, points_possible) -> Optional[float]:
+    pts = _to_float(points)
+    possible = _to_float(points_possible)
+    if pts is None or possible is None or possible <= 0:
+        return None
+    return min(1.0, max(0.0, pts / possible))
+
+
+def normalize_correct(correct, points=None, points_possible=None) -> Optional[float]:
+    """Credit in [0, 1] for one ``submission_data`` entry, or None when it is not graded.
+
+    * ``True`` / ``"true"`` -> 1.0, ``False`` / ``"false"`` -> 0.0 (Canvas' verdict wins even
+      if ``points`` disagree, e.g. a question worth 0 points).
+    * ``"partial"`` -> points / points_possible clamped to [0, 1]; None if either is missing,
+      because inventing a number would bias mastery.
+    * ``"undefined"`` / ``"no_score"`` (essay or file upload waiting for the teacher) -> None:
+      counting them as 0 would punish students for the teacher's grading backlog.
+    * Anything else (e.g. ``"defined"``, which Canvas writes once a teacher scores a manually
+      graded question, or a missing ``correct``) -> the points ratio if it can be computed,
+      else None.
+    """
+    if isinstance(correct, bool):
+        return 1.0 if correct else 0.0
+    if isinstance(correct, str):
+        key = correct.strip().lower()
+        if key == "true":
+            return 1.0
+        if key == "false":
+            return 0.0
+        if key in _UNGRADED:
+            return None
+        return _ratio(points, points_possible)  # "partial", "defined", unknown markers
+    return _ratio(points, points_possible)
+
+
+# ---------------------------------------------------------------------------------------------
+# Attempt policy
+# ---------------------------------------------------------------------------------------------
+
+def _time_key(graded_at) -> str:
+    """Sortable UTC key ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` for a timestamp (datetime or ISO string).
+
+    Canvas sends ``YYYY-MM-DDTHH:MM:SSZ`` (fast path); other ISO strings with offsets are
+    converted to UTC so "23:00-05:00" sorts after "02:00Z" of the next day. Naive values are
+    taken as UTC; unparseable strings are used as they are; None sorts first.
+    """
+    if graded_at is None:
+        return ""
+    if isinstance(graded_at, str):
+        if len(graded_at) == 20 and graded_at[19] == "Z":
+            return graded_at[:19] + ".000000Z"
+        try:
+            graded_at = datetime.fromisoformat(graded_at.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return graded_at
+    if isinstance(graded_at, datetime):
+        if graded_at.tzinfo is not None:
+            graded_at = graded_at.astimezone(timezone.utc).replace(tzinfo=None)
+        return graded_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return str(graded_at)
+
+
+def _check_policy(policy) -> str:
+    if policy not in POLICIES:
+        raise ValueError(f"unknown attempt policy {policy!r}; expected one of {POLICIES}")
+    return policy
+
+
+def _choose(entries: list, policy: str) -> list:
+    """Pick among ``(attempt_no, score, time_key, results)`` tuples (graded attempts only).
+
+    keep_highest: the best score; on a tie the later attempt (fresher evidence).
+    keep_latest: highest attempt number, then the latest grading time.
+    keep_average: all of them.
+    """
+    if not entries:
+        return []
+    if policy == "keep_average":
+        return list(entries)
+    if policy == "keep_latest":
+        return [max(entries, key=lambda e: (e[0], e[2]))]
+    return [max(entries, key=lambda e: (e[1], e[0], e[2]))]
+
+
+def select_attempts(history: Sequence[Mapping[str, Any]], policy: str = DEFAULT_POLICY) -> list[dict]:
+    """The attempt(s) of one quiz whose results count toward the mastery *percentage*.
+
+    ``history``: ``[{attempt, score, graded_at, results: {question_id: credit}}]`` in any order.
+    Attempts with no graded result (all credits None) are ignored: they carry no evidence yet.
+    A missing ``score`` is taken as the sum of the attempt's credits. Returns the original
+    attempt dicts (one for keep_highest/keep_latest, all graded ones for keep_average,
+    chronological). BKT does not use this: it consumes every attempt (see module docstring).
+    """
+    _check_policy(policy)
+    entries = []
+    for idx, att in enumerate(history):
+        results = att.get("results") or {}
+        graded = [c for c in results.values() if c is not None]
+        if not graded:
+            continue
+        score = _to_float(att.get("score"))
+        if score is None:
+            score = float(sum(graded))
+        attempt_no = att.get("attempt")
+        attempt_no = idx + 1 if attempt_no is None else attempt_no
+        entries.append((attempt_no, score, _time_key(att.get("graded_at")), idx))
+    chosen = _choose(entries, policy)
+    chosen.sort(key=lambda e: (e[2], e[0]))
+    return [history[e[3]] for e in chosen]
+
+
+def kept_credits(history: Sequence[Mapping[str, Any]], policy: str = DEFAULT_POLICY) -> dict:
+    """``{question_id: credit}`` after applying the policy (keep_average averages each question
+    over the attempts in which it was graded)."""
+    chosen = select_attempts(history, policy)
+    sums: dict = {}
+    counts: dict = {}
+    for att in chosen:
+        for qid, credit in (att.get("results") or {}).items():
+            if credit is None:
+                continue
+            sums[qid] = sums.get(qid, 0.0) + credit
+            counts[qid] = counts.get(qid, 0) + 1
+    return {qid: sums[qid] / counts[qid] for qid in sums}
+
+
+# ---------------------------------------------------------------------------------------------
+# Bayesian Knowledge Tracing
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BKTParams:
+    """BKT parameters shared by all skills of a course.
+
+    p_init P(L0), p_transit P(T), p_slip P(S), p_guess P(G). The defaults are the usual
+    textbook starting values; mastery is declared at P(L) >= 0.95 (CANVAS.md).
+    ``p_slip + p_guess`` must stay below 1, otherwise a correct answer would be weaker evidence
+    of knowing than a wrong one (the model degenerates).
+    """
+
+    p_init: float = 0.3
+    p_transit: float = 0.1
+    p_slip: float = 0.1
+    p_guess: float = 0.2
+    mastery_threshold: float = 0.95
+
+    def __post_init__(self):
+        for name in ("p_init", "p_transit", "p_slip", "p_guess", "mastery_threshold"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a number, got {value!r}")
+        for name in ("p_init", "p_transit"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1]")
+        for name in ("p_slip", "p_guess"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be within [0, 1)")
+        if self.p_slip + self.p_guess >= 1.0:
+            raise ValueError("p_slip + p_guess must be < 1 (otherwise the model is degenerate)")
+        if not 0.0 < self.mastery_threshold <= 1.0:
+            raise ValueError("mastery_threshold must be within (0, 1]")
+
+
+DEFAULT_PARAMS = BKTParams()
+
+
+def bkt_update(p_known: float, credit: Optional[float], params: BKTParams = DEFAULT_PARAMS) -> float:
+    """One BKT step: condition P(L) on the observation, then apply the learning transition.
+
+    correct: P(L|1) = P(L)(1-S) / (P(L)(1-S) + (1-P(L))G)
+    wrong:   P(L|0) = P(L)S / (P(L)S + (1-P(L))(1-G))
+    then     P(L')  = P(L|obs) + (1 - P(L|obs)) T
+
+    Partial credit c in (0, 1) is a fractional observation: the posterior is
+    c * P(L|1) + (1 - c) * P(L|0), so c=1 and c=0 reduce exactly to the classic formulas and
+    the result is monotone in c. ``credit=None`` (ungraded) is no observation: P(L) is returned
+    unchanged (no transition either, since nothing was practised as far as we know).
+    """
+    if credit is None:
+        return p_known
+    c = 1.0 if credit > 1.0 else (0.0 if credit < 0.0 else float(credit))
+    p = float(p_known)
+    s, g, t = params.p_slip, params.p_guess, params.p_transit
+    if c > 0.0:
+        a = p * (1.0 - s)
+        d = a + (1.0 - p) * g
+        pc = a / d if d > 0.0 else p
+    else:
+        pc = 0.0
+    if c < 1.0:
+        a = p * s
+        d = a + (1.0 - p) * (1.0 - g)
+        pw = a / d if d > 0.0 else p
+    else:
+        pw = 0.0
+    post = c * pc + (1.0 - c) * pw
+    return post + (1.0 - post) * t
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-student mastery
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class SkillMastery:
+    """Mastery of one skill for one student.
+
+    questions_attempted: distinct (quiz, question) pairs counted under the attempt policy.
+    questions_correct: sum of their credits (float, partial credit allowed).
+    percentage: 100 * correct / attempted, 1 decimal (0.0 when nothing attempted).
+    p_mastery: BKT probability after all attempts (p_init when no evidence), 4 decimals.
+    evidence_count: graded observations BKT consumed (all attempts).
+    mastered: p_mastery >= params.mastery_threshold.
+    level: "not_started" without evidence, else the badge level for the percentage, with
+        "beginner" also covering started-but-below-25% (the student has begun the skill).
+    last_graded_at: the latest ``graded_at`` seen for the skill, as given (None if none).
+    """
+
+    skill: str
+    questions_attempted: int = 0
+    questions_correct: float = 0.0
+    percentage: float = 0.0
+    p_mastery: float = 0.0
+    evidence_count: int = 0
+    mastered: bool = False
+    level: str = "not_started"
+    last_graded_at: Any = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def prepare_question_skills(question_skills: Mapping[Any, Iterable[str]]) -> dict:
+    """Normalize ``{question_id: [skill]}`` for fast lookups.
+
+    Canvas ids arrive as ints from the API and as strings from JSON/Mongo; the returned map
+    answers both ``"123"`` and ``123``. Skills are de-duplicated per question (order kept)
+    and empty names dropped. Call it once per course and pass the result to the per-student
+    functions; they accept a raw mapping too but then normalize it on every call.
+    """
+    out: dict = {}
+    for qid, skills in (question_skills or {}).items():
+        if isinstance(skills, str):
+            skills = [skills]
+        seen = []
+        for s in skills or ():
+            if isinstance(s, str) and s.strip() and s not in seen:
+                seen.append(s)
+        if not seen:
+            continue
+        value = tuple(seen)
+        key = str(qid).strip()
+        out[key] = value
+        if key.isdigit():
+            out[int(key)] = value
+    return _PreparedSkills(out)
+
+
+class _PreparedSkills(dict):
+    """Marker type so per-student calls can skip re-normalization."""
+
+    __slots__ = ()
+
+
+def _skill_map(question_skills) -> dict:
+    if isinstance(question_skills, _PreparedSkills):
+        return question_skills
+    return prepare_question_skills(question_skills)
+
+
+def _policy_for(policy_by_quiz, quiz_id) -> str:
+    if not policy_by_quiz:
+        return DEFAULT_POLICY
+    policy = policy_by_quiz.get(quiz_id)
+    if policy is None:
+        policy = policy_by_quiz.get(str(quiz_id))
+        if policy is None and isinstance(quiz_id, str) and quiz_id.isdigit():
+            policy = policy_by_quiz.get(int(quiz_id))
+    return DEFAULT_POLICY if policy is None else _check_policy(policy)
+
+
+def _group(question_results) -> dict:
+    """quiz_id -> {attempt: [time_key, graded_at, {question_id: credit}]}, graded results only.
+
+    A (quiz, attempt, question) seen twice keeps the last value (e.g. after a regrade).
+    """
+    quizzes: dict = {}
+    for r in question_results:
+        credit = r.get("credit")
+        if credit is None:
+            continue
+        if credit > 1.0:
+            credit = 1.0
+        elif credit < 0.0:
+            credit = 0.0
+        quiz_id = r.get("quiz_id")
+        attempt = r.get("attempt") or 1
+        graded_at = r.get("graded_at")
+        by_attempt = quizzes.get(quiz_id)
+        if by_attempt is None:
+            by_attempt = quizzes[quiz_id] = {}
+        entry = by_attempt.get(attempt)
+        if entry is None:
+            entry = by_attempt[attempt] = [_time_key(graded_at), graded_at, {}]
+        elif graded_at is not None and graded_at != entry[1]:
+            key = _time_key(graded_at)
+            if key > entry[0]:
+                entry[0], entry[1] = key, graded_at
+        entry[2][r.get("question_id")] = credit
+    return quizzes
+
+
+def _compute(quizzes: dict, smap: dict, params: BKTParams, policy_by_quiz) -> dict:
+    p0 = params.p_init
+    s_, g_, t_ = params.p_slip, params.p_guess, params.p_transit
+    not_s, not_g = 1.0 - s_, 1.0 - g_
+
+    # --- BKT over every graded attempt, oldest first -----------------------------------
+    attempts = []
+    for quiz_id, by_attempt in quizzes.items():
+        for attempt_no, entry in by_attempt.items():
+            attempts.append((entry[0], attempt_no, entry))
+    attempts.sort(key=lambda a: (a[0], a[1]))
+
+    pk: dict = {}
+    evidence: dict = {}
+    last: dict = {}
+    pk_get = pk.get
+    ev_get = evidence.get
+    sm_get = smap.get
+    for _, _, entry in attempts:
+        graded_at = entry[1]
+        for qid, c in entry[2].items():
+            skills = sm_get(qid)
+            if skills is None:
+                if not isinstance(qid, str):
+                    skills = sm_get(str(qid))
+                if skills is None:
+                    continue
+            for skill in skills:
+                p = pk_get(skill, p0)
+                if c >= 1.0:
+                    a = p * not_s
+                    d = a + (1.0 - p) * g_
+                    post = a / d if d > 0.0 else p
+                elif c <= 0.0:
+                    a = p * s_
+                    d = a + (1.0 - p) * not_g
+                    post = a / d if d > 0.0 else p
+                else:
+                    a = p * not_s
+                    d = a + (1.0 - p) * g_
+                    pc = a / d if d > 0.0 else p
+                    a = p * s_
+                    d = a + (1.0 - p) * not_g
+                    pw = a / d if d > 0.0 else p
+                    post = pw + c * (pc - pw)
+                pk[skill] = post + (1.0 - post) * t_
+                evidence[skill] = ev_get(skill, 0) + 1
+                last[skill] = graded_at
+
+    # --- percentage under each quiz's attempt policy -----------------------------------
+    attempted: dict = {}
+    correct: dict = {}
+    for quiz_id, by_attempt in quizzes.items():
+        policy = _policy_for(policy_by_quiz, quiz_id)
+        if len(by_attempt) == 1:
+            kept = next(iter(by_attempt.values()))[2]
+        else:
+            entries = [(n, sum(e[2].values()), e[0], e[2]) for n, e in by_attempt.items()]
+            chosen = _choose(entries, policy)
+            if len(chosen) == 1:
+                kept = chosen[0][3]
+            else:
+                sums: dict = {}
+                counts: dict = {}
+                for e in chosen:
+                    for qid, c in e[3].items():
+                        sums[qid] = sums.get(qid, 0.0) + c
+                        counts[qid] = counts.get(qid, 0) + 1
+                kept = {qid: sums[qid] / counts[qid] for qid in sums}
+        for qid, c in kept.items():
+            skills = sm_get(qid)
+            if skills is None:
+                if not isinstance(qid, str):
+                    skills = sm_get(str(qid))
+                if skills is None:
+                    continue
+            for skill in skills:
+                attempted[skill] = attempted.get(skill, 0) + 1
+                correct[skill] = correct.get(skill, 0.0) + c
+
+    # --- assemble ------------------------------------------------------------------------
+    threshold = params.mastery_threshold
+    out: dict = {}
+    all_skills = _all_skills(smap)
+    for skill in all_skills:
+        n = attempted.get(skill, 0)
+        ok = correct.get(skill, 0.0)
+        pct = round(100.0 * ok / n, 1) if n else 0.0
+        p = pk_get(skill, p0)
+        ev = ev_get(skill, 0)
+        if ev == 0 and n == 0:
+            level = "not_started"
+        else:
+            level = level_for_percentage(pct) or "beginner"
+        out[skill] = SkillMastery(
+            skill=skill,
+            questions_attempted=n,
+            questions_correct=round(ok, 4),
+            percentage=pct,
+            p_mastery=round(p, 4),
+            evidence_count=ev,
+            mastered=p >= threshold,
+            level=level,
+            last_graded_at=last.get(skill),
+        )
+    return out
+
+
+def _all_skills(smap: dict) -> list:
+    """Distinct skills of a prepared map, in first-seen order (cached for course-level calls)."""
+    cached = getattr(smap, "_skills", None)
+    if cached is not None:
+        return cached
+    seen: dict = {}
+    for skills in smap.values():
+        for s in skills:
+            seen[s] = None
+    return list(seen)
+
+
+def compute_student_mastery(
+    question_results: Iterable[Mapping[str, Any]],
+    question_skills: Mapping[Any, Iterable[str]],
+    params: BKTParams = DEFAULT_PARAMS,
+    policy_by_quiz: Optional[Mapping[Any, str]] = None,
+) -> dict[str, SkillMastery]:
+    """Mastery of every skill in ``question_skills`` for one student.
+
+    ``question_results``: ``[{quiz_id, question_id, attempt, graded_at, credit}]`` (credit from
+    :func:`normalize_correct`; None = ungraded and ignored). ``question_skills``:
+    ``{question_id: [skill]}``; results on unmapped questions still count toward the attempt
+    score used by keep_highest (score = sum of credits of the attempt) but not toward any
+    skill. ``policy_by_quiz``: ``{quiz_id: policy}`` (int or str keys), quizzes not listed use
+    keep_highest (Canvas' default); an unknown policy name raises ValueError.
+
+    Every skill present in ``question_skills`` is returned (``not_started`` when the student
+    has no evidence for it), so the UI can render a full breakdown. Runs in O(len(results)).
+    """
+    return _compute(_group(question_results), _skill_map(question_skills), params, policy_by_quiz)
+
+
+def compute_course_mastery(
+    results_by_student: Mapping[Any, Iterable[Mapping[str, Any]]],
+    question_skills: Mapping[Any, Iterable[str]],
+    params: BKTParams = DEFAULT_PARAMS,
+    policy_by_quiz: Optional[Mapping[Any, str]] = None,
+) -> dict[Any, dict[str, SkillMastery]]:
+    """``{student_id: {skill: SkillMastery}}``: :func:`compute_student_mastery` for each
+    student, with the question→skill map normalized once for the whole course."""
+    smap = _skill_map(question_skills)
+    skills = _all_skills(smap)
+    prepared = _PreparedWithSkills(smap)
+    prepared._skills = skills
+    return {
+        sid: _compute(_group(results), prepared, params, policy_by_quiz)
+        for sid, results in results_by_student.items()
+    }
+
+
+class _PreparedWithSkills(_PreparedSkills):
+    """Prepared map that also caches its ordered skill list (course-level calls)."""
+
+    __slots__ = ("_skills",)
+
+
+# ---------------------------------------------------------------------------------------------
+# Time series for graphs
+# ---------------------------------------------------------------------------------------------
+
+def _iso_day(graded_at) -> Optional[str]:
+    """UTC calendar day ``YYYY-MM-DD`` of a timestamp (datetime or ISO string), or None."""
+    if graded_at is None:
+        return None
+    if isinstance(graded_at, datetime):
+        dt = graded_at
+    else:
+        text = str(graded_at).strip()
+        try:
+            dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return text[:10] if len(text) >= 10 else None
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(timezone.utc)
+    return dt.date().isoformat()
+
+
+def mastery_time_series(
+    question_results: Iterable[Mapping[str, Any]],
+    question_skills: Mapping[Any, Iterable[str]],
+    params: BKTParams = DEFAULT_PARAMS,
+    policy_by_quiz: Optional[Mapping[Any, str]] = None,
+) -> dict[str, list[dict]]:
+    """``{skill: [{date, percentage, p_mastery}]}``, one point per UTC day on which the skill
+    received graded evidence, each point being the *cumulative* state at the end of that day
+    (exactly what :func:`compute_student_mastery` returns on the results graded up to then).
+
+    Results without ``graded_at`` have no place on a time axis and are left out. Skills with no
+    evidence get an empty list. Cost is O(days x results) for one student, fine for a graph.
+    """
+    smap = _skill_map(question_skills)
+    dated = []
+    for r in question_results:
+        if r.get("credit") is None:
+            continue
+        day = _iso_day(r.get("graded_at"))
+        if day is not None:
+            dated.append((day, r))
+    dated.sort(key=lambda x: x[0])
+    series: dict[str, list[dict]] = {s: [] for s in _all_skills(smap)}
+    prefix: list = []
+    i = 0
+    while i < len(dated):
+        day = dated[i][0]
+        touched = set()
+        while i < len(dated) and dated[i][0] == day:
+            r = dated[i][1]
+            prefix.append(r)
+            qid = r.get("question_id")
+            touched.update(smap.get(qid) or smap.get(str(qid)) or ())
+            i += 1
+        if not touched:
+            continue
+        state = _compute(_group(prefix), smap, params, policy_by_quiz)
+        for skill in touched:
+            m = state[skill]
+            series[skill].append({"date": day, "percentage": m.percentage, "p_mastery": m.p_mastery})
+    return series
