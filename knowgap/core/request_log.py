@@ -47,6 +47,9 @@ def init_request_log(app: Flask) -> None:
     def _finish(response):
         duration_ms = round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1)
         response.headers["X-Request-ID"] = g.get("request_id", "")
+        if g.get("canvas_stale"):
+            # Canvas failed and a cached copy was served: say so to clients and in the log.
+            response.headers["X-Cache-Stale"] = "true"
         log.info("request", extra={"fields": {
             "method": request.method, "path": request.path, "status": response.status_code,
             "duration_ms": duration_ms, "request_id": g.get("request_id"),
