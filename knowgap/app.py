@@ -22,6 +22,13 @@ log = logging.getLogger("knowgap")
 # One blueprint per capability, "module:attribute". Order only affects the OpenAPI listing.
 BLUEPRINTS = [
     "knowgap.health.routes:blp",
+    "achieveup.auth.routes:blp",
+    "achieveup.canvas.routes:blp",
+    "achieveup.skills.routes:blp",
+    "achieveup.ai.routes:blp",
+    "knowgap.courses.routes:blp",
+    "knowgap.videos.routes:blp",
+    "knowgap.risk.routes:blp",
 ]
 
 
@@ -65,7 +72,8 @@ def create_app(config: Config | None = None, *, db=None) -> Flask:
                                          indexes=indexes)
 
     CORS(app, origins=list(config.cors_origins), supports_credentials=False,
-         expose_headers=["Content-Disposition", "X-Request-ID", "Retry-After"])
+         expose_headers=["Content-Disposition", "X-Request-ID", "Retry-After", "X-Cache-Stale",
+                         "X-Suggestion-Source"])
     limiter.init_app(app)
     api = Api(app)
     api.spec.components.security_scheme(
@@ -74,6 +82,9 @@ def create_app(config: Config | None = None, *, db=None) -> Flask:
         api.register_blueprint(_load(path))
     init_request_log(app)
     register_error_handlers(app)
+    from achieveup.cli import register_cli
+
+    register_cli(app)
     if config.run_worker_thread:
         from knowgap.jobs.worker import Worker
 

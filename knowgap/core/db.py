@@ -45,6 +45,23 @@ def _make_embedded_writes_atomic() -> None:
     for name in _WRITE_METHODS:
         setattr(Collection, name, locked(getattr(Collection, name)))
     Collection._knowgap_atomic = True
+    _accept_bulk_sort()
+
+
+def _accept_bulk_sort() -> None:
+    """pymongo 4.x passes ``sort`` (always None unless asked for) into bulk updates, which the
+    embedded engine's builder does not know; accept it so ``bulk_write`` works on both."""
+    from mongomock.collection import BulkOperationBuilder
+
+    def without_sort(original):
+        def method(self, *args, sort=None, **kwargs):
+            if sort is not None:
+                raise NotImplementedError("the embedded engine cannot sort bulk writes")
+            return original(self, *args, **kwargs)
+        return method
+
+    for name in ("add_update", "add_replace"):
+        setattr(BulkOperationBuilder, name, without_sort(getattr(BulkOperationBuilder, name)))
 
 
 def connect(uri: str, db_name: str) -> Database:
