@@ -37,6 +37,34 @@ INDEXES: list[IndexSpec] = [
     unique("AchieveUp_Refresh_Tokens", "jti"),
     plain("AchieveUp_Refresh_Tokens", "family_id"),
     plain("AchieveUp_Refresh_Tokens", "user_id"),
+    plain("AchieveUp_Refresh_Tokens", "expires_at", expireAfterSeconds=0),
+    unique("AchieveUp_Revoked_Tokens", "jti"),
+    plain("AchieveUp_Revoked_Tokens", "expires_at", expireAfterSeconds=0),
     # AchieveUp: Canvas cache
     unique("AchieveUp_Canvas_Cache", "scope", "key"),
+    # AchieveUp: skills (matrix names unique per course ignoring case)
+    unique("AchieveUp_Skill_Matrices", "course_id", "name_lower"),
+    unique("AchieveUp_Question_Skills", "course_id", "question_id"),
+    unique("AchieveUp_Course_Descriptions", "course_id", "instructor_id"),
+    unique("AchieveUp_Import_Status", "target_course_id"),
+    # KnowGap: identity cache (freshness = explicit expires_at checked at read, not TTL)
+    unique("knowgap_identity_cache", "fingerprint", "base_url", "scope"),
+    plain("knowgap_identity_cache", "expires_at"),
+    # KnowGap: courses, questions, incorrect answers, context
+    unique("knowgap_quizzes", "course_id", "quiz_id"),
+    unique("knowgap_questions", "course_id", "question_id"),
+    plain("knowgap_questions", "quiz_id", "question_id"),
+    plain("knowgap_questions", "course_id", "quiz_id", "position"),
+    unique("knowgap_incorrect_answers", "course_id", "student_id"),
+    unique("knowgap_course_context", "course_id"),
+    # KnowGap: registered tokens and the scheduled refresh
+    unique("knowgap_tokens", "base_url", "canvas_user_id"),
+    unique("knowgap_sync_schedule", "base_url", "course_id"),
+    plain("knowgap_sync_schedule", "next_due_at"),
+    # KnowGap: topic/video caches, watched state, votes, risk toggle
+    unique("knowgap_topic_cache", "key"),
+    unique("knowgap_video_cache", "topic_key"),
+    unique("knowgap_video_watched", "course_id", "student_id", "video_link"),
+    unique("knowgap_video_votes", "course_id", "video_link", "student_id"),
+    unique("knowgap_risk_toggle", "course_id"),
 ]

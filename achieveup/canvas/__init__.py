@@ -1,0 +1,1 @@
+"""AchieveUp's ``/canvas`` routes: the caller's Canvas courses, quizzes and questions."""

@@ -1,0 +1,176 @@
+"""``CanvasGateway``: the synchronous, Mongo-cached Canvas facade for views and services.
+
+Why a cache: every AchieveUp/KnowGap page asks Canvas the same questions (my courses, this
+course's quizzes) and Canvas throttles per token, so answers are kept in
+``AchieveUp_Canvas_Cache`` as ``{scope, key, data, fetched_at}`` where ``scope`` is the token's
+fingerprint (one user's cache can never answer for another token) and ``key`` names the
+question (including the Canvas origin). Within ``config.canvas_cache_ttl_seconds`` no request
+is made.
+
+Why serve stale: when Canvas is down or slow (``CanvasUnavailable``, ``CanvasBadResponse``,
+deadline exceeded) an older copy is more useful than an error, so it is returned,
+``gateway.last_stale`` is set and, inside a request, ``g.canvas_stale = True`` (rendered as
+``X-Cache-Stale: true``). A bad token or a permission error is never masked by the cache: the
+user must act on those.
+
+Every call runs on a fresh event loop with the ``config.canvas_timeout_seconds`` deadline
+(``runner.run_sync``), so a view never blocks forever.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any, Awaitable, Callable
+
+from knowgap.canvas.client import CanvasClient
+from knowgap.canvas.errors import TRANSIENT
+from knowgap.canvas.hosts import canvas_base_url
+from knowgap.canvas.roles import is_instructor_of
+from knowgap.canvas.runner import run_sync
+from knowgap.core.crypto import token_fingerprint
+
+log = logging.getLogger("knowgap.canvas")
+
+CACHE = "AchieveUp_Canvas_Cache"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _mark_stale() -> None:
+    try:
+        from flask import g, has_request_context
+    except ImportError:                          # pragma: no cover
+        return
+    if has_request_context():
+        g.canvas_stale = True
+
+
+class CanvasGateway:
+    """``CanvasGateway(services, token, base_url=None, **client_kwargs)``.
+
+    ``base_url`` is a Canvas host or URL (checked against the allow-list here, before any
+    request); ``None`` means ``config.canvas_base_url``. ``client_kwargs`` go to every
+    ``CanvasClient`` (tests use them for short backoffs).
+    """
+
+    def __init__(self, services, token: str, base_url: str | None = None, **client_kwargs):
+        self.services = services
+        self.config = services.config
+        self.origin = canvas_base_url(base_url, self.config)
+        self._token = token
+        self.scope = token_fingerprint(token)
+        self.client_kwargs = client_kwargs
+        self.last_stale = False
+        self.requests_made = 0
+
+    def __repr__(self) -> str:
+        return f"CanvasGateway({self.origin!r}, token=fp:{self.scope[:12]})"
+
+    # ------------------------------------------------------------------ running
+    def client(self, **overrides) -> CanvasClient:
+        """A new (not yet entered) async client for this token and host."""
+        return CanvasClient(self.origin, self._token, config=self.config,
+                            **{**self.client_kwargs, **overrides})
+
+    def run(self, coro_factory: Callable[[CanvasClient], Awaitable[Any]], *,
+            timeout: float | None = None) -> Any:
+        """Run ``await coro_factory(client)`` with a fresh client and the deadline
+        (``timeout`` or ``config.canvas_timeout_seconds``; long jobs pass their own)."""
+        async def main():
+            client = self.client()
+            try:
+                async with client:
+                    return await coro_factory(client)
+            finally:
+                self.requests_made += client.stats["requests"]
+
+        return run_sync(main, timeout=timeout or self.config.canvas_timeout_seconds)
+
+    # ------------------------------------------------------------------ cache
+    @property
+    def _cache(self):
+        return self.services.db[CACHE]
+
+    def cached(self, key: str, fetch: Callable[[CanvasClient], Awaitable[Any]], *,
+               ttl: float | None = None, refresh: bool = False) -> Any:
+        """Cached result of ``fetch(client)`` under ``key`` (see module docstring)."""
+        self.last_stale = False
+        full_key = f"{self.origin}|{key}"
+        ttl = self.config.canvas_cache_ttl_seconds if ttl is None else ttl
+        doc = self._cache.find_one({"scope": self.scope, "key": full_key})
+        if doc and not refresh and ttl > 0:
+            age = (_now() - _aware(doc["fetched_at"])).total_seconds()
+            if 0 <= age < ttl:
+                return doc["data"]
+        try:
+            data = self.run(fetch)
+        except TRANSIENT as exc:
+            if doc is None:
+                raise
+            log.warning("canvas %s for %s (token fp %s); serving cached copy from %s",
+                        exc.error, key, self.scope[:12], doc["fetched_at"])
+            self.last_stale = True
+            _mark_stale()
+            return doc["data"]
+        self._cache.update_one({"scope": self.scope, "key": full_key},
+                               {"$set": {"data": data, "fetched_at": _now()}}, upsert=True)
+        return data
+
+    def invalidate(self, key_prefix: str = "") -> int:
+        """Forget cached answers for this token (all, or keys starting with ``key_prefix``)."""
+        query: dict = {"scope": self.scope}
+        if key_prefix:
+            import re
+            query["key"] = {"$regex": "^" + re.escape(f"{self.origin}|{key_prefix}")}
+        return self._cache.delete_many(query).deleted_count
+
+    # ------------------------------------------------------------------ typed, cached calls
+    def self_user(self, **kw) -> dict:
+        return self.cached("users/self", lambda c: c.get_self(), **kw)
+
+    def courses(self, **kw) -> list:
+        """The caller's active courses, each with its ``enrollments`` (roles)."""
+        return self.cached("courses/active", lambda c: c.list_courses(), **kw)
+
+    def teacher_courses(self, **kw) -> list:
+        return self.cached("courses/teacher", lambda c: c.list_teacher_courses(), **kw)
+
+    def instructor_courses(self, **kw) -> list:
+        """Active courses where the caller is teacher, TA or designer."""
+        return [c for c in self.courses(**kw) if is_instructor_of(c)]
+
+    def course(self, cid, **kw) -> dict:
+        return self.cached(f"course/{cid}", lambda c: c.get_course(cid), **kw)
+
+    def quizzes(self, cid, **kw) -> list:
+        return self.cached(f"course/{cid}/quizzes", lambda c: c.list_quizzes(cid), **kw)
+
+    def questions(self, cid, qid, **kw) -> list:
+        return self.cached(f"course/{cid}/quiz/{qid}/questions",
+                           lambda c: c.list_questions(cid, qid), **kw)
+
+    def students(self, cid, **kw) -> list:
+        """Student enrollments (``user`` and ``grades`` included)."""
+        return self.cached(f"course/{cid}/students", lambda c: c.list_students(cid), **kw)
+
+    def enrollments(self, cid, user_id="self", **kw) -> list:
+        return self.cached(f"course/{cid}/enrollments/{user_id}",
+                           lambda c: c.list_enrollments(cid, user_id=user_id), **kw)
+
+    def student_grade(self, cid, user_id, **kw) -> dict:
+        """``{current_score, final_score}`` of a student's enrollment (None when unknown)."""
+        enrollments = self.cached(
+            f"course/{cid}/grade/{user_id}",
+            lambda c: c.list_enrollments(cid, user_id=user_id, types=["StudentEnrollment"]), **kw)
+        for e in enrollments or []:
+            grades = e.get("grades") or {}
+            if grades:
+                return {"current_score": grades.get("current_score"),
+                        "final_score": grades.get("final_score")}
+        return {"current_score": None, "final_score": None}

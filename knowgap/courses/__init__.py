@@ -1,0 +1,1 @@
+"""KnowGap course data: quizzes, questions and each student's incorrectly answered questions."""

@@ -1,0 +1,175 @@
+"""The only place that knows KnowGap's course collections and their queries.
+
+Collections (all ids are strings):
+- ``knowgap_quizzes``  {course_id, quiz_id, title, assignment_id, points_possible, base_url,
+  synced_at}  unique (course_id, quiz_id)
+- ``knowgap_questions`` {course_id, quiz_id, question_id, position, question_type,
+  question_html (as Canvas sent it), question_text (clean text), text_hash, points_possible,
+  core_topic, topic_source ai|heuristic|cache, topic_key, video {title, link, channel,
+  thumbnail, video_id} | None, video_status, video_checked_at, video_override, synced_at}
+  unique (course_id, question_id)
+- ``knowgap_incorrect_answers`` {course_id, student_id, quizzes: {quiz_id: {incorrect [qid],
+  correct [qid], attempt, graded_at, synced_at}}, synced_at} unique (course_id, student_id)
+- ``knowgap_course_context`` {course_id, course_context, context_hash, updated_by, updated_at}
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from pymongo import UpdateOne
+
+from knowgap.core.db import is_embedded
+from knowgap.topics.text import html_to_text, question_hash
+
+QUIZZES = "knowgap_quizzes"
+QUESTIONS = "knowgap_questions"
+INCORRECT = "knowgap_incorrect_answers"
+CONTEXT = "knowgap_course_context"
+
+NO_TOPIC_TYPES = frozenset({"text_only_question"})   # instructions, not questions
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def write_updates(db, collection: str, updates: list[tuple[dict, dict]], *,
+                  upsert: bool = False) -> None:
+    """Many ``update_one``s: one ``bulk_write`` on MongoDB; a loop on the embedded engine
+    (mongomock's bulk API does not accept current pymongo ``UpdateOne`` objects)."""
+    if not updates:
+        return
+    coll = db[collection]
+    if is_embedded(db):
+        for query, update in updates:
+            coll.update_one(query, update, upsert=upsert)
+    else:
+        coll.bulk_write([UpdateOne(q, u, upsert=upsert) for q, u in updates], ordered=False)
+
+
+# ------------------------------------------------------------------ quizzes
+def save_quizzes(db, course_id: str, quizzes: list[dict], base_url: str, *,
+                 prune: bool) -> dict[str, dict]:
+    """Upsert quizzes; with ``prune`` delete the course's quizzes Canvas no longer lists."""
+    now = utcnow()
+    ops, by_id = [], {}
+    for q in quizzes:
+        qid = str(q["id"])
+        doc = {"course_id": course_id, "quiz_id": qid, "title": q.get("title") or f"Quiz {qid}",
+               "assignment_id": str(q["assignment_id"]) if q.get("assignment_id") else None,
+               "points_possible": q.get("points_possible"), "base_url": base_url,
+               "synced_at": now}
+        by_id[qid] = doc
+        ops.append(({"course_id": course_id, "quiz_id": qid}, {"$set": doc}))
+    write_updates(db, QUIZZES, ops, upsert=True)
+    if prune:
+        db[QUIZZES].delete_many({"course_id": course_id, "quiz_id": {"$nin": list(by_id)}})
+    return by_id
+
+
+def quiz_titles(db, course_id: str) -> dict[str, str]:
+    return {d["quiz_id"]: d.get("title", "") for d in
+            db[QUIZZES].find({"course_id": course_id}, {"quiz_id": 1, "title": 1})}
+
+
+# ------------------------------------------------------------------ questions
+def save_questions(db, course_id: str, questions_by_quiz: dict, *, prune: bool) -> int:
+    """Upsert questions (original HTML kept, clean text and its hash for topics).
+
+    Topic/video fields are never touched here: whether they are stale is decided by comparing
+    ``topic_key`` with the current text hash and course context when content is generated.
+    """
+    now = utcnow()
+    ops, seen = [], []
+    for quiz_id, questions in questions_by_quiz.items():
+        for q in questions or []:
+            qid = str(q["id"])
+            seen.append(qid)
+            html = q.get("question_text") or ""
+            ops.append((
+                {"course_id": course_id, "question_id": qid},
+                {"$set": {"quiz_id": str(q.get("quiz_id") or quiz_id),
+                          "position": q.get("position"),
+                          "question_name": q.get("question_name"),
+                          "question_type": q.get("question_type"),
+                          "question_html": html,
+                          "question_text": html_to_text(html),
+                          "text_hash": question_hash(html),
+                          "points_possible": q.get("points_possible"),
+                          "synced_at": now},
+                 "$setOnInsert": {"core_topic": None, "topic_source": None, "topic_key": None,
+                                  "video": None, "video_status": None, "video_override": False}}))
+    write_updates(db, QUESTIONS, ops, upsert=True)
+    if prune:
+        db[QUESTIONS].delete_many({"course_id": course_id,
+                                   "quiz_id": {"$in": [str(k) for k in questions_by_quiz]},
+                                   "question_id": {"$nin": seen}})
+    return len(seen)
+
+
+def questions_of(db, course_id: str, question_ids=None) -> list[dict]:
+    query: dict = {"course_id": course_id}
+    if question_ids is not None:
+        query["question_id"] = {"$in": [str(q) for q in question_ids]}
+    return list(db[QUESTIONS].find(query, {"_id": 0}).sort([("quiz_id", 1), ("position", 1)]))
+
+
+def find_question(db, quiz_id: str, question_id: str, course_id: str | None = None):
+    query = {"quiz_id": str(quiz_id), "question_id": str(question_id)}
+    if course_id:
+        query["course_id"] = str(course_id)
+    return db[QUESTIONS].find_one(query, {"_id": 0})
+
+
+def update_question(db, course_id: str, question_id: str, fields: dict) -> None:
+    db[QUESTIONS].update_one({"course_id": course_id, "question_id": question_id},
+                             {"$set": fields})
+
+
+# ------------------------------------------------------------------ incorrect answers
+def save_incorrect(db, course_id: str, rows: list[dict]) -> int:
+    """``rows``: {student_id, quiz_id, incorrect, correct, attempt, graded_at}.
+
+    One document per (course, student) with a ``quizzes`` map, each quiz entry replaced as a
+    whole: a student's view is one read, and a 300-student x 15-quiz course is 300 upserts.
+    """
+    now = utcnow()
+    by_student: dict[str, dict] = {}
+    for r in rows:
+        if not str(r["quiz_id"]).isdigit():
+            continue                          # map keys must be plain (Canvas ids are numbers)
+        entry = {k: r[k] for k in ("incorrect", "correct", "attempt", "graded_at") if k in r}
+        entry["synced_at"] = now
+        by_student.setdefault(r["student_id"], {})[f"quizzes.{r['quiz_id']}"] = entry
+    write_updates(db, INCORRECT, [
+        ({"course_id": course_id, "student_id": sid}, {"$set": {**fields, "synced_at": now}})
+        for sid, fields in by_student.items()], upsert=True)
+    return sum(len(r["incorrect"]) for r in rows)
+
+
+def incorrect_of(db, course_id: str, student_id: str) -> list[dict]:
+    """The student's rows ``{quiz_id, incorrect, correct, attempt, graded_at}``, by quiz."""
+    doc = db[INCORRECT].find_one({"course_id": course_id, "student_id": str(student_id)}) or {}
+    return [{"quiz_id": qid, **entry} for qid, entry in
+            sorted((doc.get("quizzes") or {}).items())]
+
+
+# ------------------------------------------------------------------ course context
+def context_hash(text: str | None) -> str:
+    return hashlib.sha256((text or "").strip().encode()).hexdigest()[:16]
+
+
+def get_context(db, course_id: str) -> tuple[str, str]:
+    doc = db[CONTEXT].find_one({"course_id": course_id}) or {}
+    text = doc.get("course_context") or ""
+    return text, context_hash(text)
+
+
+def set_context(db, course_id: str, text: str, updated_by: str) -> str:
+    h = context_hash(text)
+    db[CONTEXT].update_one({"course_id": course_id},
+                           {"$set": {"course_context": text, "context_hash": h,
+                                     "updated_by": updated_by, "updated_at": utcnow()}},
+                           upsert=True)
+    return h

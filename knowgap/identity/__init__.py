@@ -1,0 +1,1 @@
+"""KnowGap caller identity: who is calling, proven by their own Canvas token."""

@@ -1,0 +1,70 @@
+"""KnowGap risk endpoints: at-risk prediction, the per-course toggle, support videos."""
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from knowgap.core.errors import BadRequest, ValidationFailed
+from knowgap.core.schemas import ID_PATTERN
+from knowgap.core.services import services
+from knowgap.identity.request import identify
+from knowgap.identity.service import require_instructor, require_self_or_instructor
+from knowgap.risk import service
+from knowgap.risk.schemas import RiskBody, SupportVideoBody, ToggleBody
+
+blp = Blueprint("knowgap_risk", __name__, description="KnowGap: at-risk prediction")
+
+
+def _course_id(value: str) -> str:
+    if not ID_PATTERN.match(value):
+        raise ValidationFailed("The course id is not valid.", details={"course_id": ["Invalid id."]})
+    return value
+
+
+@blp.route("/get-risk", methods=["POST"])
+@blp.arguments(RiskBody)
+@blp.response(200)
+def get_risk(body):
+    """``{risk_level, risk_index, factors, enabled}``; students only see their own, and only
+    while the course's risk display is on; instructors always get it."""
+    svc = services()
+    caller = identify(body, body["course_id"])
+    student_id = body.get("student_id") or caller.user_id
+    require_self_or_instructor(caller, student_id)
+    if caller.is_instructor and student_id == caller.user_id:
+        raise BadRequest("Give the student_id of the student to assess.", error="student_required")
+    enabled = service.risk_enabled(svc.db, body["course_id"])
+    if not enabled and not caller.is_instructor:
+        return {"risk_level": None, "risk_index": None, "factors": [], "enabled": False}
+    result = service.risk_for_student(svc, caller.canvas(svc.config), body["course_id"],
+                                      student_id)
+    return {**result, "enabled": enabled}
+
+
+@blp.route("/get-toggle-risk/<string:course_id>", methods=["GET"])
+@blp.response(200)
+def get_toggle_risk(course_id):
+    """``{course_id, toggle_risk}`` (default on). Canvas token as ``Authorization: Bearer``."""
+    course_id = _course_id(course_id)
+    identify({}, course_id)
+    return {"course_id": course_id, "toggle_risk": service.risk_enabled(services().db, course_id)}
+
+
+@blp.route("/update-toggle-risk/<string:course_id>", methods=["POST"])
+@blp.arguments(ToggleBody)
+@blp.response(200)
+def update_toggle_risk(body, course_id):
+    """Instructor: turn the course's risk display on or off."""
+    course_id = _course_id(course_id)
+    caller = identify(body, course_id)
+    require_instructor(caller)
+    service.set_risk_enabled(services().db, course_id, body["toggle_risk"], caller.user_id)
+    return {"status": "success", "course_id": course_id, "toggle_risk": body["toggle_risk"]}
+
+
+@blp.route("/get-support-video", methods=["POST"])
+@blp.arguments(SupportVideoBody)
+@blp.response(200)
+def get_support_video(body):
+    """One study-skills video for a risk level (generic content: no token needed)."""
+    level = body.get("risk_level") or body.get("risk")
+    return service.support_video(services(), level)

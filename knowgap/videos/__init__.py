@@ -1,0 +1,1 @@
+"""KnowGap videos: YouTube search per topic, instructor overrides, watched state and votes."""
