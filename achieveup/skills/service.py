@@ -23,7 +23,7 @@ Decisions worth knowing:
 """
 from __future__ import annotations
 
-import datetime as dt
+from knowgap.core.clock import iso
 
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
@@ -33,18 +33,6 @@ from knowgap.core.errors import BadRequest, Conflict, NotFound
 from knowgap.topics.text import normalize_question_text
 
 IMPORT_SUFFIX = "imported"
-
-
-def iso(value) -> str | None:
-    """ISO-8601 UTC with milliseconds and a ``Z`` (naive datetimes are taken as UTC)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
 
 
 def matrix_json(doc: dict) -> dict:

@@ -14,7 +14,7 @@ Collections (all ids stored as strings):
 """
 from __future__ import annotations
 
-import datetime as dt
+from knowgap.core.clock import utcnow
 
 from bson import ObjectId
 from pymongo import ASCENDING
@@ -24,12 +24,6 @@ MATRICES = "AchieveUp_Skill_Matrices"
 QUESTION_SKILLS = "AchieveUp_Question_Skills"
 DESCRIPTIONS = "AchieveUp_Course_Descriptions"
 IMPORT_STATUS = "AchieveUp_Import_Status"
-
-
-def utcnow() -> dt.datetime:
-    # Millisecond precision: what MongoDB keeps, so a stored and a returned value agree.
-    now = dt.datetime.now(dt.timezone.utc)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def name_key(name: str) -> str:

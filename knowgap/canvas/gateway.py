@@ -19,7 +19,7 @@ Every call runs on a fresh event loop with the ``config.canvas_timeout_seconds``
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any, Awaitable, Callable
 
 from knowgap.canvas.client import CanvasClient
@@ -27,19 +27,12 @@ from knowgap.canvas.errors import TRANSIENT
 from knowgap.canvas.hosts import canvas_base_url
 from knowgap.canvas.roles import is_instructor_of
 from knowgap.canvas.runner import run_sync
+from knowgap.core.clock import aware, utcnow
 from knowgap.core.crypto import token_fingerprint
 
 log = logging.getLogger("knowgap.canvas")
 
 CACHE = "AchieveUp_Canvas_Cache"
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def _mark_stale() -> None:
@@ -105,7 +98,7 @@ class CanvasGateway:
         ttl = self.config.canvas_cache_ttl_seconds if ttl is None else ttl
         doc = self._cache.find_one({"scope": self.scope, "key": full_key})
         if doc and not refresh and ttl > 0:
-            age = (_now() - _aware(doc["fetched_at"])).total_seconds()
+            age = (utcnow() - aware(doc["fetched_at"])).total_seconds()
             if 0 <= age < ttl:
                 return doc["data"]
         try:
@@ -119,7 +112,7 @@ class CanvasGateway:
             _mark_stale()
             return doc["data"]
         self._cache.update_one({"scope": self.scope, "key": full_key},
-                               {"$set": {"data": data, "fetched_at": _now()}}, upsert=True)
+                               {"$set": {"data": data, "fetched_at": utcnow()}}, upsert=True)
         return data
 
     def invalidate(self, key_prefix: str = "") -> int:

@@ -14,7 +14,7 @@ Collections (all ids are strings):
 """
 from __future__ import annotations
 
-import datetime as dt
+from knowgap.core.clock import utcnow
 import hashlib
 
 from pymongo import UpdateOne
@@ -28,10 +28,6 @@ INCORRECT = "knowgap_incorrect_answers"
 CONTEXT = "knowgap_course_context"
 
 NO_TOPIC_TYPES = frozenset({"text_only_question"})   # instructions, not questions
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def write_updates(db, collection: str, updates: list[tuple[dict, dict]], *,

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from knowgap.core.clock import utcnow
+
 from knowgap.canvas.roles import INSTRUCTOR_TYPES, course_roles
 from knowgap.core.crypto import token_fingerprint
 from knowgap.core.errors import Forbidden
@@ -22,10 +24,6 @@ from knowgap.core.errors import Forbidden
 TOKENS = "knowgap_tokens"
 SCHEDULE = "knowgap_sync_schedule"
 JOB_KIND = "knowgap_course_sync"
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def register_token(svc, caller, course_ids: list[str]) -> dict:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+
+from knowgap.core.clock import aware, utcnow
 from dataclasses import dataclass, field, replace
 
 from knowgap.canvas.errors import CanvasNotFound, CanvasPermissionDenied
@@ -25,16 +27,6 @@ from knowgap.identity.canvas_access import CanvasAccess
 
 IDENTITY_CACHE = "knowgap_identity_cache"
 CACHE_MINUTES = 5
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value
 
 
 @dataclass(frozen=True)
@@ -59,7 +51,7 @@ class Caller:
 # ------------------------------------------------------------------ cache
 def _cache_get(db, fp: str, base_url: str, scope: str):
     doc = db[IDENTITY_CACHE].find_one({"fingerprint": fp, "base_url": base_url, "scope": scope})
-    if doc and _aware(doc.get("expires_at")) and _aware(doc["expires_at"]) > utcnow():
+    if doc and aware(doc.get("expires_at")) and aware(doc["expires_at"]) > utcnow():
         return doc.get("data")
     return None
 

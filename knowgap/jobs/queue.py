@@ -15,14 +15,12 @@ import uuid
 from pymongo import ReturnDocument
 from pymongo.database import Database
 
+from knowgap.core.clock import iso, utcnow
+
 JOBS = "jobs"
 ACTIVE = ("queued", "running")
 MAX_ATTEMPTS = 3
 RETRY_DELAY_SECONDS = 30
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def enqueue(db: Database, kind: str, key: str, payload: dict | None = None,
@@ -102,9 +100,6 @@ def get_job(db: Database, job_id: str) -> dict | None:
 
 def public_view(job: dict) -> dict:
     """What a client may see of a job (no payload: it can name users and tokens' owners)."""
-    def iso(value):
-        return value.isoformat().replace("+00:00", "Z") if value else None
-
     return {"job_id": job["id"], "kind": job["kind"], "state": job["state"],
             "progress": job.get("progress", 0.0), "counts": job.get("counts", {}),
             "errors": job.get("errors", []), "reason": job.get("reason"),

@@ -9,15 +9,11 @@
 """
 from __future__ import annotations
 
-import datetime as dt
+from knowgap.core.clock import utcnow
 
 VIDEO_CACHE = "knowgap_video_cache"
 WATCHED = "knowgap_video_watched"
 VOTES = "knowgap_video_votes"
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def topic_cache_key(topic: str) -> str:
