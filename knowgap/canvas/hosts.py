@@ -72,7 +72,8 @@ def parse_origin(link_or_host: str) -> tuple[str, str, int | None]:
     text = link_or_host.strip()
     if not text or any(c.isspace() for c in text) or "\\" in text:
         raise ValueError("empty or malformed")
-    if "://" not in text:
+    bare = "://" not in text
+    if bare:
         text = "https://" + text
     parts = urlsplit(text)
     if parts.scheme.lower() not in {"http", "https"}:
@@ -83,6 +84,8 @@ def parse_origin(link_or_host: str) -> tuple[str, str, int | None]:
     if not host:
         raise ValueError("no host")
     port = parts.port                                  # ValueError on a bad port
+    if bare and is_loopback(host):
+        return "http", host, port                      # a local Canvas (the sandbox) has no TLS
     return parts.scheme.lower(), host, port
 
 
