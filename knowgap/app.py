@@ -29,6 +29,10 @@ BLUEPRINTS = [
     "knowgap.courses.routes:blp",
     "knowgap.videos.routes:blp",
     "knowgap.risk.routes:blp",
+    "achieveup.sync.routes:blp",
+    "achieveup.badges.routes:blp",
+    "achieveup.analytics.routes:blp",
+    "achieveup.exchange.routes:blp",
 ]
 
 

@@ -67,4 +67,19 @@ INDEXES: list[IndexSpec] = [
     unique("knowgap_video_watched", "course_id", "student_id", "video_link"),
     unique("knowgap_video_votes", "course_id", "video_link", "student_id"),
     unique("knowgap_risk_toggle", "course_id"),
+    # AchieveUp: course sync, mastery, badges (natural keys live in deterministic string
+    # _ids, e.g. "course|student|quiz|question|attempt"; see achieveup/mastery/store.py)
+    unique("AchieveUp_Canvas_Quizzes", "course_id", "quiz_id"),
+    plain("AchieveUp_Canvas_Quizzes", "course_id", "assignment_id"),
+    plain("AchieveUp_Canvas_Questions", "course_id", "quiz_id"),
+    unique("AchieveUp_Canvas_Students", "course_id", "student_id"),
+    plain("AchieveUp_Canvas_Students", "student_id"),
+    plain("AchieveUp_Question_Results", "course_id", "student_id", "quiz_id"),
+    plain("AchieveUp_Student_Evidence", "course_id", "student_id"),
+    plain("AchieveUp_Student_Mastery", "course_id", "student_id"),
+    plain("AchieveUp_Student_Mastery", "student_id"),
+    plain("AchieveUp_Badges", "course_id", "revoked", "student_id"),
+    plain("AchieveUp_Badges", "student_id", "revoked", "public"),
+    plain("AchieveUp_Badges", "course_id", "skill_slug", "level"),
+    unique("AchieveUp_Course_Settings", "course_id"),
 ]

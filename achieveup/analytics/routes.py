@@ -1,0 +1,63 @@
+"""Instructor dashboard, course student analytics, student progress and graphs."""
+from __future__ import annotations
+
+from flask import jsonify, request
+from flask_smorest import Blueprint
+
+from achieveup.analytics import service
+from achieveup.auth.guards import (current_user, is_admin, login_required,
+                                   require_course_instructor, require_student_access,
+                                   role_required, taught_course_ids)
+from achieveup.sync.routes import check_id
+from knowgap.core.services import services
+
+blp = Blueprint("achieveup_analytics", __name__, description="AchieveUp analytics and progress")
+
+
+@blp.route("/achieveup/instructor/dashboard")
+@role_required("instructor")
+@blp.doc(summary="{students, averageProgress, totalCourses, totalSkillMatrices, recentActivity}")
+def dashboard():
+    user = current_user()
+    return jsonify(service.dashboard(services().db, str(user["_id"]), taught_course_ids(user)))
+
+
+@blp.route("/achieveup/instructor/courses/<course_id>/student-analytics")
+@role_required("instructor")
+@blp.doc(summary="{students: [Student], skillDistribution, averageScores}")
+def student_analytics(course_id):
+    course_id = check_id(course_id)
+    require_course_instructor(course_id)
+    return jsonify(service.student_analytics(services().db, course_id))
+
+
+@blp.route("/achieveup/progress/<student_id>/<course_id>")
+@login_required
+@blp.doc(summary="{student_id, course_id, skill_progress, last_updated}")
+def progress(student_id, course_id):
+    student_id, course_id = check_id(student_id, "student_id"), check_id(course_id)
+    require_student_access(student_id, course_id)
+    return jsonify(service.progress(services().db, student_id, course_id))
+
+
+@blp.route("/achieveup/graphs/individual/<student_id>")
+@login_required
+@blp.doc(summary="{timeSeriesData, performance, distribution, trends, radar, summary}",
+         parameters=[{"in": "query", "name": "course_id", "schema": {"type": "string"}}])
+def individual(student_id):
+    student_id = check_id(student_id, "student_id")
+    course_id = request.args.get("course_id")
+    db = services().db
+    if course_id:
+        course_id = check_id(course_id)
+        require_student_access(student_id, course_id)
+        courses = [course_id]
+    else:
+        require_student_access(student_id)
+        courses = service.student_course_ids(db, student_id)
+        user = current_user()
+        own = user.get("canvas_user_id")
+        if not is_admin(user) and not (own is not None and str(own) == student_id):
+            taught = taught_course_ids(user)
+            courses = [c for c in courses if c in taught]
+    return jsonify(service.individual_graphs(db, student_id, courses))

@@ -1,0 +1,163 @@
+"""Instructor analytics, student progress and graphs, all read from stored mastery.
+
+Definitions used by the contract's fields (see ``achieveup.mastery.service`` for the summary):
+``progress`` mean skill score over the course's mapped skills; ``skillsMastered`` skills with
+BKT P(L) >= the mastery threshold; ``badgesEarned`` skills with at least one (non-revoked)
+badge, the same count the UI derives from ``badgeLevel``; ``skillDistribution[skill]`` students
+who mastered the skill; ``averageScores[skill]`` mean score of the students with evidence on it.
+"""
+from __future__ import annotations
+
+from achieveup.badges.levels import LEVEL_NAMES
+from achieveup.mastery import calc, service as mastery
+from achieveup.mastery import store
+
+LEVEL_RANK = {name: i for i, name in enumerate(LEVEL_NAMES)}
+
+
+def best_badges(db, course_id: str) -> dict:
+    """{(student_id, skill): (level, earned_at)} of the highest non-revoked badge."""
+    best: dict = {}
+    for b in store.fetch_all(db[store.BADGES], {"course_id": str(course_id), "revoked": False},
+                             {"_id": 0, "student_id": 1, "skill": 1, "level": 1,
+                              "earned_at": 1}):
+        key = (b["student_id"], b["skill"])
+        cur = best.get(key)
+        if cur is None or LEVEL_RANK.get(b["level"], -1) > LEVEL_RANK.get(cur[0], -1):
+            best[key] = (b["level"], b.get("earned_at"))
+    return best
+
+
+def student_analytics(db, course_id: str) -> dict:
+    summaries = mastery.summaries_of_course(db, course_id, with_skills=False)
+    best = best_badges(db, course_id)
+    students, distribution, totals = [], {}, {}
+    for doc in summaries:
+        sid = doc["student_id"]
+        breakdown, badge_count = {}, 0
+        for e in mastery.packed_skills(doc):
+            skill = e["skill"]
+            item = {"score": e["score"], "level": e["level"],
+                    "questionsAttempted": e["questions_attempted"],
+                    "questionsCorrect": e["questions_correct"]}
+            badge = best.get((sid, skill))
+            if badge:
+                item["badgeLevel"] = badge[0]
+                item["badgeEarnedAt"] = store.iso(badge[1])
+                badge_count += 1
+            breakdown[skill] = item
+            distribution.setdefault(skill, 0)
+            if e["mastered"]:
+                distribution[skill] += 1
+            if e["questions_attempted"]:
+                acc = totals.setdefault(skill, [0.0, 0])
+                acc[0] += e["score"]
+                acc[1] += 1
+            else:
+                totals.setdefault(skill, [0.0, 0])
+        students.append({"id": sid, "name": doc.get("student_name"),
+                         "progress": doc.get("progress", 0.0),
+                         "skillsMastered": doc.get("skills_mastered", 0),
+                         "badgesEarned": badge_count,
+                         "riskLevel": doc.get("risk_level") or "low",
+                         "totalQuestionsAttempted": doc.get("total_questions_attempted", 0),
+                         "skillBreakdown": breakdown})
+    averages = {skill: (round(v[0] / v[1], 1) if v[1] else 0.0) for skill, v in totals.items()}
+    return {"students": students, "skillDistribution": distribution, "averageScores": averages}
+
+
+def dashboard(db, user_id: str, course_ids: set[str]) -> dict:
+    ids = sorted(course_ids)
+    docs = store.fetch_all(db[store.MASTERY], {"course_id": {"$in": ids}},
+                           {"_id": 0, "student_id": 1, "progress": 1})
+    students = {d["student_id"] for d in docs}
+    progress = [d.get("progress") or 0.0 for d in docs]
+    matrices = db[store.MATRICES].count_documents({"instructor_id": user_id,
+                                                   "course_id": {"$in": ids}})
+    activity = []
+    for s in store.fetch_all(db[store.SYNC_STATE], {"_id": {"$in": ids}}):
+        counts = s.get("last_counts") or {}
+        activity.append({"type": "sync", "course_id": s["_id"],
+                         "course_name": s.get("course_name"),
+                         "timestamp": store.iso(s.get("last_synced_at")),
+                         "description": (f"Synced {counts.get('students', 0)} students; "
+                                         f"{counts.get('badges_awarded', 0)} new badges.")})
+    activity.sort(key=lambda a: a["timestamp"] or "", reverse=True)
+    return {"students": len(students),
+            "averageProgress": round(sum(progress) / len(progress), 1) if progress else 0.0,
+            "totalCourses": len(ids), "totalSkillMatrices": matrices,
+            "recentActivity": activity[:10]}
+
+
+def progress(db, student_id: str, course_id: str) -> dict:
+    doc = mastery.summary_of(db, course_id, student_id)
+    skills = doc.get("skills", []) if doc else []
+    return {"student_id": str(student_id), "course_id": str(course_id),
+            "skill_progress": {e["skill"]: {"score": e["score"], "level": e["level"],
+                                            "total_questions": e["questions_attempted"],
+                                            "correct_answers": e["questions_correct"]}
+                               for e in skills},
+            "last_updated": store.iso(doc.get("computed_at")) if doc else None}
+
+
+def _student_rows(db, course_id: str, student_id: str) -> list[dict]:
+    doc = db[store.EVIDENCE].find_one({"_id": store.summary_id(course_id, student_id)})
+    return mastery.unpack_rows(doc.get("packed")) if doc else []
+
+
+def individual_graphs(db, student_id: str, course_ids: list[str]) -> dict:
+    time_points: dict = {}
+    performance, radar, trends = [], [], []
+    distribution = {"not_started": 0, **{name: 0 for name in LEVEL_NAMES}}
+    attempted = mastered = 0
+    last = None
+    for cid in course_ids:
+        doc = mastery.summary_of(db, cid, student_id)
+        if doc is None:
+            continue
+        settings = store.course_settings(db, cid)
+        rows = _student_rows(db, cid, student_id)
+        series = calc.mastery_time_series(rows, store.question_skill_map(db, cid),
+                                          mastery.bkt_params(settings),
+                                          mastery.policies(store.quizzes_of(db, cid)))
+        for skill, points in series.items():
+            for p in points:
+                time_points.setdefault(p["date"], {})[skill] = p["percentage"]
+            if len(points) >= 2:
+                change = round(points[-1]["percentage"] - points[0]["percentage"], 1)
+            else:
+                change = 0.0
+            if points:
+                trends.append({"skill": skill, "course_id": cid, "change": change,
+                               "direction": "improving" if change > 2 else
+                               "declining" if change < -2 else "stable",
+                               "points": len(points)})
+        for e in doc.get("skills", []):
+            performance.append({"skill": e["skill"], "course_id": cid, "score": e["score"],
+                                "level": e["level"], "pMastery": e["p_mastery"],
+                                "questionsAttempted": e["questions_attempted"],
+                                "questionsCorrect": e["questions_correct"]})
+            radar.append({"skill": e["skill"], "score": e["score"], "fullMark": 100})
+            distribution[e["level"]] = distribution.get(e["level"], 0) + 1
+            attempted += e["questions_attempted"]
+            mastered += bool(e["mastered"])
+            if e.get("last_graded_at") and (last is None or e["last_graded_at"] > last):
+                last = e["last_graded_at"]
+    # carry each skill's latest value forward so every point shows every skill seen so far
+    timeline, current = [], {}
+    for date in sorted(time_points):
+        current.update(time_points[date])
+        avg = round(sum(current.values()) / len(current), 1) if current else 0.0
+        timeline.append({"date": date, "average": avg, "skills": dict(current)})
+    scores = [p["score"] for p in performance if p["questionsAttempted"]]
+    return {"timeSeriesData": timeline, "performance": performance,
+            "distribution": distribution, "trends": trends, "radar": radar,
+            "summary": {"totalSkills": len(performance), "skillsMastered": mastered,
+                        "averageScore": round(sum(scores) / len(scores), 1) if scores else 0.0,
+                        "totalQuestionsAttempted": attempted, "lastActivity": last,
+                        "courses": list(course_ids)}}
+
+
+def student_course_ids(db, student_id: str) -> list[str]:
+    return sorted({d["course_id"] for d in store.fetch_all(
+        db[store.MASTERY], {"student_id": str(student_id)}, {"_id": 0, "course_id": 1})})

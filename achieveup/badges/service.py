@@ -1,0 +1,236 @@
+"""Skill badges: award from mastery summaries, list, share, and Open Badges 2.0 JSON.
+
+A badge is one document per (course, student, skill, level) in ``AchieveUp_Badges``; its
+``_id`` (= ``badge_id``) is derived from that key, so the database itself makes a second award
+impossible. Awarding only inserts documents that do not exist yet and never touches existing
+ones: each badge keeps the evidence that earned it (percentage, questions of evidence, time),
+whatever later recomputations say ("$setOnInsert" semantics). Levels come from
+``achieveup.badges.levels`` and need at least ``min_evidence`` graded questions on the skill
+(course setting ``AchieveUp_Course_Settings.min_evidence`` or ``config.badge_min_evidence``).
+
+A badge whose skill disappears from every matrix of its course is revoked (``revoked: true``):
+it leaves every list and its public assertion answers 410 Gone. Students opt in to sharing per
+badge (``public: true``); only shared badges exist on the public endpoints.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+from achieveup.badges.levels import LEVEL_NAMES, badge_levels_for
+from achieveup.mastery import service as mastery
+from achieveup.mastery import store
+from knowgap.core.errors import Forbidden, Gone, NotFound
+
+OB_CONTEXT = "https://w3id.org/openbadges/v2"
+ISSUER_NAME = "AchieveUp"
+
+
+def slugify(skill: str) -> str:
+    text = unicodedata.normalize("NFKD", skill).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "skill"
+    return f"{slug}-{hashlib.sha256(skill.encode()).hexdigest()[:6]}"
+
+
+def badge_name(skill: str, level: str) -> str:
+    return f"{skill} — {level.capitalize()}"
+
+
+# ------------------------------------------------------------------ awarding
+
+def candidates(course_id: str, summaries: list[dict], skills: set[str], min_ev: int, now,
+               course_name: str | None) -> list[dict]:
+    out = []
+    for doc in summaries:
+        for entry in mastery.packed_skills(doc):
+            if entry["skill"] not in skills:
+                continue
+            for level in badge_levels_for(entry["score"], entry["questions_attempted"], min_ev):
+                bid = store.badge_key_id(course_id, doc["student_id"], entry["skill"], level)
+                out.append({"_id": bid, "badge_id": bid, "course_id": course_id,
+                            "course_name": course_name, "student_id": doc["student_id"],
+                            "student_name": doc.get("student_name"), "skill": entry["skill"],
+                            "skill_slug": slugify(entry["skill"]), "level": level,
+                            "percentage": entry["score"],
+                            "evidence_count": entry["questions_attempted"],
+                            "observations": entry["evidence_count"],
+                            "p_mastery": entry["p_mastery"], "earned_at": now,
+                            "public": False, "revoked": False})
+    return out
+
+
+def course_name_of(db, course_id: str) -> str | None:
+    state = db[store.SYNC_STATE].find_one({"_id": str(course_id)}, {"course_name": 1}) or {}
+    return state.get("course_name")
+
+
+def award_for_course(db, config, course_id: str, summaries: list[dict] | None = None, *,
+                     now=None, course_name: str | None = None) -> list[dict]:
+    """Award every badge the summaries justify that does not exist yet; returns the new ones.
+    Also revokes badges of skills that no matrix of the course has any more."""
+    course_id = str(course_id)
+    now = now or store.utcnow()
+    if summaries is None:
+        summaries = mastery.summaries_of_course(db, course_id, with_skills=False)
+    skills = set(store.matrix_skills(db, course_id))
+    revoke_missing_skills(db, course_id, skills, now=now)
+    min_ev = mastery.min_evidence(store.course_settings(db, course_id), config)
+    docs = candidates(course_id, summaries, skills, min_ev, now,
+                      course_name or course_name_of(db, course_id))
+    _, dups = store.insert_new(db[store.BADGES], docs)
+    dups = set(dups)
+    return [d for d in docs if d["_id"] not in dups]
+
+
+def revoke_missing_skills(db, course_id: str, skills: set[str], *, now=None,
+                          reason: str = "The skill was removed from the course.") -> int:
+    result = db[store.BADGES].update_many(
+        {"course_id": str(course_id), "revoked": False, "skill": {"$nin": sorted(skills)}},
+        {"$set": {"revoked": True, "revoked_at": now or store.utcnow(),
+                  "revocation_reason": reason}})
+    return result.modified_count
+
+
+# ------------------------------------------------------------------ reading
+
+def shareable_link(config, badge_id: str) -> str:
+    return f"{config.public_base_url.rstrip('/')}/achieveup/public/badges/assertions/{badge_id}"
+
+
+def earned_view(config, doc: dict) -> dict:
+    return {"badge_id": doc["_id"], "badge_name": badge_name(doc["skill"], doc["level"]),
+            "skill_name": doc["skill"], "badge_level": doc["level"],
+            "progress_percentage": doc.get("percentage"),
+            "earned_at": store.iso(doc.get("earned_at")), "course_id": doc["course_id"],
+            "course_name": doc.get("course_name") or f"Course {doc['course_id']}",
+            "shareable_link": shareable_link(config, doc["_id"]),
+            "is_public": bool(doc.get("public"))}
+
+
+def badges_of_student(db, student_id: str, *, course_ids=None, public_only=False) -> list[dict]:
+    query: dict = {"student_id": str(student_id), "revoked": False}
+    if course_ids is not None:
+        query["course_id"] = {"$in": sorted(course_ids)}
+    if public_only:
+        query["public"] = True
+    docs = store.fetch_all(db[store.BADGES], query)
+    order = {name: i for i, name in enumerate(LEVEL_NAMES)}
+    docs.sort(key=lambda d: (store.iso(d.get("earned_at")) or "", d["course_id"], d["skill"],
+                             order.get(d["level"], 9)), reverse=True)
+    return docs
+
+
+def student_name(db, student_id: str, badges: list[dict]) -> str:
+    for b in badges:
+        if b.get("student_name"):
+            return b["student_name"]
+    doc = db[store.STUDENTS].find_one({"student_id": str(student_id)}, {"name": 1})
+    return (doc or {}).get("name") or f"Student {student_id}"
+
+
+def earned_response(db, config, student_id: str, badges: list[dict]) -> dict:
+    return {"student_id": str(student_id), "student_name": student_name(db, student_id, badges),
+            "total_badges": len(badges), "badges": [earned_view(config, b) for b in badges]}
+
+
+def set_public(db, config, badge_id: str, user: dict, public: bool) -> dict:
+    doc = db[store.BADGES].find_one({"_id": badge_id})
+    if doc is None or doc.get("revoked"):
+        raise NotFound("No such badge.", error="badge_not_found")
+    own = user.get("canvas_user_id") or user.get("canvas_student_id")
+    if own is None or str(own) != doc["student_id"]:
+        raise Forbidden("Only the student who earned this badge can share it.",
+                        error="not_badge_owner")
+    db[store.BADGES].update_one({"_id": badge_id}, {"$set": {"public": bool(public),
+                                                             "shared_at": store.utcnow()}})
+    doc["public"] = bool(public)
+    return earned_view(config, doc)
+
+
+# ------------------------------------------------------------------ Open Badges 2.0
+
+def _base(config) -> str:
+    return config.public_base_url.rstrip("/") + "/achieveup/public/badges"
+
+
+def class_url(config, course_id, skill_slug, level) -> str:
+    return f"{_base(config)}/classes/{course_id}/{skill_slug}/{level}"
+
+
+def recipient_email(db, doc: dict) -> str:
+    user = db[store.USERS].find_one({"canvas_user_id": doc["student_id"]}, {"email": 1})
+    if user and user.get("email"):
+        return user["email"]
+    student = db[store.STUDENTS].find_one(
+        {"course_id": doc["course_id"], "student_id": doc["student_id"]}, {"email": 1})
+    if student and student.get("email"):
+        return student["email"]
+    return f"canvas-user-{doc['student_id']}@users.noreply.achieveup"
+
+
+def hashed_identity(email: str, salt: str) -> str:
+    return "sha256$" + hashlib.sha256((email.strip().lower() + salt).encode()).hexdigest()
+
+
+def assertion(db, config, badge_id: str) -> dict:
+    doc = db[store.BADGES].find_one({"_id": badge_id})
+    if doc is not None and doc.get("revoked"):
+        raise Gone("This badge was revoked. " + (doc.get("revocation_reason") or
+                                                  "It is no longer valid."),
+                   error="badge_revoked")
+    if doc is None or not doc.get("public"):
+        raise NotFound("No such shared badge.", error="badge_not_found")
+    url = f"{_base(config)}/assertions/{badge_id}"
+    return {
+        "@context": OB_CONTEXT, "type": "Assertion", "id": url,
+        "recipient": {"type": "email", "hashed": True, "salt": config.badge_salt,
+                      "identity": hashed_identity(recipient_email(db, doc), config.badge_salt)},
+        "badge": class_url(config, doc["course_id"], doc["skill_slug"], doc["level"]),
+        "verification": {"type": "HostedBadge"},
+        "issuedOn": store.iso(doc.get("earned_at")),
+        "evidence": [{"type": "Evidence", "name": "Canvas quiz results",
+                      "narrative": (f"Scored {doc.get('percentage')}% on "
+                                    f"{doc.get('evidence_count')} graded questions assessing "
+                                    f"'{doc['skill']}' in "
+                                    f"{doc.get('course_name') or 'course ' + doc['course_id']}.")}],
+    }
+
+
+def badge_class(db, config, course_id: str, skill_slug: str, level: str) -> dict:
+    doc = db[store.BADGES].find_one({"course_id": str(course_id), "skill_slug": skill_slug,
+                                     "level": level, "public": True, "revoked": False})
+    if doc is None or level not in LEVEL_NAMES:
+        raise NotFound("No such shared badge class.", error="badge_class_not_found")
+    threshold = dict(zip(LEVEL_NAMES, (25, 50, 75, 90)))[level]
+    course = doc.get("course_name") or f"course {course_id}"
+    return {
+        "@context": OB_CONTEXT, "type": "BadgeClass",
+        "id": class_url(config, course_id, skill_slug, level),
+        "name": badge_name(doc["skill"], level),
+        "description": f"{level.capitalize()} level in '{doc['skill']}' ({course}).",
+        "image": f"{_base(config)}/images/{level}.svg",
+        "criteria": {"narrative": (f"At least {threshold}% on the graded quiz questions "
+                                   f"assessing '{doc['skill']}' in {course}, with at least "
+                                   f"{mastery.min_evidence({}, config)} questions of evidence.")},
+        "issuer": f"{_base(config)}/issuer",
+        "tags": [doc["skill"], level],
+    }
+
+
+def issuer(config) -> dict:
+    return {"@context": OB_CONTEXT, "type": "Issuer", "id": f"{_base(config)}/issuer",
+            "name": ISSUER_NAME, "url": config.public_base_url}
+
+
+LEVEL_COLORS = {"beginner": "#cd7f32", "intermediate": "#c0c0c0", "advanced": "#ffd700",
+                "expert": "#4b0082"}
+
+
+def image_svg(level: str) -> str:
+    if level not in LEVEL_COLORS:
+        raise NotFound("No such badge image.", error="badge_image_not_found")
+    return ('<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128" '
+            'viewBox="0 0 128 128"><circle cx="64" cy="64" r="60" fill="'
+            + LEVEL_COLORS[level] + '"/><text x="64" y="72" font-size="16" text-anchor="middle" '
+            'fill="#fff" font-family="sans-serif">' + level.upper() + "</text></svg>")

@@ -1,0 +1,39 @@
+"""``GET /achieveup/export/{cid}?format=json|csv|xlsx`` and ``POST /achieveup/import``."""
+from __future__ import annotations
+
+from flask import Response, jsonify, request
+from flask_smorest import Blueprint
+
+from achieveup.auth.guards import current_user, require_course_instructor, role_required
+from achieveup.exchange import service
+from achieveup.exchange.service import ImportSchema
+from achieveup.sync.routes import check_id
+from knowgap.core.services import services
+
+blp = Blueprint("achieveup_exchange", __name__, description="AchieveUp export and import")
+
+
+@blp.route("/achieveup/export/<course_id>")
+@role_required("instructor")
+@blp.doc(summary="Download matrices, mappings, mastery and badges",
+         parameters=[{"in": "query", "name": "format",
+                      "schema": {"type": "string", "enum": ["json", "csv", "xlsx"]}}])
+def export(course_id):
+    course_id = check_id(course_id)
+    require_course_instructor(course_id)
+    body, content_type, filename = service.export_file(
+        services().db, course_id, request.args.get("format", "json").lower())
+    return Response(body, content_type=content_type, headers={
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store"})
+
+
+@blp.route("/achieveup/import", methods=["POST"])
+@role_required("instructor")
+@blp.arguments(ImportSchema)
+@blp.doc(summary="Import matrices and mappings from a JSON export (all-or-nothing)")
+def import_(body):
+    require_course_instructor(body["course_id"])
+    result = service.import_data(services().db, body["course_id"], str(current_user()["_id"]),
+                                 body["data"])
+    return jsonify(result)

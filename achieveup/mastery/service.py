@@ -1,0 +1,182 @@
+"""Course mastery: recompute every student's per-skill summary from ALL stored results.
+
+``recompute_course`` is the one writer of ``AchieveUp_Student_Mastery``. It reads the course's
+packed evidence (one document per student, see ``store``), the question->skill map, the quizzes'
+scoring policies and the course's BKT settings, computes the complete new state in memory with
+``achieveup.mastery.calc`` (pure), and only then replaces the per-(course, student) summary
+documents. Nothing is incremented, so running it twice gives the same documents; a failure
+before the write leaves the previous summaries untouched.
+
+Summary document (``_id`` "course|student")::
+
+    {course_id, student_id, student_name, progress, skills_mastered, total_questions_attempted,
+     average_score, current_score, risk_level, risk_index, computed_at,
+     skills: [{skill, score, level, questions_attempted, questions_correct, p_mastery,
+               evidence_count, mastered, last_graded_at}],
+     packed: "<the same skills as compact JSON rows>"}
+
+Definitions: ``score`` is the skill percentage (attempt policy applied, partial credit as the
+points ratio); ``progress`` is the mean score over the course's mapped skills (not started
+counts 0); ``skills_mastered`` counts skills whose BKT probability reached the course's mastery
+threshold (default 0.95); ``average_score`` is the mean score over skills with evidence (None
+without any); risk uses ``knowgap.risk.calc.compute_risk`` with the Canvas current score, the
+last five graded quiz percentages and ``average_score``.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from achieveup.badges.levels import DEFAULT_MIN_EVIDENCE
+from achieveup.mastery import calc
+from achieveup.mastery import store
+from knowgap.risk.calc import compute_risk
+
+log = logging.getLogger("achieveup.mastery")
+
+PACKED_FIELDS = ("skill", "score", "level", "questions_attempted", "questions_correct",
+                 "p_mastery", "evidence_count", "mastered", "last_graded_at")
+
+
+def bkt_params(settings: dict) -> calc.BKTParams:
+    raw = settings.get("bkt") or {}
+    allowed = {k: raw[k] for k in ("p_init", "p_transit", "p_slip", "p_guess",
+                                   "mastery_threshold") if k in raw}
+    try:
+        return calc.BKTParams(**allowed)
+    except (TypeError, ValueError) as exc:
+        log.warning("invalid BKT settings for course %s (%s); using defaults",
+                    settings.get("course_id"), exc)
+        return calc.DEFAULT_PARAMS
+
+
+def min_evidence(settings: dict, config) -> int:
+    value = settings.get("min_evidence")
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    return getattr(config, "badge_min_evidence", DEFAULT_MIN_EVIDENCE)
+
+
+def policies(quizzes: list[dict]) -> dict[str, str]:
+    out = {}
+    for q in quizzes:
+        policy = q.get("scoring_policy")
+        out[str(q["quiz_id"])] = policy if policy in calc.POLICIES else calc.DEFAULT_POLICY
+    return out
+
+
+def unpack_rows(packed: str) -> list[dict]:
+    """Evidence rows ``[quiz_id, question_id, attempt, graded_at, credit, points_possible]``."""
+    return [{"quiz_id": r[0], "question_id": r[1], "attempt": r[2], "graded_at": r[3],
+             "credit": r[4], "points_possible": r[5] if len(r) > 5 else None}
+            for r in store.unpack(packed)]
+
+
+def quiz_percentages(rows: list[dict]) -> list[tuple[Any, float]]:
+    """(graded_at, percentage) of each quiz's latest graded attempt (for the risk index)."""
+    by_attempt: dict = {}
+    for r in rows:
+        if r["credit"] is None:
+            continue
+        key = (r["quiz_id"], r["attempt"])
+        earned, possible, when = by_attempt.get(key, (0.0, 0.0, None))
+        pp = r.get("points_possible")
+        pp = float(pp) if isinstance(pp, (int, float)) and pp > 0 else 1.0
+        g = r.get("graded_at")
+        by_attempt[key] = (earned + r["credit"] * pp, possible + pp,
+                           g if when is None or (g and g > when) else when)
+    latest: dict = {}
+    for (quiz, attempt), value in by_attempt.items():
+        if quiz not in latest or attempt > latest[quiz][0]:
+            latest[quiz] = (attempt, value)
+    return [(v[2], 100.0 * v[0] / v[1]) for _, v in latest.values() if v[1] > 0]
+
+
+def build_summary(course_id: str, student: dict, skills: dict, rows: list[dict], now,
+                  skill_order: list[str]) -> dict:
+    entries = []
+    for name in skill_order:
+        m = skills.get(name)
+        if m is None:
+            m = calc.SkillMastery(skill=name)
+        entries.append({"skill": name, "score": m.percentage, "level": m.level,
+                        "questions_attempted": m.questions_attempted,
+                        "questions_correct": m.questions_correct, "p_mastery": m.p_mastery,
+                        "evidence_count": m.evidence_count, "mastered": bool(m.mastered),
+                        "last_graded_at": store.iso(m.last_graded_at)})
+    mapped = [e for e in entries if e["skill"] in skills]
+    started = [e for e in mapped if e["questions_attempted"] > 0]
+    progress = round(sum(e["score"] for e in mapped) / len(mapped), 1) if mapped else 0.0
+    average = round(sum(e["score"] for e in started) / len(started), 1) if started else None
+    risk = compute_risk(student.get("current_score"), quiz_percentages(rows), average)
+    sid = str(student["student_id"])
+    return {
+        "_id": store.summary_id(course_id, sid), "course_id": course_id, "student_id": sid,
+        "student_name": student.get("name") or f"Student {sid}",
+        "progress": progress,
+        "skills_mastered": sum(1 for e in mapped if e["mastered"]),
+        "total_questions_attempted": sum(e["questions_attempted"] for e in mapped),
+        "average_score": average, "current_score": student.get("current_score"),
+        "risk_level": risk.risk_level, "risk_index": risk.risk_index,
+        "computed_at": now, "skills": entries,
+        "packed": store.pack([[e[f] for f in PACKED_FIELDS] for e in entries]),
+    }
+
+
+def packed_skills(doc: dict) -> list[dict]:
+    if doc.get("packed"):
+        return [dict(zip(PACKED_FIELDS, row)) for row in store.unpack(doc["packed"])]
+    return list(doc.get("skills") or [])
+
+
+def compute_course(db, config, course_id: str, now=None) -> list[dict]:
+    """The complete new summary documents for the course (no writes)."""
+    course_id = str(course_id)
+    now = now or store.utcnow()
+    settings = store.course_settings(db, course_id)
+    params = bkt_params(settings)
+    qskills = store.question_skill_map(db, course_id)
+    quizzes = store.quizzes_of(db, course_id)
+    policy = policies(quizzes)
+    students = {str(s["student_id"]): s for s in store.students_of(db, course_id)}
+    evidence = store.fetch_all(db[store.EVIDENCE], {"course_id": course_id},
+                               {"_id": 0, "student_id": 1, "packed": 1})
+    rows_by_student = {str(e["student_id"]): unpack_rows(e.get("packed")) for e in evidence}
+    for sid in rows_by_student:
+        students.setdefault(sid, {"student_id": sid, "name": None})
+    prepared = calc.prepare_question_skills(qskills)
+    state = calc.compute_course_mastery(
+        {sid: rows_by_student.get(sid, []) for sid in students}, prepared, params, policy)
+    skill_order = list(dict.fromkeys(
+        [s for skills in qskills.values() for s in skills] + store.matrix_skills(db, course_id)))
+    return [build_summary(course_id, students[sid], state.get(sid, {}),
+                          rows_by_student.get(sid, []), now, skill_order)
+            for sid in sorted(students, key=_sort_key)]
+
+
+def _sort_key(sid: str):
+    return (0, int(sid), sid) if sid.isdigit() else (1, 0, sid)
+
+
+def write_summaries(db, course_id: str, docs: list[dict]) -> int:
+    """Replace the course's summaries with ``docs`` (and drop students no longer present)."""
+    collection = db[store.MASTERY]
+    store.replace_many(collection, docs)
+    keep = [d["_id"] for d in docs]
+    collection.delete_many({"course_id": str(course_id), "_id": {"$nin": keep}})
+    return len(docs)
+
+
+def recompute_course(db, config, course_id: str, now=None) -> list[dict]:
+    docs = compute_course(db, config, course_id, now)
+    write_summaries(db, course_id, docs)
+    return docs
+
+
+def summaries_of_course(db, course_id: str, *, with_skills: bool = True) -> list[dict]:
+    projection = {"skills": 0} if not with_skills else None
+    return store.fetch_all(db[store.MASTERY], {"course_id": str(course_id)}, projection)
+
+
+def summary_of(db, course_id: str, student_id: str) -> dict | None:
+    return db[store.MASTERY].find_one({"_id": store.summary_id(course_id, student_id)})

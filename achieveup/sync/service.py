@@ -1,0 +1,276 @@
+"""The AchieveUp course sync job (kind ``achieveup_course_sync``).
+
+Steps, each reported through the job reporter:
+
+1. decrypt the requesting instructor's stored Canvas token and fetch a course snapshot
+   (``fetch_course_snapshot``; submissions only graded since the course's cursor in
+   ``AchieveUp_Sync_State`` unless a full sync was asked for);
+2. store quizzes, questions and students, and every student's per-question result per attempt
+   (from ``submission_history[].submission_data``) in ``AchieveUp_Question_Results`` with the
+   natural key (course, student, quiz, question, attempt) as ``_id``: new rows are inserted,
+   changed rows (regrades) replaced, identical rows left alone, so re-running is idempotent;
+   then rebuild the packed evidence of every student whose results changed;
+3. recompute mastery for the whole course from all stored results (``achieveup.mastery``) and
+   replace the summaries;
+4. award badges (``achieveup.badges.service``);
+5. move the cursor forward, only now: an interrupted sync re-reads the same window next time.
+
+A Canvas failure in step 1 raises before anything is written, so previous summaries stay intact
+and the job fails with Canvas' error message as the reason.
+"""
+from __future__ import annotations
+
+import logging
+
+from achieveup.mastery import calc, service as mastery
+from achieveup.mastery import store
+from knowgap.core.errors import AppError, BadRequest
+
+log = logging.getLogger("achieveup.sync")
+
+JOB_KIND = "achieveup_course_sync"
+SYNC_TIMEOUT_SECONDS = 900
+
+
+def job_key(base_url: str, course_id: str) -> str:
+    return f"{base_url}|{course_id}"
+
+
+def _num(value):
+    if isinstance(value, bool):
+        return None
+    return value if isinstance(value, (int, float)) else None
+
+
+# ------------------------------------------------------------------ snapshot -> documents
+
+def quiz_docs(course_id: str, quizzes: list, now) -> list[dict]:
+    out = []
+    for q in quizzes:
+        qid = str(q.get("id"))
+        out.append({"_id": f"{course_id}|{qid}", "course_id": course_id, "quiz_id": qid,
+                    "title": q.get("title") or f"Quiz {qid}",
+                    "assignment_id": str(q["assignment_id"]) if q.get("assignment_id") else None,
+                    "points_possible": _num(q.get("points_possible")),
+                    "question_count": q.get("question_count"),
+                    "scoring_policy": q.get("scoring_policy") or calc.DEFAULT_POLICY,
+                    "allowed_attempts": q.get("allowed_attempts"),
+                    "published": q.get("published"), "due_at": q.get("due_at"),
+                    "updated_at": now})
+    return out
+
+
+def question_docs(course_id: str, questions: dict, now) -> list[dict]:
+    out = []
+    for quiz_id, items in (questions or {}).items():
+        for q in items or []:
+            qid = str(q.get("id"))
+            out.append({"_id": f"{course_id}|{qid}", "course_id": course_id,
+                        "quiz_id": str(q.get("quiz_id") or quiz_id), "question_id": qid,
+                        "question_name": q.get("question_name"),
+                        "question_type": q.get("question_type"),
+                        "question_text": q.get("question_text"),
+                        "points_possible": _num(q.get("points_possible")),
+                        "position": q.get("position"), "updated_at": now})
+    return out
+
+
+def student_docs(course_id: str, students: list, now) -> list[dict]:
+    out = {}
+    for e in students or []:
+        user = e.get("user") if isinstance(e.get("user"), dict) else {}
+        sid = e.get("user_id") or user.get("id") or e.get("id")
+        if sid is None:
+            continue
+        sid = str(sid)
+        grades = e.get("grades") or {}
+        email = user.get("email") or user.get("primary_email") or e.get("email")
+        login = user.get("login_id")
+        if not email and isinstance(login, str) and "@" in login:
+            email = login
+        out[sid] = {"_id": f"{course_id}|{sid}", "course_id": course_id, "student_id": sid,
+                    "name": user.get("name") or e.get("name") or f"Student {sid}",
+                    "sortable_name": user.get("sortable_name"), "email": email,
+                    "current_score": _num(grades.get("current_score")),
+                    "final_score": _num(grades.get("final_score")), "updated_at": now}
+    return list(out.values())
+
+
+def result_docs(course_id: str, submissions: list, quiz_by_assignment: dict,
+                points: dict) -> list[dict]:
+    """One row per (student, quiz, question, attempt) from the submission histories."""
+    out: dict = {}
+    for sub in submissions or []:
+        quiz_id = quiz_by_assignment.get(str(sub.get("assignment_id")))
+        sid = sub.get("user_id")
+        if quiz_id is None or sid is None:
+            continue
+        history = sub.get("submission_history") or [sub]
+        for entry in history:
+            data = entry.get("submission_data")
+            attempt = entry.get("attempt")
+            if not data or attempt is None:
+                continue
+            for item in data:
+                qid = item.get("question_id")
+                if qid is None:
+                    continue
+                pp = points.get(str(qid))
+                credit = calc.normalize_correct(item.get("correct"), item.get("points"), pp)
+                rid = store.result_id(course_id, sid, quiz_id, qid, attempt)
+                out[rid] = {"_id": rid, "course_id": course_id, "student_id": str(sid),
+                            "quiz_id": quiz_id, "question_id": str(qid), "attempt": int(attempt),
+                            "graded_at": entry.get("graded_at"), "credit": credit,
+                            "points": _num(item.get("points")), "points_possible": pp,
+                            "correct": item.get("correct")
+                            if isinstance(item.get("correct"), (bool, str)) else None}
+    return list(out.values())
+
+
+_COMPARED = ("graded_at", "credit", "points", "points_possible", "correct")
+
+
+def store_results(db, course_id: str, rows: list[dict], now) -> tuple[dict, set]:
+    """Insert new rows, replace changed ones; returns (counts, students whose rows changed)."""
+    collection = db[store.RESULTS]
+    touched_students = sorted({r["student_id"] for r in rows})
+    existing = {d["_id"]: d for d in store.fetch_all(
+        collection, {"course_id": course_id, "student_id": {"$in": touched_students}})}
+    new, changed = [], []
+    for r in rows:
+        old = existing.get(r["_id"])
+        if old is None:
+            new.append({**r, "stored_at": now})
+        elif any(old.get(k) != r.get(k) for k in _COMPARED):
+            changed.append({**r, "stored_at": now})
+    inserted, dups = store.insert_new(collection, new)
+    for doc in changed + [d for d in new if d["_id"] in set(dups)]:
+        collection.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+    dirty = {d["student_id"] for d in new} | {d["student_id"] for d in changed}
+    return {"results_new": inserted, "results_changed": len(changed),
+            "results_unchanged": len(rows) - len(new) - len(changed)}, dirty
+
+
+def rebuild_evidence(db, course_id: str, student_ids, now) -> int:
+    """Rewrite the packed evidence of ``student_ids`` from their stored result rows."""
+    student_ids = sorted(student_ids)
+    if not student_ids:
+        return 0
+    rows = store.fetch_all(db[store.RESULTS],
+                           {"course_id": course_id, "student_id": {"$in": student_ids}},
+                           {"_id": 0, "student_id": 1, "quiz_id": 1, "question_id": 1,
+                            "attempt": 1, "graded_at": 1, "credit": 1, "points_possible": 1})
+    packed: dict = {sid: [] for sid in student_ids}
+    for r in rows:
+        packed.setdefault(r["student_id"], []).append(
+            [r["quiz_id"], r["question_id"], r["attempt"], store.iso(r.get("graded_at")),
+             r.get("credit"), r.get("points_possible")])
+    docs = [{"_id": store.summary_id(course_id, sid), "course_id": course_id, "student_id": sid,
+             "count": len(items), "packed": store.pack(sorted(items, key=lambda x: (
+                 x[0], x[1], x[2]))), "updated_at": now}
+            for sid, items in packed.items()]
+    return store.replace_many(db[store.EVIDENCE], docs)
+
+
+def store_snapshot(db, course_id: str, snap, now) -> dict:
+    quizzes = quiz_docs(course_id, snap.quizzes, now)
+    questions = question_docs(course_id, snap.questions, now)
+    students = student_docs(course_id, snap.students, now)
+    store.replace_many(db[store.QUIZZES], quizzes)
+    store.replace_many(db[store.QUESTIONS], questions)
+    store.replace_many(db[store.STUDENTS], students)
+    quiz_by_assignment = {q["assignment_id"]: q["quiz_id"] for q in quizzes if q["assignment_id"]}
+    points = {q["question_id"]: q["points_possible"] for q in questions}
+    rows = result_docs(course_id, snap.submissions, quiz_by_assignment, points)
+    counts, dirty = store_results(db, course_id, rows, now)
+    counts["evidence_rebuilt"] = rebuild_evidence(db, course_id, dirty, now)
+    counts.update(quizzes=len(quizzes), questions=len(questions), students=len(students),
+                  submissions=len(snap.submissions or []))
+    return counts
+
+
+# ------------------------------------------------------------------ the job
+
+def _user_token(services, user_id: str) -> tuple[dict, str]:
+    from achieveup.auth import store as auth_store
+
+    user = auth_store.find_by_id(services.db, user_id)
+    if user is None:
+        raise BadRequest("The instructor who started this sync no longer exists.",
+                         error="user_missing")
+    stored = user.get("canvas_token_enc")
+    if not stored:
+        raise BadRequest("Add your Canvas API token in Settings first.",
+                         error="canvas_token_missing")
+    return user, services.cipher.decrypt(stored, owner=str(user["_id"]))
+
+
+def run_course_sync(services, course_id: str, user_id: str, *, full: bool = False,
+                    report=None) -> dict:
+    from achieveup.badges import service as badges
+    from knowgap.canvas.gateway import CanvasGateway
+    from knowgap.canvas.snapshot import fetch_course_snapshot
+
+    report = report or (lambda **_: None)
+    db, config = services.db, services.config
+    course_id = str(course_id)
+    user, token = _user_token(services, user_id)
+    gateway = CanvasGateway(services, token, base_url=user.get("canvas_base_url"))
+    state = db[store.SYNC_STATE].find_one({"_id": course_id}) or {}
+    since = None if full else state.get("graded_since")
+
+    def on_progress(fraction):
+        report(progress=0.05 + 0.55 * fraction)
+
+    report(progress=0.02)
+    snap = gateway.run(lambda client: fetch_course_snapshot(
+        client, course_id, graded_since=since, on_progress=on_progress),
+        timeout=SYNC_TIMEOUT_SECONDS)
+    now = store.utcnow()
+    counts = store_snapshot(db, course_id, snap, now)
+    report(progress=0.7, counts=counts)
+
+    summaries = mastery.compute_course(db, config, course_id, now)
+    mastery.write_summaries(db, course_id, summaries)
+    counts["students_with_mastery"] = len(summaries)
+    report(progress=0.85, counts={"students_with_mastery": len(summaries)})
+
+    course = snap.course or {}
+    course_name = course.get("name") or state.get("course_name")
+    awarded = badges.award_for_course(db, config, course_id, summaries, now=now,
+                                      course_name=course_name)
+    counts["badges_awarded"] = len(awarded)
+    db[store.SYNC_STATE].update_one({"_id": course_id}, {"$set": {
+        "course_id": course_id, "course_name": course_name,
+        "course_code": course.get("course_code") or state.get("course_code"),
+        "graded_since": snap.next_graded_since or since, "last_synced_at": now,
+        "last_synced_by": str(user["_id"]), "last_counts": counts}}, upsert=True)
+    report(progress=1.0, counts=counts)
+    return counts
+
+
+def handle_course_sync(services, job, report) -> dict:
+    payload = job.get("payload") or {}
+    try:
+        return run_course_sync(services, payload["course_id"], payload["user_id"],
+                               full=bool(payload.get("full")), report=report)
+    except AppError as exc:
+        log.warning("AchieveUp sync of course %s failed: %s", payload.get("course_id"),
+                    exc.message)
+        raise
+
+
+def enqueue_sync(db, base_url: str, course_id: str, user_id: str, *, full: bool = False):
+    from knowgap.jobs.queue import enqueue
+
+    return enqueue(db, JOB_KIND, job_key(base_url, str(course_id)),
+                   {"course_id": str(course_id), "user_id": user_id, "full": full})
+
+
+def _register() -> None:
+    from knowgap.jobs.worker import register_handler
+
+    register_handler(JOB_KIND, handle_course_sync)
+
+
+_register()
