@@ -7,7 +7,6 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
-import mongomock
 import pytest
 from flask import Flask, g
 
@@ -41,10 +40,9 @@ def clean(sandbox):
 
 
 @pytest.fixture
-def svc(sandbox):
+def svc(sandbox, db):
     config = make_config(canvas_base_url=sandbox.base_url, canvas_allowed_hosts=("127.0.0.1",),
                          canvas_max_retries=2, canvas_timeout_seconds=1.0)
-    db = mongomock.MongoClient(tz_aware=True)["test"]
     IndexManager(db).ensure()
     return Services(config=config, db=db, cipher=TokenCipher(config.token_encryption_key),
                     indexes=IndexManager(db))

@@ -49,8 +49,9 @@ Params = dict[str, Any] | Iterable[tuple[str, Any]] | None
 
 
 class _Throttled(Exception):
-    def __init__(self, retry_after: float | None):
+    def __init__(self, retry_after: float | None, waits_for_others: bool = False):
         self.retry_after = retry_after
+        self.waits_for_others = waits_for_others     # the limiter holds it until one finishes
 
 
 class _Transient(Exception):
@@ -196,30 +197,41 @@ class CanvasClient:
         admitted = await self.limiter.acquire()
         await TokenSlots.acquire(self.fingerprint, self.max_concurrency)
         started = time.perf_counter()
-        status = "error"
+        status: Any = "error"
+        others: int | None = None
+        headers: Any = {}
+        body = b""
         try:
             self.stats["requests"] += 1
             async with self._session.get(url, params=params or None) as resp:
+                others = self.limiter.others(admitted)      # ours in flight as it settled
                 status = resp.status
-                body = await resp.read()
                 headers = resp.headers
+                body = await resp.read()
         except asyncio.TimeoutError:
             raise _Transient("timeout") from None
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, ConnectionError) as exc:
             raise _Transient(type(exc).__name__) from None
         finally:
             TokenSlots.release(self.fingerprint)
+            # Update the bucket model before the slot is released, so the waiters woken by
+            # the release see the new window.
+            throttled = status == 429 or (status == 403 and THROTTLE_MARKER in body[:500].lower())
+            remaining = _float_header(headers, "X-Rate-Limit-Remaining")
+            if throttled:
+                self.limiter.on_throttle(admitted, remaining)
+            elif isinstance(status, int) and status < 500:
+                self.limiter.on_response(remaining, admitted,
+                                         _float_header(headers, "X-Request-Cost"), others)
             await self.limiter.release(admitted)
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("canvas GET %s -> %s in %.0f ms (token fp %s)", URL(str(url)).path,
                           status, (time.perf_counter() - started) * 1000, self.fp)
         self.stats[f"status_{status}"] += 1
-        remaining = _float_header(headers, "X-Rate-Limit-Remaining")
-        if status == 403 and THROTTLE_MARKER in body[:500].lower() or status == 429:
+        if throttled:
             self.stats["throttled"] += 1
-            self.limiter.on_throttle(admitted)
-            raise _Throttled(_retry_after(headers.get("Retry-After")))
-        self.limiter.on_response(remaining, admitted)
+            raise _Throttled(_retry_after(headers.get("Retry-After")),
+                             waits_for_others=self.limiter.in_flight > 0)
         if 200 <= status < 300:
             if not body.strip():
                 return None, next_link(headers.get("Link"))
@@ -255,8 +267,13 @@ class CanvasClient:
                     raise CanvasUnavailable("Canvas is rate-limiting requests right now. "
                                             "Please try again in a few minutes.") from None
                 self.stats["retries"] += 1
-                await asyncio.sleep(self._backoff(min(throttles - 1, 6), exc.retry_after,
-                                                  self.throttle_backoff))
+                if exc.waits_for_others and exc.retry_after is None and throttles <= 3:
+                    # The window now equals our requests in flight: acquire() waits until one
+                    # finishes and returns its up-front cost to the bucket. Yield once only.
+                    await asyncio.sleep(0)
+                else:
+                    await asyncio.sleep(self._backoff(min(throttles - 1, 6), exc.retry_after,
+                                                      self.throttle_backoff))
             except _Transient as exc:
                 failures += 1
                 if failures > self.max_retries:

@@ -7,13 +7,14 @@ keeps both consumers off the wrong endpoints. Per-question correctness comes ONL
 ``submission_data``); ``quiz_submissions/:id/questions`` has no ``correct`` field and is never
 used (it made every student 0% mastered in an earlier system).
 
-Concurrency plan (the client caps requests in flight at 12 per token):
-1. course (with ``total_students``) and quizzes, together;
-2. then, together: submission batches (longest pagination chains first, so the critical path
-   starts early), students, and the questions of every quiz.
+Concurrency plan (the client keeps what Canvas's bucket allows in flight, at most 12 per token):
+1. at once: quizzes, course (with ``total_students``) and the student list (its pages chain);
+2. the moment the quizzes are back: the questions of every quiz (one page each, queued first:
+   the bucket's accumulated cost is lowest early, so cheap requests go while the most fit), then
+   the submission batches (``per_page=100`` chains), without waiting for the students.
 Submission batches hold ``assignment_ids[]`` chosen so each batch is about one page when the
 course is small (fewer requests) and one assignment per batch when it is large (more chains in
-parallel); the total number of pages is the same either way.
+parallel, each page full); the total number of pages is the same either way.
 
 Incremental sync: pass ``graded_since`` (ISO time; use the previous snapshot's
 ``next_graded_since``) and ``previous`` (the previous ``CourseSnapshot``, or its ``to_dict()``).
@@ -161,48 +162,57 @@ async def fetch_course_snapshot(client, course_id, *, graded_since: str | None =
         progress.tick()
         return result
 
-    # 1. course and quizzes
-    progress.add(1 if incremental else 2)
-    if incremental:
-        (quizzes,) = await gather_all([tracked(client.list_quizzes(cid))])
-        course = previous.course
-    else:
-        quizzes, course = await gather_all([
-            tracked(client.list_quizzes(cid)),
-            tracked(client.get(f"/courses/{cid}",
-                               {"include[]": ["syllabus_body", "total_students"]}))])
-
-    # 2. questions (reuse unchanged quizzes in incremental mode)
     old_sigs = ({q.get("id"): quiz_signature(q) for q in previous.quizzes} if previous else {})
     questions: dict = {}
     reused: list = []
-    to_fetch = []
-    for quiz in quizzes:
-        qid = quiz.get("id")
-        if (incremental and qid in previous.questions
-                and old_sigs.get(qid) == quiz_signature(quiz)):
-            questions[qid] = previous.questions[qid]
-            reused.append(qid)
-        else:
-            to_fetch.append(qid)
+    to_fetch: list = []
+    submissions: list = []
+    students = None
 
-    assignment_ids = [q["assignment_id"] for q in quizzes if q.get("assignment_id")]
-    size = batch_size or (INCREMENTAL_BATCH if incremental
-                          else full_batch_size((course or {}).get("total_students")))
-    batches = _batches(assignment_ids, size)
-    progress.add(len(batches) + len(to_fetch) + (0 if incremental else 1))
+    try:
+        async with asyncio.TaskGroup() as tg:
+            # 1. everything that needs no ids, at once: quizzes, course, students
+            progress.add(1 if incremental else 3)
+            if incremental:
+                course = previous.course
+                course_task = None
+            else:
+                course_task = tg.create_task(tracked(client.get(
+                    f"/courses/{cid}", {"include[]": ["syllabus_body", "total_students"]})))
+                students_task = tg.create_task(tracked(client.list_students(cid)))
+            quizzes = await tracked(client.list_quizzes(cid))
 
-    # longest chains first: submissions, then students, then one-page question lists
-    coros = [tracked(client.list_submissions_with_history(cid, batch, graded_since=graded_since))
-             for batch in batches]
+            # 2. as soon as the quizzes are known: their questions (one cheap page each,
+            #    queued first so they run while the bucket is emptiest), then the submission
+            #    chains (reuse unchanged quizzes' questions in incremental mode)
+            for quiz in quizzes:
+                qid = quiz.get("id")
+                if (incremental and qid in previous.questions
+                        and old_sigs.get(qid) == quiz_signature(quiz)):
+                    questions[qid] = previous.questions[qid]
+                    reused.append(qid)
+                else:
+                    to_fetch.append(qid)
+            progress.add(len(to_fetch))
+            question_tasks = [tg.create_task(tracked(client.list_questions(cid, qid)))
+                              for qid in to_fetch]
+            if course_task is not None:
+                course = await course_task           # sent with the quizzes: already back
+            assignment_ids = [q["assignment_id"] for q in quizzes if q.get("assignment_id")]
+            size = batch_size or (INCREMENTAL_BATCH if incremental
+                                  else full_batch_size((course or {}).get("total_students")))
+            batches = _batches(assignment_ids, size)
+            progress.add(len(batches))
+            submission_tasks = [tg.create_task(tracked(client.list_submissions_with_history(
+                cid, batch, graded_since=graded_since))) for batch in batches]
+    except BaseExceptionGroup as group:
+        raise _first_leaf(group) from None
+
+    submissions = [s for task in submission_tasks for s in task.result()]
     if not incremental:
-        coros.append(tracked(client.list_students(cid)))
-    coros += [tracked(client.list_questions(cid, qid)) for qid in to_fetch]
-    results = await gather_all(coros)
-    submissions = [s for page in results[:len(batches)] for s in page]
-    students = None if incremental else results[len(batches)]
-    for qid, fetched in zip(to_fetch, results[len(results) - len(to_fetch):]):
-        questions[qid] = fetched
+        students = students_task.result()
+    for qid, task in zip(to_fetch, question_tasks):
+        questions[qid] = task.result()
     questions = {q.get("id"): questions[q.get("id")] for q in quizzes if q.get("id") in questions}
 
     # 3. incremental: refresh grades of the students with new graded work only

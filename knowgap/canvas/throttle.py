@@ -1,18 +1,30 @@
-"""Adaptive concurrency for Canvas's per-token leaky bucket (an AIMD window + a hard cap).
+"""Concurrency control for Canvas's per-token leaky bucket: a bucket model + a hard cap.
 
 How Canvas throttles: each request is charged an up-front cost (50 units by default) while it
 runs and its real cost when it ends; the bucket leaks 10 units/s and a request that would push
 it past the high-water mark (600) gets ``403 Forbidden (Rate Limit Exceeded)`` (or ``429``).
-Every response says how much room is left in ``X-Rate-Limit-Remaining``. So about
-600 / 50 = 12 requests may be in flight on an idle token, and fewer as the real costs pile up.
+Every response says how much room is left (``X-Rate-Limit-Remaining``, which already deducts
+the up-front cost of everything in flight) and what it cost (``X-Request-Cost``). So about
+600 / 50 = 12 requests may be in flight on an idle token, and fewer as real costs pile up: with
+``C`` units settled in the bucket, ``floor((600 - C) / 50)`` fit.
 
-``AdaptiveLimiter`` keeps a window ``limit`` of requests allowed in flight for one client:
-- each response's ``remaining`` (which already deducts the up-front cost of everything in
-  flight) says whether another request would fit: the window grows by one while there is room
-  for two more (additive increase), holds with room for one, and shrinks by a quarter once per
-  round of requests when there is none (multiplicative decrease);
-- a throttled response halves the window (multiplicative decrease), at most once per round of
-  requests so a burst of 403s from one wave does not collapse it to 1.
+``AdaptiveLimiter`` keeps ``room`` = high-water mark minus the settled level, i.e. the units
+available for our requests in flight, and admits a request only while
+``50 x (in flight + 1) <= room - margin``; ``limit`` is that number of requests (≤ ``maximum``):
+- calibration: the first response gives ``room = remaining + 50 x (our other requests in
+  flight)``; no assumption about the high-water mark is needed;
+- then every response lowers ``room`` by its exact ``X-Request-Cost`` and the leak (10 units/s,
+  Canvas's default outflow) raises it again. Counting costs instead of re-deriving ``room`` from
+  every ``remaining`` is what avoids 403s: responses are read out of order and new requests
+  may start between a request's settlement and the moment its headers are read, so a
+  per-response estimate is sometimes one request too optimistic, which is one 403;
+- observations still correct the model: a response with nothing else in flight is exact
+  (the model is reset to it), and an observation well below the model (another client using
+  the same token) lowers it;
+- a throttled response sets ``room`` from its ``remaining`` and our requests admitted before it,
+  and never leaves the window above what is in flight, so the retry waits for one of ours to
+  finish (returning its up-front cost) instead of sleeping. Without ``X-Rate-Limit-Remaining``
+  (not Canvas) the window grows by one per response and halves on a throttle.
 
 ``TokenSlots`` is the hard cap: at most ``maximum`` requests in flight per token in this process,
 across clients, threads and event loops (two gateway calls of the same user in two gunicorn
@@ -24,26 +36,35 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
+import time
 
-# Canvas's default up-front cost per request (canvas-lms ``request_throttle.up_front_cost``).
+# Canvas defaults (canvas-lms ``request_throttle``): up-front cost per request, outflow per second.
 DEFAULT_UPFRONT_COST = 50.0
+DEFAULT_OUTFLOW_PER_S = 10.0
+DEFAULT_MARGIN = 2.0             # units kept free below the computed room
 
 
 class AdaptiveLimiter:
     def __init__(self, maximum: int, *, initial: int | None = None,
-                 upfront_cost: float = DEFAULT_UPFRONT_COST):
+                 upfront_cost: float = DEFAULT_UPFRONT_COST,
+                 outflow_per_s: float = DEFAULT_OUTFLOW_PER_S, margin: float = DEFAULT_MARGIN):
         self.maximum = max(1, int(maximum))
         self.limit = float(min(self.maximum, initial if initial else max(1, self.maximum // 2)))
         self.upfront_cost = upfront_cost
+        self.outflow_per_s = outflow_per_s
+        self.margin = margin
+        self.room: float | None = None      # bucket units available to our in-flight requests
+        self._room_at = 0.0
+        self._room_cap = 0.0                 # the largest room ever observed (the leak's ceiling)
         self.in_flight = 0
         self.peak_in_flight = 0
-        self._started = 0            # requests admitted so far (epoch counter)
-        self._last_cut = -1          # _started value when the window was last halved
+        self._started = 0            # requests admitted so far (admission numbers)
         self._cond = asyncio.Condition()
         self._active: set[int] = set()   # admission numbers of requests in flight
 
+    # ------------------------------------------------------------------ admission
     async def acquire(self) -> int:
-        """Wait for room in the window; returns the admission number (for ``on_throttle``)."""
+        """Wait for room in the window; returns the admission number (FIFO order)."""
         async with self._cond:
             await self._cond.wait_for(lambda: self.in_flight < max(1, int(self.limit)))
             self.in_flight += 1
@@ -58,26 +79,59 @@ class AdaptiveLimiter:
             self._active.discard(admitted)
             self._cond.notify_all()
 
-    def on_response(self, remaining: float | None, admitted: int) -> None:
-        """Adjust the window from one successful response's ``X-Rate-Limit-Remaining``.
+    def others(self, admitted: int) -> int:
+        """Our other requests in flight now."""
+        return len(self._active) - (admitted in self._active)
 
-        ``remaining`` already deducts the up-front cost of every request Canvas sees in flight,
-        ours included, so it answers directly "could one more request start now?":
-        - room for two more or better: additive increase (+1);
-        - room for one: hold;
-        - no room: multiplicative decrease (x0.75), once per round of requests.
+    def admitted_before(self, admitted: int) -> int:
+        """Our requests in flight that were admitted (so sent) before ``admitted``."""
+        return sum(1 for a in self._active if a < admitted)
+
+    # ------------------------------------------------------------------ bucket model
+    def _leaked_room(self, now: float) -> float:
+        assert self.room is not None
+        gained = max(0.0, now - self._room_at) * self.outflow_per_s
+        return min(max(self._room_cap, self.room), self.room + gained)
+
+    def _set_room(self, room: float, now: float) -> None:
+        self.room, self._room_at = room, now
+        fits = math.floor((room - self.margin) / self.upfront_cost)
+        self.limit = float(max(1, min(self.maximum, fits)))
+
+    def on_response(self, remaining: float | None, admitted: int, cost: float | None = None,
+                    others: int | None = None) -> None:
+        """Update the model from a successful response.
+
+        ``remaining``/``cost``: its ``X-Rate-Limit-Remaining`` / ``X-Request-Cost``;
+        ``others``: our other requests in flight when its headers arrived (default: now).
         """
-        if remaining is None or remaining >= 2 * self.upfront_cost:
+        if remaining is None:                        # no throttle headers: plain AIMD growth
             self.limit = min(self.maximum, self.limit + 1)
-        elif remaining < self.upfront_cost and admitted > self._last_cut:
-            self.limit = max(1.0, math.floor(self.limit * 0.75))
-            self._last_cut = self._started
+            return
+        now = time.monotonic()
+        others = self.others(admitted) if others is None else others
+        observed = remaining + self.upfront_cost * others
+        self._room_cap = max(self._room_cap, observed)
+        if self.room is None or cost is None or others == 0:
+            room = observed                          # calibration, or an exact observation
+        else:
+            room = self._leaked_room(now) - cost
+            if observed < room - 1.5 * self.upfront_cost:
+                room = observed                      # someone else is spending this bucket
+        self._set_room(room, now)
 
-    def on_throttle(self, admitted: int) -> None:
-        """A request admitted as number ``admitted`` was throttled: halve once per wave."""
-        if admitted > self._last_cut:
+    def on_throttle(self, admitted: int, remaining: float | None = None) -> None:
+        """A request (admission number ``admitted``) was refused with 403/429."""
+        now = time.monotonic()
+        others = self.others(admitted)
+        if remaining is not None:
+            observed = remaining + self.upfront_cost * self.admitted_before(admitted)
+            room = observed if self.room is None else min(self._leaked_room(now), observed)
+            self._set_room(room, now)
+        else:
             self.limit = max(1.0, math.floor(self.limit / 2))
-            self._last_cut = self._started
+        if others:                                   # wait for one of ours to finish
+            self.limit = float(max(1, min(self.limit, others)))
 
 
 class TokenSlots:

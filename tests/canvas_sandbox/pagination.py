@@ -11,6 +11,7 @@ other query parameter (repeated ``include[]`` etc.).  Lists that Canvas can't co
 from __future__ import annotations
 
 import base64
+import bisect
 import json
 from typing import Any, Callable, Sequence
 
@@ -54,34 +55,49 @@ def _url(request: web.Request, page: str, per_page: int) -> str:
     return str(request.url.with_query(pairs))
 
 
-def paginate(request: web.Request, items: Sequence[Any], key: Callable[[Any], tuple], *,
-             last: bool = True) -> tuple[list[Any], str]:
-    """Return (page items, Link header value).  ``items`` must be sorted by ``key``.
+def page_bounds(request: web.Request, keys: Sequence[tuple], *,
+                last: bool = True) -> tuple[int, int, str]:
+    """(start, end, Link header value) of the requested page over sorted sort ``keys``.
 
+    ``keys[i]`` is the sort key (a tuple) of the i-th item; bookmarks are found by bisection,
+    so a page costs O(log n + page) however long the list is.
     ``page`` may be absent/``first``, a page number, or a bookmark from a previous Link.
     """
     per_page = per_page_of(request)
     page = request.query.get("page", "first")
+    n = len(keys)
     if page in ("first", ""):
         start = 0
     elif page.isdigit():
         start = (max(1, int(page)) - 1) * per_page
     elif page.startswith("bookmark:"):
-        after = decode_bookmark(page)
-        start = next((i for i, it in enumerate(items) if list(key(it)) > after), len(items))
+        after = tuple(decode_bookmark(page))
+        try:
+            start = bisect.bisect_right(keys, after)
+        except TypeError:                    # a bookmark whose types do not match the keys
+            start = next((i for i, k in enumerate(keys) if list(k) > list(after)), n)
     else:
         raise BadPage(page)
-    chunk = list(items[start:start + per_page])
+    start = min(start, n)
+    end = min(n, start + per_page)
     links = [(_url(request, page or "first", per_page), "current")]
-    if start + per_page < len(items):
-        links.append((_url(request, encode_bookmark(key(chunk[-1])), per_page), "next"))
+    if start + per_page < n:
+        links.append((_url(request, encode_bookmark(keys[end - 1]), per_page), "next"))
     if start > 0:
         prev_start = max(0, start - per_page)
-        prev = "first" if prev_start == 0 else encode_bookmark(key(items[prev_start - 1]))
+        prev = "first" if prev_start == 0 else encode_bookmark(keys[prev_start - 1])
         links.append((_url(request, prev, per_page), "prev"))
     links.append((_url(request, "first", per_page), "first"))
     if last:
-        last_start = max(0, (len(items) - 1) // per_page * per_page)
-        last_page = "first" if last_start == 0 else encode_bookmark(key(items[last_start - 1]))
+        last_start = max(0, (n - 1) // per_page * per_page)
+        last_page = "first" if last_start == 0 else encode_bookmark(keys[last_start - 1])
         links.append((_url(request, last_page, per_page), "last"))
-    return chunk, ",".join(f'<{u}>; rel="{r}"' for u, r in links)
+    return start, end, ",".join(f'<{u}>; rel="{r}"' for u, r in links)
+
+
+def paginate(request: web.Request, items: Sequence[Any], key: Callable[[Any], tuple], *,
+             last: bool = True) -> tuple[list[Any], str]:
+    """Return (page items, Link header value).  ``items`` must be sorted by ``key``."""
+    keys = [tuple(key(it)) for it in items]
+    start, end, link = page_bounds(request, keys, last=last)
+    return list(items[start:end]), link

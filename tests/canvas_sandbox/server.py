@@ -32,7 +32,8 @@ import time
 
 from aiohttp import web
 
-from .api import ITEMS, USER_ID, WORLD, add_routes, error, json_response
+from .api import CACHE, ITEMS, USER_ID, WORLD, add_routes, error, json_response
+from .cache import ResponseCache
 from .state import FaultRule, SandboxState
 from .world import World
 
@@ -190,6 +191,7 @@ def build_app(world: World, state: SandboxState) -> web.Application:
     app = web.Application(middlewares=[_pipeline])
     app[WORLD] = world
     app[STATE] = state
+    app[CACHE] = ResponseCache()
     add_routes(app)
 
     async def _on_startup(app: web.Application) -> None:
@@ -276,6 +278,7 @@ class SandboxServer:
 
     async def _setup(self) -> None:
         self._app = build_app(self.world, self.state)
+        self._app[CACHE].warm(self.world)       # serialise the heavy lists before serving
         self._runner = web.AppRunner(self._app, access_log=None, shutdown_timeout=1.0,
                                      handler_cancellation=True)
         await self._runner.setup()

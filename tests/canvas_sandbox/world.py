@@ -378,6 +378,8 @@ class World:
     plain_student_id: int | None = None
     other_course_id: int = 999
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    version: int = field(default=0, repr=False)      # bumped by every mutation (cache key)
+    touched: int = field(default=0, repr=False)      # bumped by touch(): rebuild every cache
     _next_ids: dict[str, int] = field(default_factory=dict, repr=False)
 
     # ---- comparison: data only (not the lock)
@@ -426,6 +428,13 @@ class World:
         return max((a.graded_at for w in self.work.values() for a in w.attempts), default=BASE_TS)
 
     # ---- mutation
+    def touch(self) -> None:
+        """Mark the world changed: call after editing its objects directly (not through a
+        ``World`` method) so the server's serialised-response caches are rebuilt."""
+        with self.lock:
+            self.version += 1
+            self.touched += 1
+
     def add_attempt(self, course_id: int, quiz_id: int, student_id: int, *,
                     graded_at: int | float | None = None, improvement: float = 0.15) -> Attempt:
         """Append a newly graded attempt (e.g. a retake) and refresh the student's grades.
@@ -453,6 +462,7 @@ class World:
             att.graded_at = graded_at
             w.attempts.append(att)
             _refresh_grades(self, course_id, student_id)
+            self.version += 1
             return att
 
 
