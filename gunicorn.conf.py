@@ -8,6 +8,8 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = 28          # below the router's 30 s so a stuck worker is recycled, not orphaned
 graceful_timeout = 20
 keepalive = 5
-max_requests = 2000
-max_requests_jitter = 200
+# Recycling a worker drops the embedded database (it lives in the worker), so only with
+# a real MongoDB.
+max_requests = 2000 if os.environ.get("MONGODB_URI") else 0
+max_requests_jitter = 200 if os.environ.get("MONGODB_URI") else 0
 accesslog = None      # the app writes its own structured request log

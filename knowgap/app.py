@@ -86,6 +86,14 @@ def create_app(config: Config | None = None, *, db=None) -> Flask:
         api.register_blueprint(_load(path))
     init_request_log(app)
     register_error_handlers(app)
+
+    @app.before_request
+    def _retry_indexes():
+        """The app starts even when the database is down; the indexes are created once it
+        is back (rate-limited inside ``ensure_due``, nothing to do once they exist)."""
+        if not indexes.ready:
+            indexes.ensure_due()
+
     from achieveup.cli import register_cli
 
     register_cli(app)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from urllib.parse import parse_qsl, urlsplit
 
 import pymongo
 from pymongo.database import Database
@@ -64,6 +66,21 @@ def _accept_bulk_sort() -> None:
         setattr(BulkOperationBuilder, name, without_sort(getattr(BulkOperationBuilder, name)))
 
 
+_CLIENT_DEFAULTS = {"serverSelectionTimeoutMS": 3000, "connectTimeoutMS": 3000,
+                    "socketTimeoutMS": 20000, "retryWrites": True, "appname": "knowgap"}
+
+
+def _client_defaults(uri: str) -> dict:
+    """Our defaults for the options the URI does not set itself.
+
+    pymongo lets keyword arguments override URI options, so passing the defaults blindly
+    would silently ignore e.g. ``?serverSelectionTimeoutMS=300`` in MONGODB_URI.
+    """
+    query = urlsplit(uri).query if "?" in uri else ""
+    given = {key.lower() for key, _ in parse_qsl(query, keep_blank_values=True)}
+    return {k: v for k, v in _CLIENT_DEFAULTS.items() if k.lower() not in given}
+
+
 def connect(uri: str, db_name: str) -> Database:
     if not uri:
         import mongomock
@@ -72,9 +89,7 @@ def connect(uri: str, db_name: str) -> Database:
         log.warning("MONGODB_URI is not set: using the embedded in-process database; "
                     "data is NOT persisted and is lost when the process stops.")
         return mongomock.MongoClient(tz_aware=True)[db_name]
-    client = pymongo.MongoClient(
-        uri, tz_aware=True, serverSelectionTimeoutMS=3000, connectTimeoutMS=3000,
-        socketTimeoutMS=20000, retryWrites=True, appname="knowgap")
+    client = pymongo.MongoClient(uri, tz_aware=True, **_client_defaults(uri))
     log.info("Using MongoDB database %r", db_name)
     return client[db_name]
 
@@ -84,27 +99,49 @@ def is_embedded(db: Database) -> bool:
 
 
 class IndexManager:
-    """Creates the declared indexes, retrying later when the server was down at start-up."""
+    """Creates the declared indexes, retrying later when the server was down at start-up.
 
-    def __init__(self, db: Database):
+    ``ensure()`` tries now (``/health`` calls it); ``ensure_due()`` is the cheap per-request
+    hook: it does nothing once the indexes exist, and while they do not it retries at most
+    every ``retry_seconds``, in one request at a time (others never wait for it).
+    """
+
+    def __init__(self, db: Database, retry_seconds: float = 10.0):
         self.db = db
         self.ready = False
+        self.retry_seconds = retry_seconds
+        self._last_attempt = 0.0
         self._lock = threading.Lock()
+
+    def _create(self) -> bool:
+        self._last_attempt = time.monotonic()
+        try:
+            for spec in INDEXES:
+                self.db[spec.collection].create_index(spec.keys, **spec.options)
+        except pymongo.errors.PyMongoError as exc:
+            log.error("Could not create indexes yet (%s); will retry.", type(exc).__name__)
+            return False
+        self.ready = True
+        log.info("Indexes are in place.")
+        return True
 
     def ensure(self) -> bool:
         if self.ready:
             return True
         with self._lock:
-            if self.ready:
-                return True
-            try:
-                for spec in INDEXES:
-                    self.db[spec.collection].create_index(spec.keys, **spec.options)
-            except pymongo.errors.PyMongoError as exc:
-                log.error("Could not create indexes yet (%s); will retry.", type(exc).__name__)
-                return False
-            self.ready = True
+            return self.ready or self._create()
+
+    def ensure_due(self) -> bool:
+        if self.ready:
             return True
+        if time.monotonic() - self._last_attempt < self.retry_seconds:
+            return False
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            return self.ready or self._create()
+        finally:
+            self._lock.release()
 
 
 def ping(db: Database) -> bool:

@@ -43,6 +43,30 @@ def register_schedule(fn: Callable, every_seconds: float) -> Callable:
     return fn
 
 
+ABANDONED_REASON = ("The worker running this job stopped before finishing it, {n} times. "
+                    "Start it again; if it keeps failing, contact support.")
+
+
+def reap_abandoned(db, now=None) -> int:
+    """Fail running jobs whose lease ran out after their last allowed attempt.
+
+    ``queue.claim`` never takes them again (attempts exhausted), and ``queue.enqueue`` keeps
+    returning an active job with the same key, so without this a course whose sync worker died
+    on its last attempt could never be synced again and its job would look "running" forever.
+    """
+    now = now or queue.utcnow()
+    result = db[queue.JOBS].update_many(
+        {"state": "running", "lease_until": {"$lt": now},
+         "attempts": {"$gte": queue.MAX_ATTEMPTS}},
+        {"$set": {"state": "failed", "finished_at": now, "lease_until": None,
+                  "reason": ABANDONED_REASON.format(n=queue.MAX_ATTEMPTS)},
+         "$push": {"errors": {"$each": [ABANDONED_REASON.format(n=queue.MAX_ATTEMPTS)],
+                              "$slice": -50}}})
+    if result.modified_count:
+        log.warning("failed %d job(s) abandoned on their last attempt", result.modified_count)
+    return result.modified_count
+
+
 class Worker:
     def __init__(self, app: Flask, worker_id: str | None = None, poll_seconds: float = 1.0):
         self.app = app
@@ -59,6 +83,7 @@ class Worker:
     def run_once(self, now=None) -> bool:
         """Claim and run one job; False when there was nothing to do."""
         db = self.services.db
+        reap_abandoned(db, now)
         job = queue.claim(db, self.worker_id, self.lease, now=now)
         if job is None:
             return False
