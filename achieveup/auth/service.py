@@ -14,6 +14,7 @@ from bson import ObjectId
 from achieveup.auth import passwords, store, tokens
 from achieveup.auth.store import iso, public_user, utcnow
 from knowgap.core.errors import AppError, BadRequest, Unauthorized, ValidationFailed
+from knowgap.core.schemas import plausible_canvas_token
 from knowgap.core.services import Services
 
 INVALID_CREDENTIALS = "The email or password is incorrect."
@@ -73,6 +74,10 @@ def inspect_canvas_token(svc: Services, token: str, base_url: str | None = None)
     except AppError as exc:
         raise CanvasCheckFailed(exc.message, reason="host", error=exc.error,
                                 status=exc.status) from None
+    if not plausible_canvas_token(token):
+        # Control characters / non-ASCII: never valid, and unsendable in a header.
+        raise CanvasCheckFailed(cerr.CanvasTokenInvalid.message, reason="invalid",
+                                error="canvas_token_invalid", status=400)
     try:
         gateway = CanvasGateway(svc, token, base_url=base)
         # refresh=True: a validation must be Canvas's answer now, not a cached one.

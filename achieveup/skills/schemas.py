@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from marshmallow import validates_schema
 
-from knowgap.core.schemas import ID_PATTERN, Id, StrictSchema, Text, ValidationError, fields, validate
+from knowgap.core.schemas import (ID_PATTERN, Id, StrictSchema, Text, ValidationError, fields,
+                                  no_operator_keys, validate)
 
 MAX_SKILL_LENGTH = 100
 MAX_SKILLS = 200
@@ -171,6 +172,8 @@ def _question_skill_map(mapping: dict) -> None:
     bad = [k for k in mapping if not isinstance(k, str) or not ID_PATTERN.match(k)]
     if bad:
         raise ValidationError("Question ids must be ids (letters, digits, '_', '-', '.', ':').")
+    # Map keys may end up as document keys (exports, per-question maps): no '$', no '.'.
+    no_operator_keys(mapping)
 
 
 class QuestionSkillsField(fields.Dict):

@@ -91,7 +91,40 @@ def handle_unexpected(exc: Exception):
         "Please try again later."))
 
 
+# What every error body looks like, for the OpenAPI document. flask-smorest documents its own
+# ``{code, status, message, errors}`` schema (with additionalProperties false) as "Error" for
+# every default/4xx response; our handlers never emit that shape, so clients generated from
+# the document (and schema-based fuzzers) would reject every real error. Replace it.
+ERROR_ENVELOPE_SCHEMA = {
+    "type": "object",
+    "required": ["error", "message", "statusCode"],
+    "properties": {
+        "error": {"type": "string", "description": "Short machine-readable code."},
+        "message": {"type": "string", "minLength": 1,
+                    "description": "A sentence the user can act on."},
+        "statusCode": {"type": "integer", "description": "The HTTP status, repeated."},
+        "details": {"type": "object", "additionalProperties": True,
+                    "description": "Validation errors: {field: [reasons]}."},
+    },
+    "additionalProperties": False,
+}
+
+
+def _document_error_envelope(app: Flask) -> None:
+    ext = app.extensions.get("flask-smorest") or {}
+    for entry in (ext.get("apis") or {}).values():
+        api = entry.get("ext_obj")
+        schemas = getattr(getattr(getattr(api, "spec", None), "components", None), "schemas",
+                          None)
+        if isinstance(schemas, dict):
+            schemas["Error"] = dict(ERROR_ENVELOPE_SCHEMA)
+
+
 def register_error_handlers(app: Flask) -> None:
+    from knowgap.core.json_guard import init_json_guard
+
+    _document_error_envelope(app)
+    init_json_guard(app)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(AppError, handle_app_error)
     app.register_error_handler(ServerSelectionTimeoutError, handle_db_down)

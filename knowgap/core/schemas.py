@@ -11,6 +11,18 @@ import re
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+# Canvas access tokens are printable ASCII without spaces. Anything else (control characters,
+# CR/LF, non-ASCII) can never be valid and must not reach an HTTP header: aiohttp refuses it
+# with a ValueError ("header injection"), which used to surface as a 500.
+CANVAS_TOKEN_PATTERN = re.compile(r"^[\x21-\x7e]{1,4096}$")
+
+
+def plausible_canvas_token(token) -> bool:
+    return isinstance(token, str) and bool(CANVAS_TOKEN_PATTERN.match(token))
+
+
+# OpenAPI form of Text's rule: no leading '$', no NUL anywhere.
+TEXT_PATTERN = r"^(?!\$)[^\u0000]*$"
 
 
 class StrictSchema(Schema):
@@ -26,6 +38,11 @@ class Text(fields.String):
         "nul": "Text may not contain NUL characters.",
     }
 
+    def __init__(self, *args, **kwargs):
+        # Documented in OpenAPI so clients and schema-driven fuzzers know the rule.
+        kwargs["metadata"] = {"pattern": TEXT_PATTERN, **(kwargs.get("metadata") or {})}
+        super().__init__(*args, **kwargs)
+
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
         if "\x00" in text:
@@ -39,6 +56,10 @@ class Id(fields.String):
     """An identifier (Canvas ids are numbers; ours are hex): accepts int or str, yields str."""
 
     default_error_messages = {"invalid_id": "Must be an id: letters, digits, '_', '-', '.', ':'."}
+
+    def __init__(self, *args, **kwargs):
+        kwargs["metadata"] = {"pattern": ID_PATTERN.pattern, **(kwargs.get("metadata") or {})}
+        super().__init__(*args, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool):
@@ -58,5 +79,5 @@ def no_operator_keys(mapping: dict) -> None:
         raise ValidationError("Keys may not start with '$' or contain '.'.")
 
 
-__all__ = ["StrictSchema", "Text", "Id", "no_operator_keys", "fields", "validate",
+__all__ = ["StrictSchema", "Text", "Id", "no_operator_keys", "plausible_canvas_token", "fields", "validate",
            "ValidationError"]

@@ -18,11 +18,12 @@ import datetime as dt
 from knowgap.core.clock import aware, utcnow
 from dataclasses import dataclass, field, replace
 
-from knowgap.canvas.errors import CanvasNotFound, CanvasPermissionDenied
+from knowgap.canvas.errors import CanvasNotFound, CanvasPermissionDenied, CanvasTokenInvalid
 from knowgap.canvas.hosts import canvas_base_url
 from knowgap.canvas.roles import INSTRUCTOR_TYPES, course_roles
 from knowgap.core.crypto import token_fingerprint
 from knowgap.core.errors import Forbidden, Unauthorized
+from knowgap.core.schemas import plausible_canvas_token
 from knowgap.identity.canvas_access import CanvasAccess
 
 IDENTITY_CACHE = "knowgap_identity_cache"
@@ -96,6 +97,9 @@ def resolve_caller(svc, token: str | None, link: str | None = None,
     if not token or not isinstance(token, str):
         raise Unauthorized("Send your Canvas access token (access_token in the body or an "
                            "Authorization: Bearer header).", error="canvas_token_missing")
+    if not plausible_canvas_token(token):
+        # Never send it: control characters in a header are refused by the HTTP client.
+        raise Unauthorized(CanvasTokenInvalid.message, error="canvas_token_invalid")
     fp = token_fingerprint(token)
     db = svc.db
     me = _cache_get(db, fp, base_url, "self")
