@@ -36,6 +36,7 @@ from knowgap.canvas.errors import (CanvasBadResponse, CanvasNotFound, CanvasPerm
 from knowgap.canvas.hosts import canvas_base_url, same_origin
 from knowgap.canvas.throttle import AdaptiveLimiter, TokenSlots
 from knowgap.core.crypto import token_fingerprint
+from knowgap.core.schemas import plausible_canvas_token
 
 log = logging.getLogger("knowgap.canvas")
 
@@ -131,7 +132,7 @@ class CanvasClient:
                  throttle_retries: int | None = None, throttle_backoff: float = 0.1,
                  initial_concurrency: int | None = None):
         self.origin = canvas_base_url(base_url, config)          # refuses before any request
-        if not token or not isinstance(token, str):
+        if not plausible_canvas_token(token):     # also keeps header injection out
             raise CanvasTokenInvalid()
         self.api_root = self.origin + API_PREFIX
         self._token = token
