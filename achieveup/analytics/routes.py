@@ -1,7 +1,7 @@
 """Instructor dashboard, course student analytics, student progress and graphs."""
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import Response, jsonify, request
 from flask_smorest import Blueprint
 
 from achieveup.analytics import service
@@ -28,7 +28,8 @@ def dashboard():
 def student_analytics(course_id):
     course_id = check_id(course_id)
     require_course_instructor(course_id)
-    return jsonify(service.student_analytics(services().db, course_id))
+    return Response(service.student_analytics_body(services().db, course_id),
+                    mimetype="application/json")
 
 
 @blp.route("/achieveup/progress/<student_id>/<course_id>")

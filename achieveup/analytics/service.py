@@ -3,10 +3,14 @@
 Definitions used by the contract's fields (see ``achieveup.mastery.service`` for the summary):
 ``progress`` mean skill score over the course's mapped skills; ``skillsMastered`` skills with
 BKT P(L) >= the mastery threshold; ``badgesEarned`` skills with at least one (non-revoked)
-badge, the same count the UI derives from ``badgeLevel``; ``skillDistribution[skill]`` students
+badge (as recorded in the summary, see ``achieveup.badges.service``), the same count the UI derives from ``badgeLevel``; ``skillDistribution[skill]`` students
 who mastered the skill; ``averageScores[skill]`` mean score of the students with evidence on it.
 """
 from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
 
 from achieveup.badges.levels import LEVEL_NAMES
 from achieveup.mastery import calc, service as mastery
@@ -15,47 +19,51 @@ from achieveup.mastery import store
 LEVEL_RANK = {name: i for i, name in enumerate(LEVEL_NAMES)}
 
 
-def best_badges(db, course_id: str) -> dict:
-    """{(student_id, skill): (level, earned_at)} of the highest non-revoked badge."""
+SUMMARY_FIELDS = {"_id": 0, "student_id": 1, "student_name": 1, "progress": 1,
+                  "skills_mastered": 1, "risk_level": 1, "total_questions_attempted": 1,
+                  "packed": 1, "badges": 1}
+
+
+def best_badges(doc: dict) -> dict:
+    """{skill: (level, earned_at ISO)} of the highest non-revoked badge recorded in a summary."""
     best: dict = {}
-    for b in store.fetch_all(db[store.BADGES], {"course_id": str(course_id), "revoked": False},
-                             {"_id": 0, "student_id": 1, "skill": 1, "level": 1,
-                              "earned_at": 1}):
-        key = (b["student_id"], b["skill"])
-        cur = best.get(key)
-        if cur is None or LEVEL_RANK.get(b["level"], -1) > LEVEL_RANK.get(cur[0], -1):
-            best[key] = (b["level"], b.get("earned_at"))
+    for row in mastery.badge_rows(doc):
+        cur = best.get(row[0])
+        if cur is None or LEVEL_RANK.get(row[1], -1) > LEVEL_RANK.get(cur[0], -1):
+            best[row[0]] = (row[1], row[2])
     return best
 
 
 def student_analytics(db, course_id: str) -> dict:
-    summaries = mastery.summaries_of_course(db, course_id, with_skills=False)
-    best = best_badges(db, course_id)
+    """Built from the course's summaries alone (one read; badges are recorded in them)."""
+    summaries = mastery.summaries_of_course(db, course_id, projection=SUMMARY_FIELDS)
     students, distribution, totals = [], {}, {}
+    unpack = store.unpack
     for doc in summaries:
-        sid = doc["student_id"]
+        best = best_badges(doc)
         breakdown, badge_count = {}, 0
-        for e in mastery.packed_skills(doc):
-            skill = e["skill"]
-            item = {"score": e["score"], "level": e["level"],
-                    "questionsAttempted": e["questions_attempted"],
-                    "questionsCorrect": e["questions_correct"]}
-            badge = best.get((sid, skill))
+        # packed rows: skill, score, level, questions_attempted, questions_correct, p_mastery,
+        # evidence_count, mastered, last_graded_at (mastery.PACKED_FIELDS)
+        for skill, score, level, attempted, correct, _, _, mastered, _ in unpack(doc.get("packed")):
+            item = {"score": score, "level": level, "questionsAttempted": attempted,
+                    "questionsCorrect": correct}
+            badge = best.get(skill)
             if badge:
                 item["badgeLevel"] = badge[0]
-                item["badgeEarnedAt"] = store.iso(badge[1])
+                item["badgeEarnedAt"] = badge[1]
                 badge_count += 1
             breakdown[skill] = item
-            distribution.setdefault(skill, 0)
-            if e["mastered"]:
-                distribution[skill] += 1
-            if e["questions_attempted"]:
-                acc = totals.setdefault(skill, [0.0, 0])
-                acc[0] += e["score"]
-                acc[1] += 1
+            if mastered:
+                distribution[skill] = distribution.get(skill, 0) + 1
             else:
-                totals.setdefault(skill, [0.0, 0])
-        students.append({"id": sid, "name": doc.get("student_name"),
+                distribution.setdefault(skill, 0)
+            acc = totals.get(skill)
+            if acc is None:
+                acc = totals[skill] = [0.0, 0]
+            if attempted:
+                acc[0] += score
+                acc[1] += 1
+        students.append({"id": doc["student_id"], "name": doc.get("student_name"),
                          "progress": doc.get("progress", 0.0),
                          "skillsMastered": doc.get("skills_mastered", 0),
                          "badgesEarned": badge_count,
@@ -64,6 +72,36 @@ def student_analytics(db, course_id: str) -> dict:
                          "skillBreakdown": breakdown})
     averages = {skill: (round(v[0] / v[1], 1) if v[1] else 0.0) for skill, v in totals.items()}
     return {"students": students, "skillDistribution": distribution, "averageScores": averages}
+
+
+# The serialized student-analytics body per (database, course, version): every writer of a
+# course's summaries changes ``version`` (``store.bump_version`` / ``store.course_lock``, which
+# changes it both before and after writing), so a body is only ever served for the exact
+# summaries it was built from. Bodies are built only when the course has a version document.
+_CACHE: "OrderedDict[tuple, bytes]" = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+CACHE_MAX_BYTES = 64 * 1024 * 1024
+
+
+def student_analytics_body(db, course_id: str) -> bytes:
+    """The JSON body of student-analytics, cached per course version."""
+    course_id = str(course_id)
+    version = store.version_of(db, course_id)
+    key = (id(db.client), db.name, course_id, version)
+    if version is not None:
+        with _CACHE_LOCK:
+            body = _CACHE.get(key)
+            if body is not None:
+                _CACHE.move_to_end(key)
+                return body
+    body = (json.dumps(student_analytics(db, course_id), separators=(",", ":")) + "\n").encode()
+    if version is not None and store.version_of(db, course_id) == version:
+        with _CACHE_LOCK:
+            _CACHE[key] = body
+            total = sum(len(b) for b in _CACHE.values())
+            while total > CACHE_MAX_BYTES and len(_CACHE) > 1:
+                total -= len(_CACHE.popitem(last=False)[1])
+    return body
 
 
 def dashboard(db, user_id: str, course_ids: set[str]) -> dict:
@@ -91,7 +129,7 @@ def dashboard(db, user_id: str, course_ids: set[str]) -> dict:
 
 def progress(db, student_id: str, course_id: str) -> dict:
     doc = mastery.summary_of(db, course_id, student_id)
-    skills = doc.get("skills", []) if doc else []
+    skills = mastery.packed_skills(doc) if doc else []
     return {"student_id": str(student_id), "course_id": str(course_id),
             "skill_progress": {e["skill"]: {"score": e["score"], "level": e["level"],
                                             "total_questions": e["questions_attempted"],
@@ -132,7 +170,7 @@ def individual_graphs(db, student_id: str, course_ids: list[str]) -> dict:
                                "direction": "improving" if change > 2 else
                                "declining" if change < -2 else "stable",
                                "points": len(points)})
-        for e in doc.get("skills", []):
+        for e in mastery.packed_skills(doc):
             performance.append({"skill": e["skill"], "course_id": cid, "score": e["score"],
                                 "level": e["level"], "pMastery": e["p_mastery"],
                                 "questionsAttempted": e["questions_attempted"],

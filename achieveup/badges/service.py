@@ -38,26 +38,50 @@ def badge_name(skill: str, level: str) -> str:
 
 
 # ------------------------------------------------------------------ awarding
+#
+# The badge collection is the source of truth; each course summary (``AchieveUp_Student_
+# Mastery``) also records its student's badges, so awarding and every read of a course never
+# scan the badge collection: ``badges`` holds the non-revoked awards as packed rows
+# ``[skill, level, earned_at ISO, percentage, evidence_count]`` and ``revoked_badges`` the
+# ``[skill, level]`` keys that were revoked (they are never awarded again: the badge id is
+# derived from the key). Awarding inserts only the levels a summary justifies that it does not
+# record yet; an insert that hits an existing id (a concurrent award, or a write interrupted
+# before its summary was stored) adopts the stored badge instead. Writers of one course run
+# under ``store.course_lock``.
 
-def candidates(course_id: str, summaries: list[dict], skills: set[str], min_ev: int, now,
-               course_name: str | None) -> list[dict]:
-    out = []
-    for doc in summaries:
-        for entry in mastery.packed_skills(doc):
-            if entry["skill"] not in skills:
-                continue
-            for level in badge_levels_for(entry["score"], entry["questions_attempted"], min_ev):
-                bid = store.badge_key_id(course_id, doc["student_id"], entry["skill"], level)
-                out.append({"_id": bid, "badge_id": bid, "course_id": course_id,
-                            "course_name": course_name, "student_id": doc["student_id"],
-                            "student_name": doc.get("student_name"), "skill": entry["skill"],
-                            "skill_slug": slugify(entry["skill"]), "level": level,
-                            "percentage": entry["score"],
-                            "evidence_count": entry["questions_attempted"],
-                            "observations": entry["evidence_count"],
-                            "p_mastery": entry["p_mastery"], "earned_at": now,
-                            "public": False, "revoked": False})
-    return out
+LEVEL_RANK = {name: i for i, name in enumerate(LEVEL_NAMES)}
+
+
+def _row_key(row) -> tuple:
+    return (row[0], LEVEL_RANK.get(row[1], 9))
+
+
+def badge_row(doc: dict) -> list:
+    return [doc["skill"], doc["level"], store.iso(doc.get("earned_at")), doc.get("percentage"),
+            doc.get("evidence_count")]
+
+
+_SLUGS: dict = {}
+
+
+def _slug(skill: str) -> str:
+    slug = _SLUGS.get(skill)
+    if slug is None:
+        if len(_SLUGS) > 10000:
+            _SLUGS.clear()
+        slug = _SLUGS[skill] = slugify(skill)
+    return slug
+
+
+def new_badge(course_id: str, summary: dict, entry: dict, level: str, now,
+              course_name: str | None) -> dict:
+    """The badge document (kept small: the embedded engine's insert cost grows per field)."""
+    bid = store.badge_key_id(course_id, summary["student_id"], entry["skill"], level)
+    return {"_id": bid, "course_id": course_id, "course_name": course_name,
+            "student_id": summary["student_id"], "skill": entry["skill"],
+            "skill_slug": _slug(entry["skill"]), "level": level,
+            "percentage": entry["score"], "evidence_count": entry["questions_attempted"],
+            "earned_at": now, "public": False, "revoked": False}
 
 
 def course_name_of(db, course_id: str) -> str | None:
@@ -65,31 +89,150 @@ def course_name_of(db, course_id: str) -> str | None:
     return state.get("course_name")
 
 
+def _backfill(db, course_id: str, summaries: list[dict]) -> set:
+    """Summaries written before badges were recorded in them: read the course's badges once.
+    Returns the student ids whose summaries were filled in."""
+    legacy = [d for d in summaries if d.get("badges") is None]
+    if not legacy:
+        return set()
+    active: dict = {}
+    revoked: dict = {}
+    for b in store.fetch_all(db[store.BADGES], {"course_id": course_id},
+                             {"_id": 0, "student_id": 1, "skill": 1, "level": 1, "earned_at": 1,
+                              "percentage": 1, "evidence_count": 1, "revoked": 1}):
+        if b.get("revoked"):
+            revoked.setdefault(b["student_id"], []).append([b["skill"], b["level"]])
+        else:
+            active.setdefault(b["student_id"], []).append(badge_row(b))
+    for d in legacy:
+        d["badges"] = store.pack(sorted(active.get(d["student_id"], []), key=_row_key))
+        old = store.unpack(d.get("revoked_badges"))
+        d["revoked_badges"] = store.pack(sorted(
+            {tuple(r) for r in old + revoked.get(d["student_id"], [])}, key=_row_key))
+    return {d["student_id"] for d in legacy}
+
+
+def _apply(db, config, course_id: str, summaries: list[dict], *, now,
+           course_name: str | None) -> tuple[list[dict], int]:
+    """Award/adopt/revoke in ``summaries`` (in place); returns (new badges, changed summaries).
+    Caller holds the course lock and stores the summaries."""
+    skills = set(store.matrix_skills(db, course_id))
+    min_ev = mastery.min_evidence(store.course_settings(db, course_id), config)
+    changed: set = _backfill(db, course_id, summaries)
+    state = {}
+    stale: set = set()
+    for doc in summaries:
+        active = mastery.badge_rows(doc)
+        stale.update(r[0] for r in active if r[0] not in skills)
+        state[doc["student_id"]] = (active, store.unpack(doc.get("revoked_badges")))
+    if stale:
+        revoke_in_collection(db, course_id, skills, now=now)
+        for doc in summaries:
+            active, revoked = state[doc["student_id"]]
+            gone = [r for r in active if r[0] not in skills]
+            if gone:
+                state[doc["student_id"]] = ([r for r in active if r[0] in skills],
+                                            revoked + [[r[0], r[1]] for r in gone])
+                changed.add(doc["student_id"])
+    candidates = []
+    name = None
+    now_iso = store.iso(now)
+    for doc in summaries:
+        active, revoked = state[doc["student_id"]]
+        have = {(r[0], r[1]) for r in active}
+        have.update((r[0], r[1]) for r in revoked)
+        entries = doc.get("skills") or mastery.packed_skills(doc)
+        for entry in entries:
+            if entry["questions_attempted"] < min_ev or entry["skill"] not in skills:
+                continue
+            for level in badge_levels_for(entry["score"], entry["questions_attempted"], min_ev):
+                if (entry["skill"], level) in have:
+                    continue
+                if name is None:
+                    name = [course_name or course_name_of(db, course_id)]
+                candidates.append(new_badge(course_id, doc, entry, level, now, name[0]))
+    new: list[dict] = []
+    if candidates:
+        _, dups = store.insert_new(db[store.BADGES], candidates)
+        dups = set(dups)
+        new = [b for b in candidates if b["_id"] not in dups] if dups else candidates
+        adopted = store.fetch_all(db[store.BADGES], {"_id": {"$in": sorted(dups)}}) \
+            if dups else []
+        for b in new:
+            state[b["student_id"]][0].append([b["skill"], b["level"], now_iso,
+                                              b["percentage"], b["evidence_count"]])
+            changed.add(b["student_id"])
+        for b in adopted:
+            active, revoked = state[b["student_id"]]
+            if b.get("revoked"):
+                revoked.append([b["skill"], b["level"]])
+            else:
+                active.append(badge_row(b))
+            changed.add(b["student_id"])
+    for doc in summaries:
+        if doc["student_id"] in changed:
+            active, revoked = state[doc["student_id"]]
+            doc["badges"] = store.pack(sorted(active, key=_row_key))
+            doc["revoked_badges"] = store.pack(sorted(
+                {(r[0], r[1]) for r in revoked}, key=_row_key))
+    return new, len(changed)
+
+
+def apply_awards(db, config, course_id: str, summaries: list[dict], *, now=None,
+                 course_name: str | None = None) -> list[dict]:
+    """Award the badges the (freshly computed, not yet stored) ``summaries`` justify and record
+    them in the summaries; revoke badges of skills no matrix has any more. Returns the new
+    badge documents. The caller stores the summaries (``mastery.write_summaries``)."""
+    new, _ = _apply(db, config, str(course_id), summaries, now=now or store.utcnow(),
+                    course_name=course_name)
+    return new
+
+
 def award_for_course(db, config, course_id: str, summaries: list[dict] | None = None, *,
                      now=None, course_name: str | None = None) -> list[dict]:
-    """Award every badge the summaries justify that does not exist yet; returns the new ones.
-    Also revokes badges of skills that no matrix of the course has any more."""
+    """Award every badge the stored summaries justify that does not exist yet; returns the new
+    ones. Also revokes badges of skills that no matrix of the course has any more."""
     course_id = str(course_id)
     now = now or store.utcnow()
-    if summaries is None:
-        summaries = mastery.summaries_of_course(db, course_id, with_skills=False)
-    skills = set(store.matrix_skills(db, course_id))
-    revoke_missing_skills(db, course_id, skills, now=now)
-    min_ev = mastery.min_evidence(store.course_settings(db, course_id), config)
-    docs = candidates(course_id, summaries, skills, min_ev, now,
-                      course_name or course_name_of(db, course_id))
-    _, dups = store.insert_new(db[store.BADGES], docs)
-    dups = set(dups)
-    return [d for d in docs if d["_id"] not in dups]
+    with store.course_lock(db, course_id):
+        if summaries is None:
+            summaries = mastery.summaries_of_course(db, course_id)
+        new, changed = _apply(db, config, course_id, summaries, now=now,
+                              course_name=course_name)
+        if changed:
+            mastery.write_summaries(db, course_id, summaries)
+    return new
 
 
-def revoke_missing_skills(db, course_id: str, skills: set[str], *, now=None,
-                          reason: str = "The skill was removed from the course.") -> int:
+def revoke_in_collection(db, course_id: str, skills: set[str], *, now=None,
+                         reason: str = "The skill was removed from the course.") -> int:
     result = db[store.BADGES].update_many(
         {"course_id": str(course_id), "revoked": False, "skill": {"$nin": sorted(skills)}},
         {"$set": {"revoked": True, "revoked_at": now or store.utcnow(),
                   "revocation_reason": reason}})
     return result.modified_count
+
+
+def revoke_missing_skills(db, course_id: str, skills: set[str], *, now=None,
+                          reason: str = "The skill was removed from the course.") -> int:
+    """Revoke the course's badges whose skill is not in ``skills`` (collection and summaries)."""
+    course_id = str(course_id)
+    with store.course_lock(db, course_id):
+        count = revoke_in_collection(db, course_id, skills, now=now, reason=reason)
+        summaries = mastery.summaries_of_course(db, course_id)
+        changed = bool(_backfill(db, course_id, summaries))
+        for doc in summaries:
+            active = mastery.badge_rows(doc)
+            gone = [[r[0], r[1]] for r in active if r[0] not in skills]
+            if gone:
+                doc["badges"] = store.pack([r for r in active if r[0] in skills])
+                doc["revoked_badges"] = store.pack(sorted(
+                    {tuple(r) for r in store.unpack(doc.get("revoked_badges")) + gone},
+                    key=_row_key))
+                changed = True
+        if changed:
+            mastery.write_summaries(db, course_id, summaries)
+    return count
 
 
 # ------------------------------------------------------------------ reading

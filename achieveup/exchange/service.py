@@ -17,6 +17,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 
 from marshmallow import ValidationError, validates_schema
 
@@ -120,20 +121,24 @@ def export_data(db, course_id: str) -> dict:
                                sort=[("created_at", 1), ("_id", 1)])
     mappings = store.fetch_all(db[store.QUESTION_SKILLS], {"course_id": course_id},
                                sort=[("question_id", 1)])
-    rows = []
-    for doc in mastery.summaries_of_course(db, course_id, with_skills=False):
-        for e in mastery.packed_skills(doc):
-            rows.append({"student_id": doc["student_id"], "student_name": doc.get("student_name"),
+    rows, badges = [], []
+    fields = mastery.PACKED_FIELDS
+    for doc in mastery.summaries_of_course(db, course_id, projection={
+            "_id": 0, "student_id": 1, "student_name": 1, "packed": 1, "badges": 1}):
+        sid, name = doc["student_id"], doc.get("student_name")
+        for packed in store.unpack(doc.get("packed")):
+            e = dict(zip(fields, packed))
+            rows.append({"student_id": sid, "student_name": name,
                          "skill": e["skill"], "score": e["score"], "level": e["level"],
                          "questions_attempted": e["questions_attempted"],
                          "questions_correct": e["questions_correct"],
                          "p_mastery": e["p_mastery"], "evidence_count": e["evidence_count"]})
-    badges = [{"badge_id": b["_id"], "student_id": b["student_id"], "skill": b["skill"],
-               "level": b["level"], "percentage": b.get("percentage"),
-               "evidence_count": b.get("evidence_count"), "earned_at": store.iso(b.get("earned_at"))}
-              for b in store.fetch_all(db[store.BADGES], {"course_id": course_id, "revoked": False},
-                                       {"_id": 1, "student_id": 1, "skill": 1, "level": 1,
-                                        "percentage": 1, "evidence_count": 1, "earned_at": 1})]
+        # badges as recorded in the summary (the badge collection is never scanned here)
+        for skill, level, earned_at, percentage, evidence in mastery.badge_rows(doc):
+            badges.append({"badge_id": store.badge_key_id(course_id, sid, skill, level),
+                           "student_id": sid, "skill": skill, "level": level,
+                           "percentage": percentage, "evidence_count": evidence,
+                           "earned_at": earned_at})
     state = db[store.SYNC_STATE].find_one({"_id": course_id}) or {}
     return {"schema": SCHEMA_NAME, "version": VERSION, "course_id": course_id,
             "course_name": state.get("course_name"),
@@ -182,20 +187,98 @@ def to_csv(data: dict) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-def to_xlsx(data: dict) -> bytes:
-    from openpyxl import Workbook
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_STYLES = (_XML_HEAD + f'<styleSheet xmlns="{_NS}"><fonts count="1"><font><sz val="11"/>'
+           '<name val="Calibri"/></font></fonts><fills count="2"><fill><patternFill '
+           'patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>'
+           '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border>'
+           '</borders><cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" '
+           'borderId="0"/></cellStyleXfs><cellXfs count="1"><xf numFmtId="0" fontId="0" '
+           'fillId="0" borderId="0" xfId="0"/></cellXfs><cellStyles count="1"><cellStyle '
+           'name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>')
 
-    wb = Workbook(write_only=True)
-    sheets = {}
-    for section, cols in SECTIONS.items():
-        ws = wb.create_sheet(section)
-        ws.append(list(cols))
-        sheets[section] = (ws, cols)
+
+def _xml_text(value: str) -> str:
+    value = _XML_ILLEGAL.sub("", value)
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cell(value) -> str:
+    """One ``<c>`` without its reference (optional in SpreadsheetML: cells follow in order)."""
+    if value is None:
+        return "<c/>"
+    if isinstance(value, bool):
+        return f'<c t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, (int, float)):
+        if value != value or value in (float("inf"), float("-inf")):
+            return "<c/>"
+        return f"<c><v>{value!r}</v></c>"
+    text = _xml_text(str(neutralize(value)))
+    return f'<c t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
+
+
+def _write_sheet(out, cols, rows) -> None:
+    """Stream one worksheet into the binary file ``out`` in chunks (bounded memory)."""
+    out.write((_XML_HEAD + f'<worksheet xmlns="{_NS}"><sheetData><row r="1">'
+               + "".join(_cell(c) for c in cols) + "</row>").encode("utf-8"))
+    chunk = []
+    for n, row in enumerate(rows, 2):
+        chunk.append(f'<row r="{n}">' + "".join([_cell(row.get(c)) for c in cols]) + "</row>")
+        if len(chunk) >= 2000:
+            out.write("".join(chunk).encode("utf-8"))
+            chunk = []
+    out.write(("".join(chunk) + "</sheetData></worksheet>").encode("utf-8"))
+
+
+def to_xlsx(data: dict) -> bytes:
+    """The workbook (one sheet per section), written directly as SpreadsheetML.
+
+    openpyxl's write-only mode needs ~13 s for a 1,000-student course (about a million
+    cells); this minimal writer (inline strings, no styles beyond the default) produces the
+    same cells in a fraction of that, and openpyxl/Excel/LibreOffice read it as usual.
+    """
+    import zipfile
+
+    by_section: dict = {name: [] for name in SECTIONS}
     for section, row in section_rows(data):
-        ws, cols = sheets[section]
-        ws.append([neutralize(row.get(c)) for c in cols])
+        by_section[section].append(row)
+    names = list(SECTIONS)
+    content_types = (_XML_HEAD + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+                     'content-types"><Default Extension="rels" ContentType="application/vnd.'
+                     'openxmlformats-package.relationships+xml"/><Default Extension="xml" '
+                     'ContentType="application/xml"/><Override PartName="/xl/workbook.xml" '
+                     'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.'
+                     'sheet.main+xml"/><Override PartName="/xl/styles.xml" ContentType='
+                     '"application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+                     + "".join(f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType='
+                               '"application/vnd.openxmlformats-officedocument.spreadsheetml.'
+                               'worksheet+xml"/>' for i in range(1, len(names) + 1))
+                     + "</Types>")
+    root_rels = (_XML_HEAD + f'<Relationships xmlns="{_PKG_REL_NS}"><Relationship Id="rId1" '
+                 f'Type="{_REL_NS}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+    workbook = (_XML_HEAD + f'<workbook xmlns="{_NS}" xmlns:r="{_REL_NS}"><sheets>'
+                + "".join(f'<sheet name="{_xml_text(n)}" sheetId="{i}" r:id="rId{i}"/>'
+                          for i, n in enumerate(names, 1)) + "</sheets></workbook>")
+    workbook_rels = (_XML_HEAD + f'<Relationships xmlns="{_PKG_REL_NS}">'
+                     + "".join(f'<Relationship Id="rId{i}" Type="{_REL_NS}/worksheet" '
+                               f'Target="worksheets/sheet{i}.xml"/>'
+                               for i in range(1, len(names) + 1))
+                     + f'<Relationship Id="rId{len(names) + 1}" Type="{_REL_NS}/styles" '
+                     'Target="styles.xml"/></Relationships>')
     buf = io.BytesIO()
-    wb.save(buf)
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        zf.writestr("[Content_Types].xml", content_types)
+        zf.writestr("_rels/.rels", root_rels)
+        zf.writestr("xl/workbook.xml", workbook)
+        zf.writestr("xl/_rels/workbook.xml.rels", workbook_rels)
+        zf.writestr("xl/styles.xml", _STYLES)
+        for i, name in enumerate(names, 1):
+            with zf.open(f"xl/worksheets/sheet{i}.xml", "w", force_zip64=True) as out:
+                _write_sheet(out, SECTIONS[name], by_section[name])
     return buf.getvalue()
 
 

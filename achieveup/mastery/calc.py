@@ -358,6 +358,80 @@ def _group(question_results) -> dict:
     return quizzes
 
 
+def group_rows(rows) -> dict:
+    """:func:`_group` for positional rows ``[quiz_id, question_id, attempt, graded_at, credit,
+    points_possible?]`` (the packed evidence format), without building a dict per row.
+
+    Each attempt entry is ``[time_key, graded_at, {question_id: credit}, earned, possible]``:
+    the first three slots are exactly :func:`_group`'s; ``earned``/``possible`` add up
+    ``credit * points_possible`` and ``points_possible`` (1 when missing or not positive) over
+    the attempt's graded rows, for quiz percentages (see :func:`latest_quiz_percentages`).
+    """
+    quizzes: dict = {}
+    time_key = _time_key
+    last_quiz = by_attempt = None
+    for r in rows:
+        try:
+            quiz_id, qid, attempt, graded_at, credit, pp = r
+        except ValueError:  # rows without points_possible (or with extra fields)
+            quiz_id, qid, attempt, graded_at, credit = r[:5]
+            pp = r[5] if len(r) > 5 else None
+        if credit is None:
+            continue
+        if credit > 1.0:
+            credit = 1.0
+        elif credit < 0.0:
+            credit = 0.0
+        if by_attempt is None or quiz_id != last_quiz:
+            by_attempt = quizzes.get(quiz_id)
+            if by_attempt is None:
+                by_attempt = quizzes[quiz_id] = {}
+            last_quiz = quiz_id
+        attempt = attempt or 1
+        entry = by_attempt.get(attempt)
+        if entry is None:
+            entry = by_attempt[attempt] = [time_key(graded_at), graded_at, {}, 0.0, 0.0]
+        elif graded_at is not None and graded_at != entry[1]:
+            key = time_key(graded_at)
+            if key > entry[0]:
+                entry[0], entry[1] = key, graded_at
+        entry[2][qid] = credit
+        t = pp.__class__
+        if not ((t is float or t is int) and pp > 0):
+            pp = 1.0
+        entry[3] += credit * pp
+        entry[4] += pp
+    return quizzes
+
+
+def latest_quiz_percentages(quizzes: dict) -> list:
+    """``[(graded_at, percentage)]`` of each quiz's highest-numbered graded attempt, from
+    :func:`group_rows` output (points-weighted; used for the risk index)."""
+    out = []
+    for by_attempt in quizzes.values():
+        entry = by_attempt[max(by_attempt)] if len(by_attempt) > 1 else \
+            next(iter(by_attempt.values()))
+        if entry[4] > 0:
+            out.append((entry[1], 100.0 * entry[3] / entry[4]))
+    return out
+
+
+def compute_grouped(quizzes: dict, question_skills, params: BKTParams = DEFAULT_PARAMS,
+                    policy_by_quiz: Optional[Mapping[Any, str]] = None) -> dict:
+    """:func:`compute_student_mastery` on :func:`group_rows` output (same result as on the
+    equivalent dict rows). Pass a map from :func:`prepare_course_skills` for course loops."""
+    return _compute(quizzes, _skill_map(question_skills), params, policy_by_quiz)
+
+
+def prepare_course_skills(question_skills) -> dict:
+    """:func:`prepare_question_skills` plus the cached ordered skill list, for calling
+    :func:`compute_grouped` once per student of a course."""
+    smap = _skill_map(question_skills)
+    prepared = _PreparedWithSkills(smap)
+    prepared._skills = _all_skills(smap)
+    return prepared
+
+
 def _compute(quizzes: dict, smap: dict, params: BKTParams, policy_by_quiz) -> dict:
     p0 = params.p_init
     s_, g_, t_ = params.p_slip, params.p_guess, params.p_transit

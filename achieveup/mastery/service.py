@@ -69,7 +69,7 @@ def unpack_rows(packed: str) -> list[dict]:
     """Evidence rows ``[quiz_id, question_id, attempt, graded_at, credit, points_possible]``."""
     return [{"quiz_id": r[0], "question_id": r[1], "attempt": r[2], "graded_at": r[3],
              "credit": r[4], "points_possible": r[5] if len(r) > 5 else None}
-            for r in store.unpack(packed)]
+            for r in store.unpack_evidence(packed)]
 
 
 def quiz_percentages(rows: list[dict]) -> list[tuple[Any, float]]:
@@ -92,24 +92,39 @@ def quiz_percentages(rows: list[dict]) -> list[tuple[Any, float]]:
     return [(v[2], 100.0 * v[0] / v[1]) for _, v in latest.values() if v[1] > 0]
 
 
-def build_summary(course_id: str, student: dict, skills: dict, rows: list[dict], now,
-                  skill_order: list[str]) -> dict:
+BADGE_FIELDS = ("skill", "level", "earned_at", "percentage", "evidence_count")
+
+
+def build_summary(course_id: str, student: dict, skills: dict, quiz_pcts: list, now,
+                  skill_order: list[str], previous: dict | None = None) -> dict:
+    """One summary document. ``quiz_pcts`` is ``[(graded_at, percentage)]`` per quiz (risk);
+    ``previous`` the student's previous summary (its recorded badge state is carried over;
+    ``badges`` is None when that summary predates the badge fields, see ``badges.service``)."""
     entries = []
+    mapped = []
+    blank = None
     for name in skill_order:
         m = skills.get(name)
         if m is None:
-            m = calc.SkillMastery(skill=name)
+            if blank is None:
+                blank = calc.SkillMastery(skill="")
+            m = blank
+        else:
+            mapped.append(len(entries))
+        last = m.last_graded_at
         entries.append({"skill": name, "score": m.percentage, "level": m.level,
                         "questions_attempted": m.questions_attempted,
                         "questions_correct": m.questions_correct, "p_mastery": m.p_mastery,
                         "evidence_count": m.evidence_count, "mastered": bool(m.mastered),
-                        "last_graded_at": store.iso(m.last_graded_at)})
-    mapped = [e for e in entries if e["skill"] in skills]
+                        "last_graded_at": last if last is None or isinstance(last, str)
+                        else store.iso(last)})
+    mapped = [entries[i] for i in mapped]
     started = [e for e in mapped if e["questions_attempted"] > 0]
     progress = round(sum(e["score"] for e in mapped) / len(mapped), 1) if mapped else 0.0
     average = round(sum(e["score"] for e in started) / len(started), 1) if started else None
-    risk = compute_risk(student.get("current_score"), quiz_percentages(rows), average)
+    risk = compute_risk(student.get("current_score"), quiz_pcts, average)
     sid = str(student["student_id"])
+    previous = previous or {}
     return {
         "_id": store.summary_id(course_id, sid), "course_id": course_id, "student_id": sid,
         "student_name": student.get("name") or f"Student {sid}",
@@ -120,6 +135,8 @@ def build_summary(course_id: str, student: dict, skills: dict, rows: list[dict],
         "risk_level": risk.risk_level, "risk_index": risk.risk_index,
         "computed_at": now, "skills": entries,
         "packed": store.pack([[e[f] for f in PACKED_FIELDS] for e in entries]),
+        "badges": previous.get("badges", "[]" if not previous else None),
+        "revoked_badges": previous.get("revoked_badges") or "[]",
     }
 
 
@@ -129,8 +146,21 @@ def packed_skills(doc: dict) -> list[dict]:
     return list(doc.get("skills") or [])
 
 
+def badge_rows(doc: dict) -> list[list]:
+    """The summary's recorded (non-revoked) badges: ``[[skill, level, earned_at ISO,
+    percentage, evidence_count]]``."""
+    return store.unpack(doc.get("badges"))
+
+
 def compute_course(db, config, course_id: str, now=None) -> list[dict]:
-    """The complete new summary documents for the course (no writes)."""
+    """The complete new summary documents for the course (no writes).
+
+    Each document also carries the badge state recorded in the student's previous summary
+    (``badges``, ``revoked_badges``); ``achieveup.badges.service.apply_awards`` then adds the
+    newly earned levels before :func:`write_summaries` stores everything in one go. The
+    in-memory documents keep the per-skill dicts in ``skills`` for the caller's convenience;
+    only ``packed`` is stored.
+    """
     course_id = str(course_id)
     now = now or store.utcnow()
     settings = store.course_settings(db, course_id)
@@ -139,44 +169,66 @@ def compute_course(db, config, course_id: str, now=None) -> list[dict]:
     quizzes = store.quizzes_of(db, course_id)
     policy = policies(quizzes)
     students = {str(s["student_id"]): s for s in store.students_of(db, course_id)}
-    evidence = store.fetch_all(db[store.EVIDENCE], {"course_id": course_id},
-                               {"_id": 0, "student_id": 1, "packed": 1})
-    rows_by_student = {str(e["student_id"]): unpack_rows(e.get("packed")) for e in evidence}
-    for sid in rows_by_student:
+    evidence = {str(e["student_id"]): e.get("packed") for e in store.fetch_all(
+        db[store.EVIDENCE], {"course_id": course_id}, {"_id": 0, "student_id": 1, "packed": 1})}
+    previous = {d["student_id"]: d for d in store.fetch_all(
+        db[store.MASTERY], {"course_id": course_id},
+        {"_id": 0, "student_id": 1, "badges": 1, "revoked_badges": 1})}
+    for sid in evidence:
         students.setdefault(sid, {"student_id": sid, "name": None})
-    prepared = calc.prepare_question_skills(qskills)
-    state = calc.compute_course_mastery(
-        {sid: rows_by_student.get(sid, []) for sid in students}, prepared, params, policy)
+    prepared = calc.prepare_course_skills(qskills)
     skill_order = list(dict.fromkeys(
         [s for skills in qskills.values() for s in skills] + store.matrix_skills(db, course_id)))
-    return [build_summary(course_id, students[sid], state.get(sid, {}),
-                          rows_by_student.get(sid, []), now, skill_order)
-            for sid in sorted(students, key=_sort_key)]
+    docs = []
+    for sid in sorted(students, key=_sort_key):
+        groups = calc.group_rows(store.unpack_evidence(evidence.get(sid)))
+        state = calc.compute_grouped(groups, prepared, params, policy)
+        docs.append(build_summary(course_id, students[sid], state,
+                                  calc.latest_quiz_percentages(groups), now, skill_order,
+                                  previous.get(sid)))
+    return docs
 
 
 def _sort_key(sid: str):
     return (0, int(sid), sid) if sid.isdigit() else (1, 0, sid)
 
 
+def stored_form(doc: dict) -> dict:
+    """What is stored: everything but the in-memory ``skills`` list (``packed`` holds it)."""
+    return {k: v for k, v in doc.items() if k != "skills"}
+
+
 def write_summaries(db, course_id: str, docs: list[dict]) -> int:
     """Replace the course's summaries with ``docs`` (and drop students no longer present)."""
-    collection = db[store.MASTERY]
-    store.replace_many(collection, docs)
-    keep = [d["_id"] for d in docs]
-    collection.delete_many({"course_id": str(course_id), "_id": {"$nin": keep}})
+    store.replace_course_docs(db[store.MASTERY], str(course_id),
+                              [stored_form(d) for d in docs])
+    store.bump_version(db, course_id)
     return len(docs)
 
 
-def recompute_course(db, config, course_id: str, now=None) -> list[dict]:
-    docs = compute_course(db, config, course_id, now)
-    write_summaries(db, course_id, docs)
-    return docs
+def recompute_course(db, config, course_id: str, now=None, *,
+                     course_name: str | None = None) -> tuple[list[dict], list[dict]]:
+    """Mastery + badges for the whole course under the course's write lock:
+    ``(summaries, newly awarded badges)``."""
+    from achieveup.badges import service as badges
+
+    now = now or store.utcnow()
+    with store.course_lock(db, course_id):
+        docs = compute_course(db, config, course_id, now)
+        awarded = badges.apply_awards(db, config, course_id, docs, now=now,
+                                      course_name=course_name)
+        write_summaries(db, course_id, docs)
+    return docs, awarded
 
 
-def summaries_of_course(db, course_id: str, *, with_skills: bool = True) -> list[dict]:
-    projection = {"skills": 0} if not with_skills else None
+def summaries_of_course(db, course_id: str, *, with_skills: bool = True,
+                        projection: dict | None = None) -> list[dict]:
+    """Stored summaries of the course (``with_skills`` is kept for callers; the per-skill
+    entries are always in ``packed``, read them with :func:`packed_skills`)."""
+    if projection is None and not with_skills:
+        projection = {"skills": 0}
     return store.fetch_all(db[store.MASTERY], {"course_id": str(course_id)}, projection)
 
 
 def summary_of(db, course_id: str, student_id: str) -> dict | None:
-    return db[store.MASTERY].find_one({"_id": store.summary_id(course_id, student_id)})
+    return store.find_one(db[store.MASTERY], {"_id": store.summary_id(course_id, student_id)})

@@ -11,6 +11,14 @@ Key decisions (see also the module docstrings of ``service`` and ``achieveup.syn
 * Bulk reads go through :func:`fetch_all`: mongomock's cursor re-slices its result list on every
   ``next()`` (quadratic in the result size), so on the embedded engine we take the computed
   result list in one step.
+* Course-level writers of derived data (mastery recompute, badge awards and revocations) run
+  under :func:`course_lock` (a lease in ``AchieveUp_Course_Versions``), so a badge award can
+  never be lost between two summary rewrites; every such write also changes the course's
+  ``version`` there, which readers can use to cache derived views (see ``achieveup.analytics``).
+* Summaries of a course are rewritten with :func:`replace_course_docs`: one bulk request on
+  MongoDB; on the embedded engine (whose update-by-_id scans the collection) delete + one
+  ``insert_many`` under a process lock that :func:`fetch_all` also takes, so readers never see
+  the course half-written.
 * ``AchieveUp_Student_Evidence`` is a packed mirror of each student's rows in
   ``AchieveUp_Question_Results`` (one document per course+student, rebuilt whenever that
   student's results change) so a whole-course recompute reads one document per student instead
@@ -18,9 +26,13 @@ Key decisions (see also the module docstrings of ``service`` and ``achieveup.syn
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import threading
+import time
+import uuid
 from typing import Iterable
 
 from pymongo.database import Database
@@ -38,6 +50,7 @@ SETTINGS = "AchieveUp_Course_Settings"
 MATRICES = "AchieveUp_Skill_Matrices"
 QUESTION_SKILLS = "AchieveUp_Question_Skills"
 USERS = "AchieveUp_Users"
+VERSIONS = "AchieveUp_Course_Versions"
 
 SEP = "|"
 
@@ -61,14 +74,119 @@ def is_embedded(db: Database) -> bool:
     return type(db).__module__.startswith("mongomock")
 
 
+#: Makes a course rewrite (delete + insert) atomic for readers on the embedded engine only.
+_EMBEDDED_LOCK = threading.RLock()
+
+
 def fetch_all(collection, query: dict, projection: dict | None = None, sort=None) -> list[dict]:
     """All matching documents as a list, without mongomock's quadratic cursor iteration."""
     cursor = collection.find(query, projection)
     if sort:
         cursor = cursor.sort(sort)
     if type(cursor).__module__.startswith("mongomock"):
-        return list(cursor._compute_results(with_limit_and_skip=True))  # noqa: SLF001
+        with _EMBEDDED_LOCK:
+            return list(cursor._compute_results(with_limit_and_skip=True))  # noqa: SLF001
     return list(cursor)
+
+
+def find_one(collection, query: dict, projection: dict | None = None) -> dict | None:
+    if is_embedded(collection.database):
+        with _EMBEDDED_LOCK:
+            return collection.find_one(query, projection)
+    return collection.find_one(query, projection)
+
+
+def replace_course_docs(collection, course_id: str, docs: list[dict]) -> int:
+    """Make ``docs`` the course's documents (by ``_id``; others of the course are deleted)."""
+    course_id = str(course_id)
+    if is_embedded(collection.database):
+        with _EMBEDDED_LOCK:
+            collection.delete_many({"course_id": course_id})
+            if docs:
+                collection.insert_many(docs, ordered=True)
+        return len(docs)
+    from pymongo import ReplaceOne
+
+    if docs:
+        collection.bulk_write([ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs],
+                              ordered=False)
+    collection.delete_many({"course_id": course_id, "_id": {"$nin": [d["_id"] for d in docs]}})
+    return len(docs)
+
+
+# ------------------------------------------------------------------ course version and lock
+
+def new_version() -> str:
+    return uuid.uuid4().hex
+
+
+def bump_version(db: Database, course_id: str) -> str:
+    version = new_version()
+    db[VERSIONS].update_one({"_id": str(course_id)},
+                            {"$set": {"version": version, "updated_at": utcnow()}}, upsert=True)
+    return version
+
+
+def version_of(db: Database, course_id: str) -> str | None:
+    doc = db[VERSIONS].find_one({"_id": str(course_id)}, {"version": 1})
+    return (doc or {}).get("version")
+
+
+_held = threading.local()
+
+
+@contextlib.contextmanager
+def course_lock(db: Database, course_id: str, *, lease_seconds: float = 300.0,
+                wait_seconds: float = 120.0):
+    """Exclusive right to rewrite the course's derived data (re-entrant within a thread).
+
+    A lease (``lock_until``) in the course's ``AchieveUp_Course_Versions`` document, so it
+    works across processes and a crashed holder blocks others for ``lease_seconds`` at most.
+    Taking and releasing it both change ``version``: a reader that cached a view while the
+    holder was writing can never match the final version.
+    """
+    from knowgap.core.errors import ServiceUnavailable
+
+    key = (id(db.client), db.name, str(course_id))
+    held = getattr(_held, "keys", None)
+    if held is None:
+        held = _held.keys = {}
+    if held.get(key):
+        held[key] += 1
+        try:
+            yield
+        finally:
+            held[key] -= 1
+        return
+    coll = db[VERSIONS]
+    owner = new_version()
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.01
+    while True:
+        now = utcnow()
+        try:
+            coll.update_one(
+                {"_id": str(course_id),
+                 "$or": [{"lock_until": None}, {"lock_until": {"$lt": now}}]},
+                {"$set": {"lock_owner": owner,
+                          "lock_until": now + dt.timedelta(seconds=lease_seconds),
+                          "version": new_version(), "updated_at": now}},
+                upsert=True)
+            break
+        except DuplicateKeyError:
+            if time.monotonic() > deadline:
+                raise ServiceUnavailable("Another update of this course is still running. "
+                                         "Try again in a minute.", error="course_busy")
+            time.sleep(delay)
+            delay = min(0.25, delay * 2)
+    held[key] = 1
+    try:
+        yield
+    finally:
+        del held[key]
+        coll.update_one({"_id": str(course_id), "lock_owner": owner},
+                        {"$set": {"lock_owner": None, "lock_until": None,
+                                  "version": new_version(), "updated_at": utcnow()}})
 
 
 def result_id(course_id, student_id, quiz_id, question_id, attempt) -> str:
@@ -161,3 +279,31 @@ def pack(rows: list) -> str:
 
 def unpack(text: str | None) -> list:
     return json.loads(text) if text else []
+
+
+def pack_evidence(rows: list) -> str:
+    """Evidence rows ``[quiz_id, question_id, attempt, graded_at, credit, points_possible]`` in a
+    dictionary-encoded flat form (about 3x smaller and faster to parse than one JSON array per
+    row): ``{"v": 2, "q": [quiz ids], "n": [question ids], "t": [graded_at], "r": [quiz index,
+    question index, attempt, graded_at index, credit, points_possible, ...]}``."""
+    index: tuple = ({}, {}, {})
+    flat: list = []
+    add = flat.extend
+    for r in rows:
+        q, n, t = index[0].setdefault(r[0], len(index[0])), \
+            index[1].setdefault(r[1], len(index[1])), index[2].setdefault(r[3], len(index[2]))
+        add((q, n, r[2], t, r[4], r[5] if len(r) > 5 else None))
+    return json.dumps({"v": 2, "q": list(index[0]), "n": list(index[1]), "t": list(index[2]),
+                       "r": flat}, separators=(",", ":"))
+
+
+def unpack_evidence(text: str | None) -> list:
+    """Rows from :func:`pack_evidence` (or from the older one-array-per-row form)."""
+    if not text:
+        return []
+    data = json.loads(text)
+    if isinstance(data, list):
+        return data
+    q, n, t = data["q"], data["n"], data["t"]
+    it = iter(data["r"])
+    return [[q[a], n[b], c, t[d], e, f] for a, b, c, d, e, f in zip(it, it, it, it, it, it)]

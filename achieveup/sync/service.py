@@ -10,9 +10,11 @@ Steps, each reported through the job reporter:
    natural key (course, student, quiz, question, attempt) as ``_id``: new rows are inserted,
    changed rows (regrades) replaced, identical rows left alone, so re-running is idempotent;
    then rebuild the packed evidence of every student whose results changed;
-3. recompute mastery for the whole course from all stored results (``achieveup.mastery``) and
-   replace the summaries;
-4. award badges (``achieveup.badges.service``);
+3. recompute mastery for the whole course from all stored results (``achieveup.mastery``),
+   award the badges it newly justifies (``achieveup.badges.service.apply_awards``: only the
+   difference to the badges the previous summaries record) and replace the summaries, all
+   under the course's write lock (``mastery.recompute_course``);
+4. (badge counts are part of step 3);
 5. move the cursor forward, only now: an interrupted sync re-reads the same window next time.
 
 A Canvas failure in step 1 raises before anything is written, so previous summaries stay intact
@@ -166,7 +168,7 @@ def rebuild_evidence(db, course_id: str, student_ids, now) -> int:
             [r["quiz_id"], r["question_id"], r["attempt"], store.iso(r.get("graded_at")),
              r.get("credit"), r.get("points_possible")])
     docs = [{"_id": store.summary_id(course_id, sid), "course_id": course_id, "student_id": sid,
-             "count": len(items), "packed": store.pack(sorted(items, key=lambda x: (
+             "count": len(items), "packed": store.pack_evidence(sorted(items, key=lambda x: (
                  x[0], x[1], x[2]))), "updated_at": now}
             for sid, items in packed.items()]
     return store.replace_many(db[store.EVIDENCE], docs)
@@ -230,15 +232,11 @@ def run_course_sync(services, course_id: str, user_id: str, *, full: bool = Fals
     counts = store_snapshot(db, course_id, snap, now)
     report(progress=0.7, counts=counts)
 
-    summaries = mastery.compute_course(db, config, course_id, now)
-    mastery.write_summaries(db, course_id, summaries)
-    counts["students_with_mastery"] = len(summaries)
-    report(progress=0.85, counts={"students_with_mastery": len(summaries)})
-
     course = snap.course or {}
     course_name = course.get("name") or state.get("course_name")
-    awarded = badges.award_for_course(db, config, course_id, summaries, now=now,
-                                      course_name=course_name)
+    summaries, awarded = mastery.recompute_course(db, config, course_id, now,
+                                                  course_name=course_name)
+    counts["students_with_mastery"] = len(summaries)
     counts["badges_awarded"] = len(awarded)
     db[store.SYNC_STATE].update_one({"_id": course_id}, {"$set": {
         "course_id": course_id, "course_name": course_name,
