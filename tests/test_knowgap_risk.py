@@ -49,9 +49,13 @@ def test_risk_for_student_with_gateway_data_and_mastery(app, config, canvas_worl
     sid = canvas_world.student_ids(COURSE)[0]
     data = {"current_score": 50.0, "recent_results": [("2024-09-01", 40), ("2024-09-08", 50)]}
     without = risk_for_student(svc, data, COURSE, sid)
-    svc.db["AchieveUp_Student_Mastery"].insert_one(
-        {"course_id": str(COURSE), "student_id": str(sid),
-         "skills": {"a": {"percentage": 100.0}, "b": {"percentage": 90.0}}})
+    from achieveup.mastery import store as mastery_store
+
+    packed = mastery_store.pack([["a", 100.0, "expert", 4, 4.0, 0.97, 4, True, None],
+                                 ["b", 90.0, "expert", 3, 2.7, 0.9, 3, False, None]])
+    svc.db[mastery_store.MASTERY].insert_one(
+        {"_id": mastery_store.summary_id(COURSE, sid), "course_id": str(COURSE),
+         "student_id": str(sid), "packed": packed})
     with_mastery = risk_for_student(svc, data, COURSE, sid)
     assert "skill_mastery" in {f["name"] for f in with_mastery["factors"]}
     assert with_mastery["risk_index"] < without["risk_index"]

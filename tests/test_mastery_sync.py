@@ -243,3 +243,17 @@ def test_import_rolls_back_on_write_failure(app):
         import_data(db, "2", "u", data, _fail_after=2)
     assert db[store.MATRICES].count_documents({}) == 0
     assert db[store.QUESTION_SKILLS].count_documents({}) == 0
+
+
+def test_knowgap_risk_reads_achieveup_skill_mastery(client, app, teacher, canvas_world):
+    from achieveup.mastery.service import packed_skills, summary_of
+    from knowgap.risk.service import skill_mastery_average
+
+    db = setup_course(client, app, teacher, canvas_world)
+    student = str(canvas_world.student_ids(int(COURSE))[0])
+    assert skill_mastery_average(db, COURSE, student) is None       # nothing synced yet
+    assert sync(client, app, teacher)["state"] == "succeeded"
+    scores = [e["score"] for e in packed_skills(summary_of(db, COURSE, student))
+              if e["evidence_count"]]
+    assert scores
+    assert skill_mastery_average(db, COURSE, student) == pytest.approx(sum(scores) / len(scores))

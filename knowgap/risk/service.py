@@ -28,7 +28,6 @@ from knowgap.core.errors import NotFound
 from knowgap.risk.calc import compute_risk
 
 RISK_TOGGLE = "knowgap_risk_toggle"
-MASTERY = "AchieveUp_Student_Mastery"
 DEFAULT_ENABLED = True
 
 
@@ -47,15 +46,13 @@ def set_risk_enabled(db, course_id: str, enabled: bool, by: str) -> None:
 
 # ------------------------------------------------------------------ inputs
 def skill_mastery_average(db, course_id: str, student_id: str) -> float | None:
-    """Mean of the student's AchieveUp skill percentages (0–100), None without data."""
-    doc = db[MASTERY].find_one({"course_id": str(course_id), "student_id": str(student_id)},
-                               {"skills": 1})
-    skills = (doc or {}).get("skills") or {}
-    values = []
-    for entry in skills.values() if isinstance(skills, dict) else []:
-        pct = entry.get("percentage") if isinstance(entry, dict) else None
-        if isinstance(pct, (int, float)) and not isinstance(pct, bool):
-            values.append(float(pct))
+    """Mean of the student's AchieveUp skill scores (0–100) over the skills with evidence;
+    None when AchieveUp has no summary for the student (read-only)."""
+    from achieveup.mastery.service import packed_skills, summary_of
+
+    doc = summary_of(db, str(course_id), str(student_id))
+    values = [float(entry["score"]) for entry in (packed_skills(doc) if doc else [])
+              if entry.get("evidence_count") and isinstance(entry.get("score"), (int, float))]
     return sum(values) / len(values) if values else None
 
 
