@@ -38,6 +38,9 @@ from typing import Iterable
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from knowgap.core.clock import iso, utcnow  # noqa: F401  (used as store.iso/store.utcnow)
+from knowgap.core.db import is_embedded
+
 QUIZZES = "AchieveUp_Canvas_Quizzes"
 QUESTIONS = "AchieveUp_Canvas_Questions"
 STUDENTS = "AchieveUp_Canvas_Students"
@@ -53,25 +56,6 @@ USERS = "AchieveUp_Users"
 VERSIONS = "AchieveUp_Course_Versions"
 
 SEP = "|"
-
-
-def utcnow() -> dt.datetime:
-    now = dt.datetime.now(dt.timezone.utc)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-def iso(value) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
-    return str(value)
-
-
-def is_embedded(db: Database) -> bool:
-    return type(db).__module__.startswith("mongomock")
 
 
 #: Makes a course rewrite (delete + insert) atomic for readers on the embedded engine only.

@@ -14,6 +14,7 @@ import openai
 from marshmallow import Schema, ValidationError
 
 from config import Config
+from knowgap.canvas.runner import run_sync
 
 log = logging.getLogger("knowgap.ai")
 
@@ -51,23 +52,14 @@ def ai_enabled(config: Config) -> bool:
 
 
 def ask_json(config: Config, task: str, payload: dict, schema: Schema, instructions: str):
-    """Ask for JSON and return it validated, or None (no key, failure, or invalid twice)."""
+    """Ask for JSON and return it validated, or None (no key, failure, or invalid twice).
+
+    The synchronous face of ``ask_json_async`` for Flask views, so both share one code path.
+    """
     if not ai_enabled(config):
         return None
-    client = openai.OpenAI(**_client_kwargs(config))
-    try:
-        for _ in range(ATTEMPTS):
-            reply = client.chat.completions.create(
-                model=config.openai_model, messages=_messages(task, payload, instructions),
-                temperature=0)
-            value = _parse(reply.choices[0].message.content, schema)
-            if value is not None:
-                return value
-    except openai.OpenAIError as exc:
-        log.warning("AI call %s failed: %s", task, type(exc).__name__)
-    finally:
-        client.close()
-    return None
+    return run_sync(lambda: ask_json_async(config, task, payload, schema, instructions),
+                    timeout=None)
 
 
 async def ask_json_async(config: Config, task: str, payload: dict, schema: Schema,
