@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import json
 import logging
 import random
 import re
@@ -29,6 +28,7 @@ from collections import Counter
 from typing import Any, Callable, Iterable
 
 import aiohttp
+import orjson
 from yarl import URL
 
 from knowgap.canvas.errors import (CanvasBadResponse, CanvasNotFound, CanvasPermissionDenied,
@@ -237,8 +237,8 @@ class CanvasClient:
             if not body.strip():
                 return None, next_link(headers.get("Link"))
             try:
-                data = json.loads(body)
-            except (ValueError, UnicodeDecodeError):
+                data = orjson.loads(body)        # several times faster than json on big pages
+            except orjson.JSONDecodeError:
                 raise CanvasBadResponse() from None
             return data, next_link(headers.get("Link"))
         if status == 401:

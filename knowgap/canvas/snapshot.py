@@ -182,9 +182,10 @@ async def fetch_course_snapshot(client, course_id, *, graded_since: str | None =
                 students_task = tg.create_task(tracked(client.list_students(cid)))
             quizzes = await tracked(client.list_quizzes(cid))
 
-            # 2. as soon as the quizzes are known: their questions (one cheap page each,
-            #    queued first so they run while the bucket is emptiest), then the submission
-            #    chains (reuse unchanged quizzes' questions in incremental mode)
+            # 2. as soon as the quizzes are known: the submission chains first (several
+            #    pages each, in sequence: the critical path), then the questions (one page
+            #    each, filling the gaps; unchanged quizzes' questions are reused in
+            #    incremental mode)
             for quiz in quizzes:
                 qid = quiz.get("id")
                 if (incremental and qid in previous.questions
@@ -194,8 +195,6 @@ async def fetch_course_snapshot(client, course_id, *, graded_since: str | None =
                 else:
                     to_fetch.append(qid)
             progress.add(len(to_fetch))
-            question_tasks = [tg.create_task(tracked(client.list_questions(cid, qid)))
-                              for qid in to_fetch]
             if course_task is not None:
                 course = await course_task           # sent with the quizzes: already back
             assignment_ids = [q["assignment_id"] for q in quizzes if q.get("assignment_id")]
@@ -205,6 +204,8 @@ async def fetch_course_snapshot(client, course_id, *, graded_since: str | None =
             progress.add(len(batches))
             submission_tasks = [tg.create_task(tracked(client.list_submissions_with_history(
                 cid, batch, graded_since=graded_since))) for batch in batches]
+            question_tasks = [tg.create_task(tracked(client.list_questions(cid, qid)))
+                              for qid in to_fetch]
     except BaseExceptionGroup as group:
         raise _first_leaf(group) from None
 

@@ -12,7 +12,10 @@ Knobs (plain attributes, safe to assign at any time):
     throttle_status  403 (classic Canvas, body ``403 Forbidden (Rate Limit Exceeded)``) or 429
                      (newer docs, with ``Retry-After``)
     high_water, upfront_cost, outflow_per_s   Canvas defaults 600 / 50 / 10 per second
-    cost_base, cost_per_item   actual cost charged at completion: base + per_item * items
+    cost_base, cost_per_item   actual cost charged at completion: base + per_item * items.
+                     Canvas charges the request's CPU + database seconds; list pages commonly
+                     report well under one unit, so the default (0.1 + 0.004 per item: 0.5
+                     for a full 100-row page) is on the expensive side of realistic
     hang_s           how long a ``"timeout"`` fault hangs (then answers 504)
 
 Faults: ``inject(kind, count=1, path=None, delay_s=None)`` queues a rule applied to the next
@@ -44,7 +47,7 @@ class FaultRule:
 class SandboxState:
     def __init__(self, *, latency_s: float = 0.0, throttle: bool = True, throttle_status: int = 403,
                  high_water: float = 600.0, upfront_cost: float = 50.0, outflow_per_s: float = 10.0,
-                 cost_base: float = 1.0, cost_per_item: float = 0.04, hang_s: float = 30.0,
+                 cost_base: float = 0.1, cost_per_item: float = 0.004, hang_s: float = 30.0,
                  log_limit: int = 100_000) -> None:
         self.lock = threading.RLock()
         self.latency_s = latency_s
