@@ -11,10 +11,11 @@ client's JSON parsing and the server's work queue behind each other, so the figu
 measure the test rig rather than the client. The child freezes its long-lived objects
 (``gc.freeze()``) so full garbage collections of the world do not stall the server loop.
 
-Lower bound under the throttle: the sandbox charges 1 + 0.04 x items per request, so this course
-accumulates ~266 units over the 65 requests and the bucket admits ``floor((600 - C) / 50)`` in
-flight: 11 early, 6 at the end. With the dependency (quizzes first) an ideal scheduler needs
-~0.40 s at 50 ms latency, ~1.48x the floor below.
+Lower bound under the throttle: every request in flight holds 50 units of the 600-unit
+bucket and the completed ones leave their actual cost (the sandbox charges 0.1 + 0.004 per
+item, about what Canvas reports as CPU + database seconds), so at most 11 fit once anything has
+been charged; with the dependency (quizzes first) and the page chains, an ideal scheduler needs
+about 7 rounds of latency, ~1.3x the floor below.
 
 Figures: requests made, throttled responses (403/429) seen by the server, wall time of the
 concurrent snapshot, wall time of the same snapshot one request at a time (same client with

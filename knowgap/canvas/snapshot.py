@@ -9,9 +9,9 @@ used (it made every student 0% mastered in an earlier system).
 
 Concurrency plan (the client keeps what Canvas's bucket allows in flight, at most 12 per token):
 1. at once: quizzes, course (with ``total_students``) and the student list (its pages chain);
-2. the moment the quizzes are back: the questions of every quiz (one page each, queued first:
-   the bucket's accumulated cost is lowest early, so cheap requests go while the most fit), then
-   the submission batches (``per_page=100`` chains), without waiting for the students.
+2. the moment the quizzes are back: the submission batches first (``per_page=100`` chains
+   whose pages must follow one another, so they are the critical path), then the questions of
+   every quiz (one page each, filling the gaps), without waiting for the students.
 Submission batches hold ``assignment_ids[]`` chosen so each batch is about one page when the
 course is small (fewer requests) and one assignment per batch when it is large (more chains in
 parallel, each page full); the total number of pages is the same either way.
