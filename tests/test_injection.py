@@ -195,15 +195,7 @@ def test_operator_values_in_body_are_refused(env, path, method, prop, sub):
     assert _snapshot(env["db"]) == before
 
 
-# force-sync reads ``full`` as "anything but 1/true/yes is false": ``full=$ne`` starts a sync.
-_FULL_FLAG = pytest.mark.xfail(strict=True, reason=(
-    "achieveup/sync/routes.py force_sync: ?full is not validated (any value → false, 202 and a "
-    "job is written); parse it with a query schema (fields.Boolean) so junk is a 422"))
-QUERY_PARAMS = [pytest.param(*c, marks=_FULL_FLAG) if c[2] == "full" else c
-                for c in QUERY_CASES]
-
-
-@pytest.mark.parametrize("path,method,name", QUERY_PARAMS,
+@pytest.mark.parametrize("path,method,name", QUERY_CASES,
                          ids=[f"{m.upper()} {p} ?{n}" for p, m, n in QUERY_CASES])
 def test_operator_values_in_query_are_refused(env, path, method, name):
     client = env["client"]

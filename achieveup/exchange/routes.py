@@ -1,10 +1,11 @@
 """``GET /achieveup/export/{cid}?format=json|csv|xlsx`` and ``POST /achieveup/import``."""
 from __future__ import annotations
 
-from flask import Response, jsonify, request
+from flask import Response, request
 from flask_smorest import Blueprint
 
 from achieveup.auth.guards import current_user, require_course_instructor, role_required
+from achieveup.exchange import schemas as s
 from achieveup.exchange import service
 from achieveup.exchange.service import ImportSchema
 from achieveup.sync.routes import check_id
@@ -17,7 +18,8 @@ blp = Blueprint("achieveup_exchange", __name__, description="AchieveUp export an
 @role_required("instructor")
 @blp.doc(summary="Download matrices, mappings, mastery and badges",
          parameters=[{"in": "query", "name": "format",
-                      "schema": {"type": "string", "enum": ["json", "csv", "xlsx"]}}])
+                      "schema": {"type": "string", "enum": ["json", "csv", "xlsx"]}}],
+         responses=s.EXPORT_RESPONSES)
 def export(course_id):
     course_id = check_id(course_id)
     require_course_instructor(course_id)
@@ -31,9 +33,9 @@ def export(course_id):
 @blp.route("/achieveup/import", methods=["POST"])
 @role_required("instructor")
 @blp.arguments(ImportSchema)
+@blp.response(200, s.CourseImportResultSchema)
 @blp.doc(summary="Import matrices and mappings from a JSON export (all-or-nothing)")
 def import_(body):
     require_course_instructor(body["course_id"])
-    result = service.import_data(services().db, body["course_id"], str(current_user()["_id"]),
-                                 body["data"])
-    return jsonify(result)
+    return service.import_data(services().db, body["course_id"], str(current_user()["_id"]),
+                               body["data"])

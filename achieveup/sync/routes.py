@@ -1,11 +1,11 @@
 """``POST /achieveup/instructor/course/{cid}/force-sync`` and ``GET /achieveup/jobs/{job_id}``."""
 from __future__ import annotations
 
-from flask import jsonify, request
 from flask_smorest import Blueprint
 
 from achieveup.auth.guards import (current_user, is_admin, require_course_instructor,
                                    role_required, login_required)
+from achieveup.sync import schemas as s
 from achieveup.sync import service
 from knowgap.core.errors import Forbidden, NotFound, ValidationFailed
 from knowgap.core.schemas import ID_PATTERN
@@ -24,25 +24,25 @@ def check_id(value: str, name: str = "course_id") -> str:
 
 @blp.route("/achieveup/instructor/course/<course_id>/force-sync", methods=["POST"])
 @role_required("instructor")
-@blp.doc(summary="Start a course sync (202); poll GET /achieveup/jobs/{job_id}",
-         parameters=[{"in": "query", "name": "full", "schema": {"type": "boolean"}}])
-def force_sync(course_id):
+@blp.arguments(s.ForceSyncQuery, location="query")
+@blp.response(202, s.SyncStartedSchema)
+@blp.doc(summary="Start a course sync (202); poll GET /achieveup/jobs/{job_id}")
+def force_sync(query, course_id):
     course_id = check_id(course_id)
     require_course_instructor(course_id)
     user = current_user()
     svc = services()
-    full = request.args.get("full", "").lower() in {"1", "true", "yes"}
     base = user.get("canvas_base_url") or svc.config.canvas_base_url
-    job_id, created = service.enqueue_sync(svc.db, base, course_id, str(user["_id"]), full=full)
+    job_id, created = service.enqueue_sync(svc.db, base, course_id, str(user["_id"]),
+                                           full=query["full"])
     message = ("Course sync started." if created else
                "A sync of this course is already running; follow its progress.")
-    response = jsonify({"message": message, "job_id": job_id})
-    response.status_code = 202
-    return response
+    return {"message": message, "job_id": job_id}
 
 
 @blp.route("/achieveup/jobs/<job_id>")
 @login_required
+@blp.response(200, s.JobStatusSchema)
 @blp.doc(summary="Progress of a job: {state, progress, counts, errors}")
 def job_status(job_id):
     job = get_job(services().db, check_id(job_id, "job_id"))
@@ -55,6 +55,6 @@ def job_status(job_id):
         if job.get("kind") != service.JOB_KIND or user.get("role") != "instructor":
             raise Forbidden("This job belongs to someone else.", error="forbidden_job")
         require_course_instructor(payload.get("course_id"))
-    return jsonify({"job_id": job["id"], "state": job["state"],
-                    "progress": job.get("progress", 0.0), "counts": job.get("counts", {}),
-                    "errors": job.get("errors", []), "reason": job.get("reason")})
+    return {"job_id": job["id"], "state": job["state"],
+            "progress": job.get("progress", 0.0), "counts": job.get("counts", {}),
+            "errors": job.get("errors", []), "reason": job.get("reason")}

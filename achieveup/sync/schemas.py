@@ -1,0 +1,26 @@
+"""Query and response schemas of the course sync endpoints (force-sync and job status)."""
+from __future__ import annotations
+
+from achieveup.analytics.schemas import Number
+from knowgap.core.schemas import StrictSchema, fields
+
+
+class ForceSyncQuery(StrictSchema):
+    full = fields.Boolean(load_default=False, metadata={
+        "description": "Re-read every quiz submission instead of only the new ones."})
+
+
+class SyncStartedSchema(StrictSchema):
+    message = fields.String(required=True)
+    job_id = fields.String(required=True, metadata={
+        "description": "Poll GET /achieveup/jobs/{job_id} for progress."})
+
+
+class JobStatusSchema(StrictSchema):
+    job_id = fields.String(required=True)
+    state = fields.String(required=True, metadata={
+        "description": "queued, running, succeeded or failed."})
+    progress = Number(required=True, metadata={"description": "From 0.0 to 1.0."})
+    counts = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True)
+    errors = fields.List(fields.String(), required=True)
+    reason = fields.String(required=True, allow_none=True)
