@@ -1,13 +1,12 @@
 """``GET /achieveup/export/{cid}?format=json|csv|xlsx`` and ``POST /achieveup/import``."""
 from __future__ import annotations
 
-from flask import Response, request
+from flask import Response
 from flask_smorest import Blueprint
 
 from achieveup.auth.guards import current_user, require_course_instructor, role_required
 from achieveup.exchange import schemas as s
 from achieveup.exchange import service
-from achieveup.exchange.service import ImportSchema
 from achieveup.sync.routes import check_id
 from knowgap.core.services import services
 
@@ -16,15 +15,14 @@ blp = Blueprint("achieveup_exchange", __name__, description="AchieveUp export an
 
 @blp.route("/achieveup/export/<course_id>")
 @role_required("instructor")
+@blp.arguments(s.ExportQuery, location="query")
 @blp.doc(summary="Download matrices, mappings, mastery and badges",
-         parameters=[{"in": "query", "name": "format",
-                      "schema": {"type": "string", "enum": ["json", "csv", "xlsx"]}}],
          responses=s.EXPORT_RESPONSES)
-def export(course_id):
+def export(query, course_id):
     course_id = check_id(course_id)
     require_course_instructor(course_id)
-    body, content_type, filename = service.export_file(
-        services().db, course_id, request.args.get("format", "json").lower())
+    body, content_type, filename = service.export_file(services().db, course_id,
+                                                       query["format"])
     return Response(body, content_type=content_type, headers={
         "Content-Disposition": f'attachment; filename="{filename}"',
         "Cache-Control": "no-store"})
@@ -32,7 +30,7 @@ def export(course_id):
 
 @blp.route("/achieveup/import", methods=["POST"])
 @role_required("instructor")
-@blp.arguments(ImportSchema)
+@blp.arguments(s.ImportSchema)
 @blp.response(200, s.CourseImportResultSchema)
 @blp.doc(summary="Import matrices and mappings from a JSON export (all-or-nothing)")
 def import_(body):

@@ -1,67 +1,102 @@
-"""Response schemas of the course export (JSON form) and import endpoints.
+"""Schemas of the course export (its JSON document, also the import format) and import.
 
-The export is a file download: ``format=json`` is the object described by
-``CourseExportSchema`` (the same document ``POST /achieveup/import`` accepts as ``data``),
-``csv`` and ``xlsx`` are binary files. The route streams the bytes as they are; these schemas
-only document them.
+The export is a file download: ``format=json`` is the document described (and, on import,
+validated) by ``ExportSchema``; ``csv`` and ``xlsx`` are binary files streamed as they are.
 """
 from __future__ import annotations
 
-from achieveup.analytics.schemas import Count, Number
-from knowgap.core.schemas import StrictSchema, fields
+from marshmallow import ValidationError, validates_schema
+
+from knowgap.core.schemas import Id, StrictSchema, Text, fields, validate
 
 
-class ExportMatrixSchema(StrictSchema):
-    matrix_name = fields.String(required=True)
-    skills = fields.List(fields.String(), required=True)
-    description = fields.String(required=True, allow_none=True)
+SCHEMA_NAME = "achieveup.course-export"
+VERSION = 1
+MAX_MATRICES, MAX_SKILLS, MAX_MAPPINGS, MAX_ROWS = 100, 200, 20000, 200000
 
 
-class ExportMappingSchema(StrictSchema):
-    question_id = fields.String(required=True)
-    quiz_id = fields.String(required=True, allow_none=True)
-    skills = fields.List(fields.String(), required=True)
+class MatrixSchema(StrictSchema):
+    matrix_name = Text(required=True, validate=validate.Length(1, 200))
+    skills = fields.List(Text(validate=validate.Length(1, 200)), required=True,
+                         validate=validate.Length(1, MAX_SKILLS))
+    description = Text(load_default=None, allow_none=True, validate=validate.Length(max=5000))
 
 
-class ExportMasterySchema(StrictSchema):
-    student_id = fields.String(required=True)
-    student_name = fields.String(required=True, allow_none=True)
-    skill = fields.String(required=True)
-    score = Number(required=True, allow_none=True)
-    level = fields.String(required=True, allow_none=True)
-    questions_attempted = Count(required=True, allow_none=True)
-    questions_correct = Number(required=True, allow_none=True)
-    p_mastery = Number(required=True, allow_none=True)
-    evidence_count = Count(required=True, allow_none=True)
+class MappingSchema(StrictSchema):
+    question_id = Id(required=True)
+    quiz_id = Id(load_default=None, allow_none=True)
+    skills = fields.List(Text(validate=validate.Length(1, 200)), required=True,
+                         validate=validate.Length(1, 50))
 
 
-class ExportBadgeSchema(StrictSchema):
-    badge_id = fields.String(required=True)
-    student_id = fields.String(required=True)
-    skill = fields.String(required=True)
-    level = fields.String(required=True)
-    percentage = Number(required=True, allow_none=True)
-    evidence_count = Count(required=True, allow_none=True)
-    earned_at = fields.String(required=True, allow_none=True)
+class MasteryRowSchema(StrictSchema):
+    student_id = Id(required=True)
+    student_name = Text(allow_none=True)
+    skill = Text(required=True)
+    score = fields.Float(allow_none=True)
+    level = Text(allow_none=True)
+    questions_attempted = fields.Integer(allow_none=True)
+    questions_correct = fields.Float(allow_none=True)
+    p_mastery = fields.Float(allow_none=True)
+    evidence_count = fields.Integer(allow_none=True)
 
 
-class CourseExportSchema(StrictSchema):
-    schema = fields.String(required=True, metadata={"enum": ["achieveup.course-export"]})
-    version = fields.Integer(required=True)
-    course_id = fields.String(required=True)
-    course_name = fields.String(required=True, allow_none=True)
-    exported_at = fields.String(required=True, allow_none=True)
-    matrices = fields.List(fields.Nested(ExportMatrixSchema), required=True)
-    question_skills = fields.List(fields.Nested(ExportMappingSchema), required=True)
-    mastery = fields.List(fields.Nested(ExportMasterySchema), required=True)
-    badges = fields.List(fields.Nested(ExportBadgeSchema), required=True)
+class BadgeRowSchema(StrictSchema):
+    badge_id = Text(allow_none=True)
+    student_id = Id(required=True)
+    skill = Text(required=True)
+    level = Text(required=True)
+    percentage = fields.Float(allow_none=True)
+    evidence_count = fields.Integer(allow_none=True)
+    earned_at = Text(allow_none=True)
+
+
+class ExportSchema(StrictSchema):
+    schema = fields.String(required=True, validate=validate.Equal(SCHEMA_NAME))
+    version = fields.Integer(required=True, validate=validate.Equal(VERSION))
+    course_id = Id(required=True)
+    course_name = Text(allow_none=True)
+    exported_at = Text(allow_none=True)
+    matrices = fields.List(fields.Nested(MatrixSchema), required=True,
+                           validate=validate.Length(max=MAX_MATRICES))
+    question_skills = fields.List(fields.Nested(MappingSchema), load_default=list,
+                                  validate=validate.Length(max=MAX_MAPPINGS))
+    mastery = fields.List(fields.Nested(MasteryRowSchema), load_default=list,
+                          validate=validate.Length(max=MAX_ROWS))
+    badges = fields.List(fields.Nested(BadgeRowSchema), load_default=list,
+                         validate=validate.Length(max=MAX_ROWS))
+
+    @validates_schema
+    def _consistent(self, data, **_):
+        names, skills = set(), set()
+        for m in data.get("matrices", []):
+            key = m["matrix_name"].casefold()
+            if key in names:
+                raise ValidationError(f"Matrix name '{m['matrix_name']}' appears twice.",
+                                      "matrices")
+            names.add(key)
+            skills.update(s.casefold() for s in m["skills"])
+        unknown = sorted({s for q in data.get("question_skills", []) for s in q["skills"]
+                          if s.casefold() not in skills})
+        if unknown:
+            raise ValidationError("Mapped skills missing from the matrices: "
+                                  + ", ".join(unknown[:10]) + ".", "question_skills")
+
+
+class ImportSchema(StrictSchema):
+    course_id = Id(required=True)
+    data = fields.Dict(required=True)
+
+
+class ExportQuery(StrictSchema):
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv", "xlsx"]))
 
 
 FILE = {"schema": {"type": "string", "format": "binary"}}
 EXPORT_RESPONSES = {"200": {
     "description": "The export as a file download (Content-Disposition: attachment).",
     "content": {
-        "application/json": {"schema": CourseExportSchema},
+        "application/json": {"schema": ExportSchema},
         "text/csv": FILE,
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": FILE,
     }}}
