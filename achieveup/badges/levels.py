@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+from knowgap.core.numbers import finite_float
+
 #: (level, minimum percentage) in ascending order. The percentage is inclusive: 25.0 earns
 #: "beginner". The 75% "advanced" threshold matches Canvas Outcomes' default mastery point
 #: (3 of 4, "Mastery").
@@ -29,26 +31,13 @@ LEVEL_NAMES: tuple[str, ...] = tuple(name for name, _ in BADGE_LEVELS)
 DEFAULT_MIN_EVIDENCE = 3
 
 
-def _valid_percentage(percentage) -> Optional[float]:
-    """Return the percentage as a float, or None when it is missing or not a finite number."""
-    if percentage is None or isinstance(percentage, bool):
-        return None
-    try:
-        value = float(percentage)
-    except (TypeError, ValueError):
-        return None
-    if value != value or value in (float("inf"), float("-inf")):  # NaN / inf: no evidence
-        return None
-    return value
-
-
 def level_for_percentage(percentage) -> Optional[str]:
     """Highest badge level whose threshold ``percentage`` reaches, or None below "beginner".
 
     Evidence is not considered here; this answers "what does this score correspond to".
     None/NaN gives None.
     """
-    value = _valid_percentage(percentage)
+    value = finite_float(percentage)
     if value is None:
         return None
     reached = None
@@ -66,7 +55,7 @@ def badge_levels_for(percentage, evidence_count, min_evidence: int = DEFAULT_MIN
     Empty when ``evidence_count < min_evidence`` or the percentage is missing: a badge is a
     claim about the student, and too little evidence cannot support it.
     """
-    value = _valid_percentage(percentage)
+    value = finite_float(percentage)
     if value is None or evidence_count is None or evidence_count < min_evidence:
         return []
     return [name for name, threshold in BADGE_LEVELS if value >= threshold]

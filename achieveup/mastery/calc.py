@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from achieveup.badges.levels import level_for_percentage
+from knowgap.core.numbers import finite_float
 
 POLICIES = ("keep_highest", "keep_latest", "keep_average")
 #: Canvas' default ``scoring_policy`` for classic quizzes.
@@ -36,19 +37,9 @@ _UNGRADED = frozenset({"undefined", "no_score", "", "none", "null"})
 # Normalizing Canvas' ``correct`` field
 # ---------------------------------------------------------------------------------------------
 
-def _to_float(value) -> Optional[float]:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
-
-
 def _ratio(points, points_possible) -> Optional[float]:
-    pts = _to_float(points)
-    possible = _to_float(points_possible)
+    pts = finite_float(points)
+    possible = finite_float(points_possible)
     if pts is None or possible is None or possible <= 0:
         return None
     return min(1.0, max(0.0, pts / possible))
@@ -146,7 +137,7 @@ def select_attempts(history: Sequence[Mapping[str, Any]], policy: str = DEFAULT_
         graded = [c for c in results.values() if c is not None]
         if not graded:
             continue
-        score = _to_float(att.get("score"))
+        score = finite_float(att.get("score"))
         if score is None:
             score = float(sum(graded))
         attempt_no = att.get("attempt")

@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from knowgap.core.numbers import finite_float
+
 #: Default component weights (before renormalization over the available ones).
 DEFAULT_WEIGHTS: dict[str, float] = {
     "recent_performance": 0.30,
@@ -110,15 +112,8 @@ def risk_level_for(index: Optional[float]) -> str:
 
 def _pct(value) -> Optional[float]:
     """A percentage clamped to [0, 100] (extra credit can exceed 100), or None if unusable."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    if not math.isfinite(out):
-        return None
-    return max(0.0, min(100.0, out))
+    out = finite_float(value)
+    return None if out is None else max(0.0, min(100.0, out))
 
 
 def _time_key(value) -> tuple:

@@ -27,10 +27,11 @@ import asyncio
 import math
 import socket
 import struct
-import threading
 import time
 
 from aiohttp import web
+
+from tests.loopback import LoopThread
 
 from .api import CACHE, ITEMS, USER_ID, WORLD, add_routes, error, json_response
 from .cache import ResponseCache
@@ -215,8 +216,7 @@ class SandboxServer:
         self.state = SandboxState(latency_s=latency_s, throttle=throttle, **state_kwargs)
         self._bind_host, self._bind_port = host, port
         self.port: int | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._runtime = LoopThread("canvas-sandbox")
         self._runner: web.AppRunner | None = None
         self._app: web.Application | None = None
 
@@ -245,35 +245,8 @@ class SandboxServer:
         self.state.reset_counters()
 
     def start(self) -> "SandboxServer":
-        if self._thread is not None:
-            return self
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self._setup())
-            except BaseException as exc:  # surface bind errors to start()
-                failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            try:
-                loop.run_forever()
-            finally:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.close()
-
-        self._thread = threading.Thread(target=run, name="canvas-sandbox", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        if failure:
-            self._thread = None
-            raise failure[0]
+        if not self._runtime.running:
+            self._runtime.start(self._setup)
         return self
 
     async def _setup(self) -> None:
@@ -293,15 +266,7 @@ class SandboxServer:
             await self._runner.cleanup()
 
     def stop(self) -> None:
-        if self._thread is None or self._loop is None:
-            return
-        fut = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
-        try:
-            fut.result(timeout=10)
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._runtime.stop(self._shutdown)
 
     def __enter__(self) -> "SandboxServer":
         return self.start()

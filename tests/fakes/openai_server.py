@@ -56,6 +56,8 @@ from typing import Any, Callable, Optional
 
 from aiohttp import web
 
+from tests.loopback import LoopThread
+
 __all__ = ["BackgroundServer", "FakeOpenAIServer", "default_responder", "extract_task"]
 
 
@@ -77,8 +79,7 @@ class BackgroundServer:
         self.port: Optional[int] = None
         self._lock = threading.Lock()
         self._requests: list[dict] = []
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._thread: Optional[threading.Thread] = None
+        self._runtime = LoopThread(type(self).__name__)
         self._runner: Optional[web.AppRunner] = None
         self._stopping: Optional[asyncio.Event] = None
         self._in_flight = 0
@@ -106,36 +107,8 @@ class BackgroundServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> "BackgroundServer":
-        if self._thread is not None:
-            return self
-        ready = threading.Event()
-        error: list[BaseException] = []
-
-        def run():
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            self._loop = loop
-            try:
-                loop.run_until_complete(self._serve())
-            except BaseException as exc:  # surface start-up errors to start()
-                error.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            try:
-                loop.run_forever()
-            finally:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.close()
-
-        self._thread = threading.Thread(target=run, name=f"{type(self).__name__}", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError(f"{type(self).__name__} did not start")
-        if error:
-            self._thread = None
-            raise error[0]
+        if not self._runtime.running:
+            self._runtime.start(self._serve)
         return self
 
     async def _serve(self) -> None:
@@ -164,24 +137,14 @@ class BackgroundServer:
                 self._in_flight -= 1
 
     def stop(self) -> None:
-        if self._thread is None or self._loop is None:
-            return
-        loop = self._loop
-
         async def shutdown():
             if self._stopping is not None:
                 self._stopping.set()
             if self._runner is not None:
                 await self._runner.cleanup()
 
-        try:
-            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout=10)
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            self._thread.join(timeout=10)
-            self._thread = None
-            self._loop = None
-            self._runner = None
+        self._runtime.stop(shutdown)
+        self._runner = None
 
     def __enter__(self):
         return self.start()
