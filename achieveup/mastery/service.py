@@ -221,12 +221,9 @@ def recompute_course(db, config, course_id: str, now=None, *,
     return docs, awarded
 
 
-def summaries_of_course(db, course_id: str, *, with_skills: bool = True,
-                        projection: dict | None = None) -> list[dict]:
-    """Stored summaries of the course (``with_skills`` is kept for callers; the per-skill
-    entries are always in ``packed``, read them with :func:`packed_skills`)."""
-    if projection is None and not with_skills:
-        projection = {"skills": 0}
+def summaries_of_course(db, course_id: str, *, projection: dict | None = None) -> list[dict]:
+    """Stored summaries of the course; read their per-skill entries with
+    :func:`packed_skills`."""
     return store.fetch_all(db[store.MASTERY], {"course_id": str(course_id)}, projection)
 
 
