@@ -67,13 +67,7 @@ def suggest_course_skills(body):
 @blp.response(200, s.QuestionAnalysisOut(many=True), **SOURCE_DOC)
 def analyze_questions(body):
     """Skills (from the course's matrices, or ``matrixId``'s) and complexity per question."""
-    course_id = body["courseId"]
-    require_course_instructor(course_id)
-    allowed = skills.course_skills(services().db, course_id, body.get("matrixId"))
-    items, source = service.analyze_questions(
-        services().config, _normalize(body["questions"]), allowed,
-        course={"description": _stored_description(course_id)})
-    return items, 200, _headers(source)
+    return _analyze(body["courseId"], body.get("matrixId"), body["questions"])
 
 
 @blp.route("/questions/analyze", methods=["POST"])
@@ -83,13 +77,18 @@ def analyze_questions(body):
 def questions_analyze(body):
     """Same as ``/achieveup/ai/analyze-questions``; ``course_id`` is optional (without it the
     skills are free-form suggestions)."""
-    course_id = body.get("course_id")
+    return _analyze(body.get("course_id"), body.get("matrix_id"), body["questions"])
+
+
+def _analyze(course_id, matrix_id, questions):
+    """Both analyze routes: skills from the course's matrices when a course is named (after
+    checking the caller teaches it), free-form suggestions otherwise."""
     allowed: list[str] = []
     if course_id:
         require_course_instructor(course_id)
-        allowed = skills.course_skills(services().db, course_id, body.get("matrix_id"))
+        allowed = skills.course_skills(services().db, course_id, matrix_id)
     items, source = service.analyze_questions(
-        services().config, _normalize(body["questions"]), allowed,
+        services().config, _normalize(questions), allowed,
         course={"description": _stored_description(course_id)})
     return items, 200, _headers(source)
 
