@@ -257,3 +257,94 @@ def test_knowgap_risk_reads_achieveup_skill_mastery(client, app, teacher, canvas
               if e["evidence_count"]]
     assert scores
     assert skill_mastery_average(db, COURSE, student) == pytest.approx(sum(scores) / len(scores))
+
+
+def test_incremental_sync_of_unchanged_course_is_cheap_and_idempotent(client, app, teacher,
+                                                                       canvas_world, sandbox):
+    db = setup_course(client, app, teacher, canvas_world)
+    sandbox.reset_counters()
+    first = sync(client, app, teacher)
+    first_requests = sandbox.state.total_requests
+    assert first["state"] == "succeeded" and first["counts"]["incremental"] == 0
+    n = db[store.RESULTS].count_documents({"course_id": COURSE})
+    before = snapshot_state(db)
+    state = db[store.SYNC_STATE].find_one({"_id": COURSE})
+    assert state["course_record"]["name"] and state["quiz_signatures"]
+
+    sandbox.reset_counters()
+    second = sync(client, app, teacher)
+    second_requests = sandbox.state.total_requests
+    assert second["state"] == "succeeded" and second["counts"]["incremental"] == 1, second
+    # the floor: the quiz list (to see changed quizzes) and one submissions page since the
+    # cursor; the default course is small (9 requests in full), so the ratio is checked on a
+    # bigger course in test_incremental_sync_picks_up_new_attempt
+    assert second_requests <= 2 < first_requests, (first_requests, second_requests)
+    assert second["counts"]["badges_awarded"] == 0
+    assert db[store.RESULTS].count_documents({"course_id": COURSE}) == n
+    assert snapshot_state(db) == before
+    assert db[store.SYNC_STATE].find_one({"_id": COURSE})["course_name"] == state["course_name"]
+
+    # ?full=true still re-reads everything
+    sandbox.reset_counters()
+    r = client.post(f"/achieveup/instructor/course/{COURSE}/force-sync?full=true",
+                    headers=teacher)
+    job_id = r.get_json()["job_id"]
+    run_pending(app)
+    job = client.get(f"/achieveup/jobs/{job_id}", headers=teacher).get_json()
+    assert job["state"] == "succeeded" and job["counts"]["incremental"] == 0
+    assert sandbox.state.total_requests > 0.5 * first_requests
+    assert snapshot_state(db) == before
+
+    # an outdated last full sync forces a full one
+    db[store.SYNC_STATE].update_one({"_id": COURSE}, {"$set": {
+        "last_full_sync_at": store.utcnow() - dt.timedelta(hours=25)}})
+    assert sync(client, app, teacher)["counts"]["incremental"] == 0
+
+
+def test_incremental_sync_picks_up_new_attempt(sandbox_factory, db):
+    from achieveup.mastery.service import packed_skills, summary_of
+    from knowgap import create_app
+    from knowgap.core.extensions import limiter
+    from tests.conftest import canvas_settings, make_config
+
+    from tests.canvas_sandbox import CourseSpec, build_world
+
+    # own world (the shared one stays unchanged), with enough quizzes for a realistic ratio
+    server = sandbox_factory(build_world([CourseSpec(
+        int(COURSE), "Introduction to Biology", "BIO-101", n_students=30, n_quizzes=24,
+        n_questions_per_quiz=4)], seed=7))
+    app = create_app(make_config(**canvas_settings(server)), db=db)
+    app.config["TESTING"] = True
+    limiter.reset()
+    client = app.test_client()
+    teacher = signup(client, "teacher-token")
+    world = server.world
+    setup_course(client, app, teacher, world)
+    server.reset_counters()
+    assert sync(client, app, teacher)["state"] == "succeeded"
+    first_requests = server.state.total_requests
+    n = db[store.RESULTS].count_documents({"course_id": COURSE})
+    before = snapshot_state(db)
+    server.reset_counters()
+    job = sync(client, app, teacher)
+    second_requests = server.state.total_requests
+    assert job["counts"]["incremental"] == 1 and snapshot_state(db) == before
+    assert second_requests <= 0.1 * first_requests, (first_requests, second_requests)
+    print(f"requests: full sync {first_requests}, unchanged incremental {second_requests}")
+
+    student = world.student_ids(int(COURSE))[0]
+    quiz = world.course_quizzes(int(COURSE))[0]
+    evidence = sum(e["evidence_count"] for e in packed_skills(summary_of(db, COURSE,
+                                                                          str(student))))
+
+    world.add_attempt(int(COURSE), quiz.id, student)
+    server.reset_counters()
+    job = sync(client, app, teacher)
+    print(f"requests: incremental with one new attempt {server.state.total_requests}")
+    assert job["state"] == "succeeded" and job["counts"]["incremental"] == 1, job
+    assert job["counts"]["results_new"] == len(world.questions[quiz.id])
+    assert db[store.RESULTS].count_documents({"course_id": COURSE}) == n + len(
+        world.questions[quiz.id])
+    after = sum(e["evidence_count"] for e in packed_skills(summary_of(db, COURSE, str(student))))
+    assert after > evidence
+    limiter.reset()

@@ -17,11 +17,32 @@ Steps, each reported through the job reporter:
 4. (badge counts are part of step 3);
 5. move the cursor forward, only now: an interrupted sync re-reads the same window next time.
 
+Incremental syncs: ``fetch_course_snapshot`` re-reads only what changed when it gets the previous
+snapshot (``previous=``) along with the cursor. That snapshot is not stored a second time: it is
+rebuilt (``previous_snapshot``) from what the sync keeps anyway, namely the stored questions
+(``AchieveUp_Canvas_Questions``) and students (``AchieveUp_Canvas_Students``, which also keep
+Canvas' raw user id) plus three small fields of the course's ``AchieveUp_Sync_State`` document,
+all written together with the cursor, i.e. only after a successful sync:
+
+* ``course_record``: the few course fields the sync uses (id, name, course_code, total_students);
+* ``quiz_signatures``: ``[raw quiz id, *quiz_signature(quiz)]`` per quiz whose questions were
+  stored. Taking the signatures from the state (not from ``AchieveUp_Canvas_Quizzes``, which a
+  sync that failed midway may already have rewritten) means a quiz that changed during a failed
+  sync still differs from the last good signature next time, so its questions are re-fetched;
+* ``last_full_sync_at``: when the last successful full sync finished.
+
+A full sync (no cursor, no previous snapshot) runs when asked for (``?full=true``), when there is
+no usable previous state (first sync, or state written before these fields existed, or no cursor
+yet), and when the last full sync is older than ``FULL_SYNC_INTERVAL`` (24 h): only a full sync
+sees a renamed course, edited question text with an unchanged question count, or new students
+without graded work.
+
 A Canvas failure in step 1 raises before anything is written, so previous summaries stay intact
 and the job fails with Canvas' error message as the reason.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from achieveup.mastery import calc, service as mastery
@@ -32,6 +53,11 @@ log = logging.getLogger("achieveup.sync")
 
 JOB_KIND = "achieveup_course_sync"
 SYNC_TIMEOUT_SECONDS = 900
+#: A sync is full (everything re-read from Canvas) when the last full one is older than this;
+#: in between, syncs are incremental (see the module docstring).
+FULL_SYNC_INTERVAL = dt.timedelta(hours=24)
+#: The course fields kept in the sync state for incremental syncs (not the syllabus body).
+COURSE_RECORD_FIELDS = ("id", "name", "course_code", "total_students", "workflow_state")
 
 
 def job_key(base_url: str, course_id: str) -> str:
@@ -84,13 +110,14 @@ def student_docs(course_id: str, students: list, now) -> list[dict]:
         sid = e.get("user_id") or user.get("id") or e.get("id")
         if sid is None:
             continue
-        sid = str(sid)
+        sid_raw, sid = sid, str(sid)
         grades = e.get("grades") or {}
         email = user.get("email") or user.get("primary_email") or e.get("email")
         login = user.get("login_id")
         if not email and isinstance(login, str) and "@" in login:
             email = login
         out[sid] = {"_id": f"{course_id}|{sid}", "course_id": course_id, "student_id": sid,
+                    "canvas_user_id": sid_raw,
                     "name": user.get("name") or e.get("name") or f"Student {sid}",
                     "sortable_name": user.get("sortable_name"), "email": email,
                     "current_score": _num(grades.get("current_score")),
@@ -191,6 +218,92 @@ def store_snapshot(db, course_id: str, snap, now) -> dict:
     return counts
 
 
+# ------------------------------------------------------------------ incremental state
+
+#: Quiz fields kept per quiz in the sync state; a superset of what ``quiz_signature`` reads.
+SIGNATURE_FIELDS = ("question_count", "points_possible", "published", "version_number",
+                    "updated_at")
+
+
+def course_record(course) -> dict:
+    course = course if isinstance(course, dict) else {}
+    return {k: course.get(k) for k in COURSE_RECORD_FIELDS if k in course}
+
+
+def quiz_signatures(snap) -> list[dict]:
+    """``{"id": raw quiz id, <signature fields>}`` for every quiz whose questions were stored."""
+    return [{"id": q.get("id"), **{k: q.get(k) for k in SIGNATURE_FIELDS}}
+            for q in snap.quizzes or [] if q.get("id") in (snap.questions or {})]
+
+
+def _aware(value):
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value if isinstance(value, dt.datetime) else None
+
+
+def needs_full_sync(state: dict, now, *, full: bool = False) -> bool:
+    if full or not state.get("graded_since"):
+        return True
+    if not isinstance(state.get("course_record"), dict) or not isinstance(
+            state.get("quiz_signatures"), list):
+        return True
+    last_full = _aware(state.get("last_full_sync_at"))
+    return last_full is None or now - last_full >= FULL_SYNC_INTERVAL
+
+
+def _raw_user_id(doc: dict):
+    raw = doc.get("canvas_user_id")
+    if raw is not None:
+        return raw
+    sid = doc.get("student_id")
+    return int(sid) if isinstance(sid, str) and sid.isdigit() else sid
+
+
+def previous_snapshot(db, course_id: str, state: dict):
+    """The last successful sync's snapshot, rebuilt from the stored questions, students and
+    the sync state (see the module docstring); ``None`` when the state cannot support it."""
+    from knowgap.canvas.snapshot import CourseSnapshot
+
+    if not isinstance(state.get("course_record"), dict) or not isinstance(
+            state.get("quiz_signatures"), list):
+        return None
+    by_quiz: dict = {}
+    for q in store.fetch_all(db[store.QUESTIONS], {"course_id": course_id},
+                             {"_id": 0, "quiz_id": 1, "question_id": 1, "question_name": 1,
+                              "question_type": 1, "question_text": 1, "points_possible": 1,
+                              "position": 1}):
+        by_quiz.setdefault(str(q.get("quiz_id")), []).append(
+            {"id": q.get("question_id"), "quiz_id": q.get("quiz_id"),
+             "question_name": q.get("question_name"), "question_type": q.get("question_type"),
+             "question_text": q.get("question_text"),
+             "points_possible": q.get("points_possible"), "position": q.get("position")})
+    quizzes, questions = [], {}
+    for sig in state["quiz_signatures"]:
+        if not isinstance(sig, dict) or sig.get("id") is None:
+            continue
+        quizzes.append(dict(sig))
+        items = by_quiz.get(str(sig["id"]), [])
+        if items or not sig.get("question_count"):
+            # a quiz that should have questions but has none stored is left out: re-fetched
+            questions[sig["id"]] = sorted(items, key=lambda x: (
+                x.get("position") if isinstance(x.get("position"), (int, float)) else 0,
+                str(x.get("id"))))
+    students = []
+    for d in store.fetch_all(db[store.STUDENTS], {"course_id": course_id}):
+        uid = _raw_user_id(d)
+        students.append({"user_id": uid, "type": "StudentEnrollment",
+                         "user": {"id": uid, "name": d.get("name"),
+                                  "sortable_name": d.get("sortable_name"),
+                                  "email": d.get("email")},
+                         "grades": {"current_score": d.get("current_score"),
+                                    "final_score": d.get("final_score")}})
+    students.sort(key=lambda e: str(e["user_id"]))
+    return CourseSnapshot(course_id=course_id, course=dict(state["course_record"]),
+                          quizzes=quizzes, questions=questions, students=students,
+                          submissions=[], graded_since=state.get("graded_since"))
+
+
 # ------------------------------------------------------------------ the job
 
 def _user_token(services, user_id: str) -> tuple[dict, str]:
@@ -219,17 +332,21 @@ def run_course_sync(services, course_id: str, user_id: str, *, full: bool = Fals
     user, token = _user_token(services, user_id)
     gateway = CanvasGateway(services, token, base_url=user.get("canvas_base_url"))
     state = db[store.SYNC_STATE].find_one({"_id": course_id}) or {}
-    since = None if full else state.get("graded_since")
+    previous = None
+    if not needs_full_sync(state, store.utcnow(), full=full):
+        previous = previous_snapshot(db, course_id, state)
+    since = state.get("graded_since") if previous is not None else None
 
     def on_progress(fraction):
         report(progress=0.05 + 0.55 * fraction)
 
     report(progress=0.02)
     snap = gateway.run(lambda client: fetch_course_snapshot(
-        client, course_id, graded_since=since, on_progress=on_progress),
+        client, course_id, graded_since=since, on_progress=on_progress, previous=previous),
         timeout=SYNC_TIMEOUT_SECONDS)
     now = store.utcnow()
     counts = store_snapshot(db, course_id, snap, now)
+    counts.update(incremental=int(bool(snap.incremental)), canvas_requests=snap.requests)
     report(progress=0.7, counts=counts)
 
     course = snap.course or {}
@@ -238,11 +355,15 @@ def run_course_sync(services, course_id: str, user_id: str, *, full: bool = Fals
                                                   course_name=course_name)
     counts["students_with_mastery"] = len(summaries)
     counts["badges_awarded"] = len(awarded)
-    db[store.SYNC_STATE].update_one({"_id": course_id}, {"$set": {
-        "course_id": course_id, "course_name": course_name,
-        "course_code": course.get("course_code") or state.get("course_code"),
-        "graded_since": snap.next_graded_since or since, "last_synced_at": now,
-        "last_synced_by": str(user["_id"]), "last_counts": counts}}, upsert=True)
+    # the cursor and the incremental state move together, and only after a successful sync
+    fields = {"course_id": course_id, "course_name": course_name,
+              "course_code": course.get("course_code") or state.get("course_code"),
+              "graded_since": snap.next_graded_since or since, "last_synced_at": now,
+              "last_synced_by": str(user["_id"]), "last_counts": counts,
+              "course_record": course_record(course), "quiz_signatures": quiz_signatures(snap)}
+    if not snap.incremental:
+        fields["last_full_sync_at"] = now
+    db[store.SYNC_STATE].update_one({"_id": course_id}, {"$set": fields}, upsert=True)
     report(progress=1.0, counts=counts)
     return counts
 
