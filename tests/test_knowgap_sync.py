@@ -195,3 +195,197 @@ def test_quizzes_questions_and_grade(client, canvas_world):
     assert r.status_code == 403
     r = post(client, "/get-student-grade", TEACHER, course_id=COURSE, user_id=other)
     assert r.status_code == 200
+
+
+# ------------------------------------------------------------------ incremental instructor sync
+def _state(db, course_id=COURSE):
+    return db[store.SYNC_STATE].find_one({"course_id": str(course_id)})
+
+
+def _incorrect_map(db, course_id=COURSE):
+    return {(d["student_id"], qid): set(entry["incorrect"])
+            for d in db[store.INCORRECT].find({"course_id": str(course_id)})
+            for qid, entry in d["quizzes"].items()}
+
+
+def _private(sandbox_factory, openai_fake, youtube_fake, db, world=None):
+    """A private sandbox (its world may be mutated) and a KnowGap app talking to it."""
+    from knowgap import create_app
+
+    server = sandbox_factory(world)
+    app = create_app(kg_config(server, openai_fake, youtube_fake), db=db)
+    return server, app.test_client()
+
+
+def test_unchanged_resync_is_quiz_list_and_one_cursor_page(client, app, sandbox):
+    """Course 102 (3 quizzes, 12 students): first sync 9 requests (2 identity + quiz list +
+    3 question lists + 3 submission chains of one page); an unchanged re-sync is exactly the
+    quiz list (1 page) + the ``graded_since`` submissions query (1 empty page) = 2 requests.
+    10% of 9 is below the one quiz-list request that every sync needs, hence the exact count;
+    ``test_unchanged_resync_of_a_larger_course`` shows the ratio on a bigger course."""
+    sandbox.state.reset_counters()
+    first_body = sync(client, COURSE)
+    first = sandbox.state.total_requests
+    assert first == 9
+    db = app.extensions["knowgap"].db
+    state = _state(db)
+    assert state["mode"] == "full" and state["cursor"]
+
+    sandbox.state.reset_counters()
+    body = sync(client, COURSE)
+    log = sandbox.state.request_log
+    quiz_pages = [e for e in log if e["path"].endswith("/quizzes")]
+    sub_pages = [e for e in log if e["path"].endswith("/students/submissions")]
+    assert len(quiz_pages) == 1 and len(sub_pages) == 1
+    assert sandbox.state.total_requests == len(quiz_pages) + len(sub_pages) == 2
+    assert "graded_since" in str(sub_pages[0]["query"])
+    assert sandbox.state.count("/questions") == 0
+    # same response shape and the same totals as the full sync
+    assert set(body) == set(first_body)
+    for key in ("quizzes", "questions", "students", "incorrect_answers"):
+        assert body[key] == first_body[key]
+    after = _state(db)
+    assert after["mode"] == "incremental" and after["cursor"] == state["cursor"]
+    assert after["full_synced_at"] == state["full_synced_at"]
+    assert _incorrect_map(db) == expected_incorrect(sandbox.world, COURSE)
+
+
+def test_unchanged_resync_of_a_larger_course(sandbox_factory, db):
+    from knowgap import create_app
+    from knowgap.courses.service import sync_course
+    from knowgap.identity.canvas_access import CanvasAccess
+    from tests.canvas_sandbox import CourseSpec, build_world
+
+    world = build_world([CourseSpec(601, "Big Course", "BIG-601", n_students=150, n_quizzes=8,
+                                    n_questions_per_quiz=4)], seed=5)
+    server = sandbox_factory(world)
+    app = create_app(kg_config(server), db=db)
+    svc = app.extensions["knowgap"]
+    access = CanvasAccess(server.base_url, TEACHER, svc.config)
+    server.state.reset_counters()
+    first_body = sync_course(svc, access, "601", instructor=True, generate=False)
+    first = server.state.total_requests
+    server.state.reset_counters()
+    body = sync_course(svc, access, "601", instructor=True, generate=False)
+    again = server.state.total_requests
+    assert (first, again) == (1 + 8 + 8 * 2, 2)          # 25 -> 2 requests: 8%
+    assert again <= 0.1 * first
+    assert body == first_body
+
+
+def test_new_graded_attempt_is_picked_up(sandbox_factory, openai_fake, youtube_fake, db):
+    server, client = _private(sandbox_factory, openai_fake, youtube_fake, db)
+    world = server.world
+    sync(client, COURSE)
+    before_state = _state(db)
+    quiz = world.course_quizzes(COURSE)[1]
+    sid, other = world.student_ids(COURSE)[2], world.student_ids(COURSE)[3]
+    other_doc = db[store.INCORRECT].find_one({"course_id": str(COURSE), "student_id": str(other)})
+    ai_calls = openai_fake.calls
+
+    attempt = world.add_attempt(COURSE, quiz.id, sid)
+    server.state.reset_counters()
+    sync(client, COURSE)
+    assert server.state.total_requests == 2              # quiz list + one cursor page
+    assert server.state.count("/questions") == 0
+    new_wrong = {str(e["question_id"]) for e in attempt.submission_data
+                 if e["correct"] is False or e["correct"] == "partial"}
+    rows = {r["quiz_id"]: r for r in store.incorrect_of(db, str(COURSE), str(sid))}
+    assert set(rows[str(quiz.id)]["incorrect"]) == new_wrong
+    assert rows[str(quiz.id)]["attempt"] == len(world.work[(quiz.id, sid)].attempts)
+    assert _incorrect_map(db) == expected_incorrect(world, COURSE)
+    # only the affected student's record was written; no new AI call (no new question)
+    assert db[store.INCORRECT].find_one({"course_id": str(COURSE),
+                                         "student_id": str(other)}) == other_doc
+    assert openai_fake.calls == ai_calls
+    state = _state(db)
+    assert state["mode"] == "incremental" and state["cursor"] > before_state["cursor"]
+
+    # the student's own sync still works and leaves the instructor's state alone
+    body = sync(client, COURSE, student_token(sid))
+    assert body["mode"] == "student" and body["students"] == 1
+    rows = {r["quiz_id"]: r for r in store.incorrect_of(db, str(COURSE), str(sid))}
+    assert set(rows[str(quiz.id)]["incorrect"]) == new_wrong
+    assert _state(db)["rev"] == state["rev"]
+
+
+def test_failed_sync_does_not_advance_cursor(sandbox_factory, openai_fake, youtube_fake, db):
+    server, client = _private(sandbox_factory, openai_fake, youtube_fake, db)
+    world = server.world
+    sync(client, COURSE)
+    state = _state(db)
+    quiz, sid = world.course_quizzes(COURSE)[0], world.student_ids(COURSE)[0]
+    attempt = world.add_attempt(COURSE, quiz.id, sid)
+    server.state.inject("401", count=1, path="/students/submissions")
+    r = post(client, "/update-course-db", TEACHER, course_id=COURSE)
+    assert r.status_code == 401
+    assert _state(db) == state                            # nothing advanced
+    sync(client, COURSE)
+    rows = {r["quiz_id"]: r for r in store.incorrect_of(db, str(COURSE), str(sid))}
+    assert set(rows[str(quiz.id)]["incorrect"]) == {
+        str(e["question_id"]) for e in attempt.submission_data
+        if e["correct"] is False or e["correct"] == "partial"}
+    assert _state(db)["cursor"] > state["cursor"]
+
+
+def test_changed_quiz_refetches_only_its_questions(sandbox_factory, openai_fake, youtube_fake,
+                                                   db):
+    server, client = _private(sandbox_factory, openai_fake, youtube_fake, db)
+    world = server.world
+    sync(client, COURSE)
+    quiz = world.course_quizzes(COURSE)[2]
+    question = next(q for q in world.questions[quiz.id]
+                    if q.question_type not in store.NO_TOPIC_TYPES)
+    with world.lock:
+        question.question_text = "<p>Which gas law relates pressure and volume at fixed T?</p>"
+        quiz.question_count += 1                          # what the signature sees
+    world.touch()
+    ai_calls = openai_fake.calls
+    server.state.reset_counters()
+    sync(client, COURSE)
+    paths = [e["path"] for e in server.state.request_log if e["path"].endswith("/questions")]
+    assert paths == [f"/api/v1/courses/{COURSE}/quizzes/{quiz.id}/questions"]
+    stored = store.find_question(db, quiz.id, question.id, str(COURSE))
+    assert stored["question_text"].startswith("Which gas law")
+    assert openai_fake.calls == ai_calls + 1              # topic only for the new text
+    assert _state(db)["mode"] == "incremental"
+
+
+def test_removed_quiz_forces_full_sync_and_drops_its_data(sandbox_factory, openai_fake,
+                                                          youtube_fake, db):
+    server, client = _private(sandbox_factory, openai_fake, youtube_fake, db)
+    world = server.world
+    sync(client, COURSE)
+    gone = world.course_quizzes(COURSE)[0]
+    assert db[store.QUESTIONS].count_documents({"course_id": str(COURSE),
+                                                "quiz_id": str(gone.id)}) > 0
+    with world.lock:
+        del world.quizzes[gone.id]
+    world.touch()
+    server.state.reset_counters()
+    body = sync(client, COURSE)
+    assert body["quizzes"] == 2
+    assert server.state.count("/questions") == 2          # full: every remaining quiz
+    assert _state(db)["mode"] == "full"
+    assert db[store.QUESTIONS].count_documents({"course_id": str(COURSE),
+                                                "quiz_id": str(gone.id)}) == 0
+    assert db[store.QUIZZES].count_documents({"course_id": str(COURSE),
+                                              "quiz_id": str(gone.id)}) == 0
+    assert not [k for k in _incorrect_map(db) if k[1] == str(gone.id)]
+    assert _incorrect_map(db) == expected_incorrect(world, COURSE)
+
+
+def test_full_sync_when_last_full_is_older_than_24h(client, app, sandbox):
+    from knowgap.courses.service import FULL_SYNC_MAX_AGE
+
+    sync(client, COURSE)
+    db = app.extensions["knowgap"].db
+    old = _state(db)["full_synced_at"] - FULL_SYNC_MAX_AGE - dt.timedelta(minutes=1)
+    db[store.SYNC_STATE].update_one({"course_id": str(COURSE)},
+                                    {"$set": {"full_synced_at": old}})
+    sandbox.state.reset_counters()
+    sync(client, COURSE)
+    assert sandbox.state.count("/questions") == 3
+    assert not [e for e in sandbox.state.request_log if "graded_since" in str(e["query"])]
+    state = _state(db)
+    assert state["mode"] == "full" and state["full_synced_at"] > old

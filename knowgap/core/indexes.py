@@ -67,6 +67,7 @@ INDEXES: list[IndexSpec] = [
     unique("knowgap_video_watched", "course_id", "student_id", "video_link"),
     unique("knowgap_video_votes", "course_id", "video_link", "student_id"),
     unique("knowgap_risk_toggle", "course_id"),
+    unique("knowgap_sync_state", "course_id"),
     # AchieveUp: course sync, mastery, badges (natural keys live in deterministic string
     # _ids, e.g. "course|student|quiz|question|attempt"; see achieveup/mastery/store.py)
     unique("AchieveUp_Canvas_Quizzes", "course_id", "quiz_id"),

@@ -11,6 +11,9 @@ Collections (all ids are strings):
 - ``knowgap_incorrect_answers`` {course_id, student_id, quizzes: {quiz_id: {incorrect [qid],
   correct [qid], attempt, graded_at, synced_at}}, synced_at} unique (course_id, student_id)
 - ``knowgap_course_context`` {course_id, course_context, context_hash, updated_by, updated_at}
+- ``knowgap_sync_state`` {course_id, base_url, cursor (max ``graded_at`` seen, Canvas' string),
+  full_synced_at, quizzes [{quiz_id, assignment_id, signature}], mode, rev, updated_at}
+  one per course: what an instructor's incremental sync starts from (see ``service``)
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ QUIZZES = "knowgap_quizzes"
 QUESTIONS = "knowgap_questions"
 INCORRECT = "knowgap_incorrect_answers"
 CONTEXT = "knowgap_course_context"
+SYNC_STATE = "knowgap_sync_state"
 
 NO_TOPIC_TYPES = frozenset({"text_only_question"})   # instructions, not questions
 
@@ -144,11 +148,55 @@ def save_incorrect(db, course_id: str, rows: list[dict]) -> int:
     return sum(len(r["incorrect"]) for r in rows)
 
 
+def incorrect_totals(db, course_id: str, quiz_ids) -> tuple[int, int]:
+    """(students with at least one stored quiz entry, incorrect answers) over ``quiz_ids``."""
+    keep = {str(q) for q in quiz_ids}
+    students = answers = 0
+    for doc in db[INCORRECT].find({"course_id": course_id}, {"quizzes": 1}):
+        entries = [e for qid, e in (doc.get("quizzes") or {}).items() if qid in keep]
+        students += bool(entries)
+        answers += sum(len(e.get("incorrect") or []) for e in entries)
+    return students, answers
+
+
+def drop_other_quizzes(db, course_id: str, quiz_ids) -> None:
+    """Delete the questions and incorrect-answer entries of quizzes not in ``quiz_ids`` (quizzes
+    deleted in Canvas; their quiz records are pruned by ``save_quizzes``)."""
+    keep = [str(q) for q in quiz_ids]
+    db[QUESTIONS].delete_many({"course_id": course_id, "quiz_id": {"$nin": keep}})
+    stale: set[str] = set()
+    for doc in db[INCORRECT].find({"course_id": course_id}, {"quizzes": 1}):
+        stale.update(set(doc.get("quizzes") or {}) - set(keep))
+    for qid in stale:
+        db[INCORRECT].update_many({"course_id": course_id, f"quizzes.{qid}": {"$exists": True}},
+                                  {"$unset": {f"quizzes.{qid}": ""}})
+
+
 def incorrect_of(db, course_id: str, student_id: str) -> list[dict]:
     """The student's rows ``{quiz_id, incorrect, correct, attempt, graded_at}``, by quiz."""
     doc = db[INCORRECT].find_one({"course_id": course_id, "student_id": str(student_id)}) or {}
     return [{"quiz_id": qid, **entry} for qid, entry in
             sorted((doc.get("quizzes") or {}).items())]
+
+
+# ------------------------------------------------------------------ incremental sync state
+def get_sync_state(db, course_id: str) -> dict | None:
+    return db[SYNC_STATE].find_one({"course_id": course_id}, {"_id": 0})
+
+
+def save_sync_state(db, course_id: str, state: dict, expected_rev) -> bool:
+    """Write the state if nobody else wrote it since it was read (``rev``); a sync that lost
+    the race leaves the winner's state (its data was stored all the same)."""
+    doc = {**state, "course_id": course_id, "rev": (expected_rev or 0) + 1,
+           "updated_at": utcnow()}
+    if expected_rev is None:
+        if db[SYNC_STATE].find_one({"course_id": course_id}, {"_id": 1}) is not None:
+            return False
+        db[SYNC_STATE].update_one({"course_id": course_id}, {"$set": doc}, upsert=True)
+        return True
+    result = db[SYNC_STATE].update_one({"course_id": course_id, "rev": expected_rev},
+                                       {"$set": doc})
+    return result.matched_count == 1
 
 
 # ------------------------------------------------------------------ course context
