@@ -25,7 +25,7 @@ DELETE), a job id from a force-sync, a badge id from a real sync + badge generat
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from achieveup.mastery import store
-from knowgap.jobs.worker import Worker, run_pending
+from knowgap.jobs.worker import run_pending
 
 COURSE = "101"
 SKILLS = ["Cells", "Energy", "Genetics"]

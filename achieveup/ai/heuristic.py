@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Sequence
 
 __all__ = [
     "STOP_WORDS",

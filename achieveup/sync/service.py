@@ -322,7 +322,6 @@ def _user_token(services, user_id: str) -> tuple[dict, str]:
 
 def run_course_sync(services, course_id: str, user_id: str, *, full: bool = False,
                     report=None) -> dict:
-    from achieveup.badges import service as badges
     from knowgap.canvas.gateway import CanvasGateway
     from knowgap.canvas.snapshot import fetch_course_snapshot
 

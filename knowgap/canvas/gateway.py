@@ -19,7 +19,6 @@ Every call runs on a fresh event loop with the ``config.canvas_timeout_seconds``
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any, Awaitable, Callable
 
 from knowgap.canvas.client import CanvasClient
