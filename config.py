@@ -54,6 +54,7 @@ class Config:
     cors_origins: tuple[str, ...] = ("http://localhost:3000", "http://localhost:5001")
     ratelimit_storage_uri: str = "memory://"
     auth_rate_limit: str = "10/minute"
+    ai_rate_limit: str = "60/minute"
 
     canvas_base_url: str = "https://canvas.instructure.com"
     canvas_allowed_hosts: tuple[str, ...] = ("canvas.instructure.com", "*.instructure.com")
@@ -108,6 +109,7 @@ ENV_TABLE: dict[str, tuple[str, callable]] = {
     "CORS_ORIGINS": ("cors_origins", _csv),
     "RATELIMIT_STORAGE_URI": ("ratelimit_storage_uri", str),
     "AUTH_RATE_LIMIT": ("auth_rate_limit", str),
+    "AI_RATE_LIMIT": ("ai_rate_limit", str),
     "CANVAS_BASE_URL": ("canvas_base_url", str),
     "CANVAS_ALLOWED_HOSTS": ("canvas_allowed_hosts", _csv),
     "CANVAS_CACHE_TTL_SECONDS": ("canvas_cache_ttl_seconds", int),

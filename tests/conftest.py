@@ -32,6 +32,7 @@ def make_config(**overrides):
         badge_salt="test-salt",
         bcrypt_rounds=4,
         auth_rate_limit="1000/minute",
+        ai_rate_limit="1000/minute",
         run_worker_thread=False,
         log_level="WARNING",
         canvas_max_retries=3,

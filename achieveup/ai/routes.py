@@ -8,12 +8,14 @@ from achieveup.ai import schemas as s
 from achieveup.ai import service
 from achieveup.auth.guards import current_user, require_course_instructor, role_required
 from achieveup.skills import service as skills
+from knowgap.core.extensions import limit_from_config
 from knowgap.core.services import services
 
 blp = Blueprint("ai_suggestions", __name__, url_prefix="/achieveup",
                 description="AI (or offline) skill suggestions and question analysis")
 
 instructor_only = role_required("instructor")
+ai_limit = limit_from_config("ai_rate_limit")     # each call can spend the OpenAI quota
 SOURCE_HEADER = "X-Suggestion-Source"
 SOURCE_DOC = {"headers": {SOURCE_HEADER: {
     "description": "Which engine answered: ai or heuristic", "schema": {"type": "string"}}}}
@@ -45,6 +47,7 @@ def _normalize(questions: list[dict]) -> list[dict]:
 
 
 @blp.route("/ai/suggest-skills", methods=["POST"])
+@ai_limit
 @instructor_only
 @blp.arguments(s.CourseSkillsRequest)
 @blp.response(200, s.CourseSkillOut(many=True), **SOURCE_DOC)
@@ -62,6 +65,7 @@ def suggest_course_skills(body):
 
 
 @blp.route("/ai/analyze-questions", methods=["POST"])
+@ai_limit
 @instructor_only
 @blp.arguments(s.AnalyzeQuestionsRequest)
 @blp.response(200, s.QuestionAnalysisOut(many=True), **SOURCE_DOC)
@@ -71,6 +75,7 @@ def analyze_questions(body):
 
 
 @blp.route("/questions/analyze", methods=["POST"])
+@ai_limit
 @instructor_only
 @blp.arguments(s.QuestionsAnalyzeRequest)
 @blp.response(200, s.QuestionAnalysisOut(many=True), **SOURCE_DOC)
@@ -94,6 +99,7 @@ def _analyze(course_id, matrix_id, questions):
 
 
 @blp.route("/skills/suggest", methods=["POST"])
+@ai_limit
 @instructor_only
 @blp.arguments(s.SuggestForQuestionRequest)
 @blp.response(200, description="Skill names, best first.", **SOURCE_DOC)

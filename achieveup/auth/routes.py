@@ -13,20 +13,15 @@ from achieveup.auth import schemas as s
 from achieveup.auth import service, tokens
 from achieveup.auth.guards import current_user, login_required, optional_claims
 from achieveup.auth.store import iso, public_user
-from knowgap.core.extensions import json_field, limiter
+from knowgap.core.extensions import json_field, limit_from_config
 from knowgap.core.services import services
 
 blp = Blueprint("auth", __name__, url_prefix="/auth",
                 description="AchieveUp accounts and sessions")
 
 
-def auth_rate_limit() -> str:
-    """The limit string, read per request so tests (and operators) can configure it."""
-    return services().config.auth_rate_limit
-
-
-per_ip = limiter.limit(auth_rate_limit)
-per_email = limiter.limit(auth_rate_limit, key_func=json_field("email"))
+per_ip = limit_from_config("auth_rate_limit")
+per_email = limit_from_config("auth_rate_limit", key_func=json_field("email"))
 
 
 @blp.route("/signup", methods=["POST"])

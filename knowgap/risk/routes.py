@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 
 from knowgap.core.errors import BadRequest, ValidationFailed
 from knowgap.core.schemas import ID_PATTERN
+from knowgap.core.extensions import limit_from_config
 from knowgap.core.services import services
 from knowgap.identity.request import identify
 from knowgap.identity.service import require_instructor, require_self_or_instructor
@@ -62,6 +63,7 @@ def update_toggle_risk(body, course_id):
 
 
 @blp.route("/get-support-video", methods=["POST"])
+@limit_from_config("ai_rate_limit")      # open to all, and may spend the YouTube quota
 @blp.arguments(SupportVideoBody)
 @blp.response(200)
 def get_support_video(body):
