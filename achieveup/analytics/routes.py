@@ -9,7 +9,7 @@ from achieveup.analytics import service
 from achieveup.auth.guards import (current_user, is_admin, login_required,
                                    require_course_instructor, require_student_access,
                                    role_required, taught_course_ids)
-from achieveup.sync.routes import check_id
+from knowgap.core.schemas import path_id
 from knowgap.core.services import services
 
 blp = Blueprint("achieveup_analytics", __name__, description="AchieveUp analytics and progress")
@@ -32,7 +32,7 @@ def dashboard():
                   description="The course's students with their per-skill breakdown.")
 @blp.doc(summary="{students: [Student], skillDistribution, averageScores}")
 def student_analytics(course_id):
-    course_id = check_id(course_id)
+    course_id = path_id(course_id)
     require_course_instructor(course_id)
     return Response(service.student_analytics_body(services().db, course_id),
                     mimetype="application/json")
@@ -43,7 +43,7 @@ def student_analytics(course_id):
 @blp.response(200, s.StudentProgressSchema)
 @blp.doc(summary="{student_id, course_id, skill_progress, last_updated}")
 def progress(student_id, course_id):
-    student_id, course_id = check_id(student_id, "student_id"), check_id(course_id)
+    student_id, course_id = path_id(student_id, "student_id"), path_id(course_id)
     require_student_access(student_id, course_id)
     return service.progress(services().db, student_id, course_id)
 
@@ -54,11 +54,11 @@ def progress(student_id, course_id):
 @blp.doc(summary="{timeSeriesData, performance, distribution, trends, radar, summary}",
          parameters=[{"in": "query", "name": "course_id", "schema": {"type": "string"}}])
 def individual(student_id):
-    student_id = check_id(student_id, "student_id")
+    student_id = path_id(student_id, "student_id")
     course_id = request.args.get("course_id")
     db = services().db
     if course_id:
-        course_id = check_id(course_id)
+        course_id = path_id(course_id)
         require_student_access(student_id, course_id)
         courses = [course_id]
     else:

@@ -9,8 +9,7 @@ from achieveup.auth.guards import (current_user, is_admin, login_required,
                                    role_required, taught_course_ids)
 from achieveup.badges import schemas as s
 from achieveup.badges import service
-from achieveup.sync.routes import check_id
-from knowgap.core.schemas import Id, StrictSchema, fields
+from knowgap.core.schemas import Id, StrictSchema, fields, path_id
 from knowgap.core.services import services
 
 blp = Blueprint("achieveup_badges", __name__, description="AchieveUp skill badges")
@@ -40,7 +39,7 @@ def _visible_badges(student_id: str) -> list[dict]:
 @blp.response(200, s.EarnedBadgesSchema)
 @blp.doc(summary="Badges earned by a student: {student_id, student_name, total_badges, badges}")
 def earned(student_id):
-    student_id = check_id(student_id, "student_id")
+    student_id = path_id(student_id, "student_id")
     svc = services()
     return service.earned_response(svc.db, svc.config, student_id, _visible_badges(student_id))
 
@@ -49,7 +48,7 @@ def earned(student_id):
 @blp.response(200, s.EarnedBadgesSchema)
 @blp.doc(summary="Publicly shared badges of a student (no authentication)")
 def public_earned(student_id):
-    student_id = check_id(student_id, "student_id")
+    student_id = path_id(student_id, "student_id")
     svc = services()
     badges = service.badges_of_student(svc.db, student_id, public_only=True)
     return service.earned_response(svc.db, svc.config, student_id, badges)
@@ -60,7 +59,7 @@ def public_earned(student_id):
 @blp.response(200, s.EarnedBadgeSchema(many=True))
 @blp.doc(summary="Badges earned by a student as a bare array of EarnedBadge")
 def earned_list(student_id):
-    student_id = check_id(student_id, "student_id")
+    student_id = path_id(student_id, "student_id")
     config = services().config
     return [service.earned_view(config, b) for b in _visible_badges(student_id)]
 
@@ -84,7 +83,7 @@ def generate(body):
 @blp.doc(summary="Make one of your badges public (or private again)")
 def share(body, badge_id):
     svc = services()
-    return service.set_public(svc.db, svc.config, check_id(badge_id, "badge_id"),
+    return service.set_public(svc.db, svc.config, path_id(badge_id, "badge_id"),
                               current_user(), body["public"])
 
 
@@ -93,7 +92,7 @@ def share(body, badge_id):
 @blp.doc(summary="Open Badges 2.0 hosted Assertion (shared badges; 410 when revoked)")
 def ob_assertion(badge_id):
     svc = services()
-    return service.assertion(svc.db, svc.config, check_id(badge_id, "badge_id"))
+    return service.assertion(svc.db, svc.config, path_id(badge_id, "badge_id"))
 
 
 @blp.route("/achieveup/public/badges/classes/<course_id>/<skill_slug>/<level>")
@@ -101,8 +100,8 @@ def ob_assertion(badge_id):
 @blp.doc(summary="Open Badges 2.0 BadgeClass")
 def ob_class(course_id, skill_slug, level):
     svc = services()
-    return service.badge_class(svc.db, svc.config, check_id(course_id),
-                               check_id(skill_slug, "skill_slug"), level)
+    return service.badge_class(svc.db, svc.config, path_id(course_id),
+                               path_id(skill_slug, "skill_slug"), level)
 
 
 @blp.route("/achieveup/public/badges/issuer")

@@ -15,8 +15,8 @@ from flask_smorest import Blueprint
 from achieveup.auth import store
 from achieveup.auth.guards import (current_user, login_required, require_course_instructor,
                                    role_required, taught_course_ids, user_gateway)
-from knowgap.core.errors import AppError, Forbidden, NotFound, ValidationFailed
-from knowgap.core.schemas import Id, StrictSchema, fields, validate
+from knowgap.core.errors import AppError, Forbidden, NotFound
+from knowgap.core.schemas import Id, StrictSchema, fields, path_id, validate
 from knowgap.core.services import services
 
 blp = Blueprint("canvas", __name__, url_prefix="/canvas",
@@ -75,10 +75,7 @@ CANVAS_ID = re.compile(r"^[0-9]{1,20}$")
 
 def _path_id(value: str, name: str) -> str:
     """Canvas ids are numbers; anything else (``..``, ``sis:...``) never reaches a Canvas URL."""
-    if not CANVAS_ID.match(value or ""):
-        raise ValidationFailed(f"The {name} in the URL is not a valid id.",
-                               details={name: ["Must be an id."]})
-    return value
+    return path_id(value, name, CANVAS_ID)
 
 
 def _course(c: dict, with_description: bool = False) -> dict:

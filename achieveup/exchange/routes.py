@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from achieveup.auth.guards import current_user, require_course_instructor, role_required
 from achieveup.exchange import schemas as s
 from achieveup.exchange import service
-from achieveup.sync.routes import check_id
+from knowgap.core.schemas import path_id
 from knowgap.core.services import services
 
 blp = Blueprint("achieveup_exchange", __name__, description="AchieveUp export and import")
@@ -19,7 +19,7 @@ blp = Blueprint("achieveup_exchange", __name__, description="AchieveUp export an
 @blp.doc(summary="Download matrices, mappings, mastery and badges",
          responses=s.EXPORT_RESPONSES)
 def export(query, course_id):
-    course_id = check_id(course_id)
+    course_id = path_id(course_id)
     require_course_instructor(course_id)
     body, content_type, filename = service.export_file(services().db, course_id,
                                                        query["format"])

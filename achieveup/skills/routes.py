@@ -12,8 +12,7 @@ from achieveup.auth.guards import (current_user, require_course_instructor, role
                                    user_gateway)
 from achieveup.skills import schemas as s
 from achieveup.skills import service
-from knowgap.core.errors import ValidationFailed
-from knowgap.core.schemas import ID_PATTERN
+from knowgap.core.schemas import path_id
 from knowgap.core.services import services
 
 blp = Blueprint("skills", __name__, url_prefix="/achieveup",
@@ -24,13 +23,6 @@ instructor_only = role_required("instructor")
 
 def _db():
     return services().db
-
-
-def _path_id(value: str, name: str) -> str:
-    if not ID_PATTERN.match(value or ""):
-        raise ValidationFailed(f"The {name.replace('_', ' ')} in the URL is not a valid id.",
-                               details={name: ["Must be an id: letters, digits, '_', '-', '.', ':'."]})
-    return value
 
 
 def _me() -> str:
@@ -56,7 +48,7 @@ def _owned_matrix(matrix_id: str) -> dict:
 @blp.response(200, s.SkillMatrixSchema(many=True))
 def list_course_matrices(course_id):
     """All skill matrices of a course (``[]`` when none)."""
-    cid = _teaches(_path_id(course_id, "course_id"))
+    cid = _teaches(path_id(course_id, "course_id"))
     return service.list_matrices(_db(), cid)
 
 
@@ -67,7 +59,7 @@ def list_course_matrices(course_id):
 @blp.response(200, s.SkillMatrixSchema)
 def first_course_matrix(ref):
     """The course's first skill matrix (``ref`` is a course id), or ``{}`` when it has none."""
-    cid = _teaches(_path_id(ref, "course_id"))
+    cid = _teaches(path_id(ref, "course_id"))
     return service.first_matrix(_db(), cid)
 
 
@@ -119,7 +111,7 @@ def import_matrices(body):
 @blp.response(200, s.ImportStatusSchema)
 def import_status(course_id):
     """What was imported into this course, and from where (always 200)."""
-    cid = _teaches(_path_id(course_id, "course_id"))
+    cid = _teaches(path_id(course_id, "course_id"))
     return service.import_status(_db(), cid)
 
 
@@ -131,7 +123,7 @@ def import_status(course_id):
 @blp.response(200, s.CourseDescriptionSchema)
 def get_course_description(course_id):
     """The caller's description of a course (``""``/``null`` when not written yet)."""
-    cid = _teaches(_path_id(course_id, "course_id"))
+    cid = _teaches(path_id(course_id, "course_id"))
     return service.get_description(_db(), cid, _me())
 
 
@@ -141,7 +133,7 @@ def get_course_description(course_id):
 @blp.response(200, s.CourseDescriptionSchema)
 def put_course_description(body, course_id):
     """Save the caller's description of a course (at most 12,000 characters)."""
-    cid = _teaches(_path_id(course_id, "course_id"))
+    cid = _teaches(path_id(course_id, "course_id"))
     return service.save_description(_db(), cid, _me(), body["description"])
 
 

@@ -7,19 +7,12 @@ from achieveup.auth.guards import (current_user, is_admin, require_course_instru
                                    role_required, login_required)
 from achieveup.sync import schemas as s
 from achieveup.sync import service
-from knowgap.core.errors import Forbidden, NotFound, ValidationFailed
-from knowgap.core.schemas import ID_PATTERN
+from knowgap.core.errors import Forbidden, NotFound
+from knowgap.core.schemas import path_id
 from knowgap.core.services import services
 from knowgap.jobs.queue import get_job
 
 blp = Blueprint("achieveup_sync", __name__, description="AchieveUp course sync jobs")
-
-
-def check_id(value: str, name: str = "course_id") -> str:
-    if not ID_PATTERN.match(str(value)):
-        raise ValidationFailed(f"The {name.replace('_', ' ')} in the URL is not a valid id.",
-                               details={name: ["Must be an id."]})
-    return str(value)
 
 
 @blp.route("/achieveup/instructor/course/<course_id>/force-sync", methods=["POST"])
@@ -28,7 +21,7 @@ def check_id(value: str, name: str = "course_id") -> str:
 @blp.response(202, s.SyncStartedSchema)
 @blp.doc(summary="Start a course sync (202); poll GET /achieveup/jobs/{job_id}")
 def force_sync(query, course_id):
-    course_id = check_id(course_id)
+    course_id = path_id(course_id)
     require_course_instructor(course_id)
     user = current_user()
     svc = services()
@@ -45,7 +38,7 @@ def force_sync(query, course_id):
 @blp.response(200, s.JobStatusSchema)
 @blp.doc(summary="Progress of a job: {state, progress, counts, errors}")
 def job_status(job_id):
-    job = get_job(services().db, check_id(job_id, "job_id"))
+    job = get_job(services().db, path_id(job_id, "job_id"))
     if job is None:
         raise NotFound("No such job. Start the sync again.", error="job_not_found")
     user = current_user()

@@ -10,6 +10,8 @@ import re
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from knowgap.core.errors import ValidationFailed
+
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 # Canvas access tokens are printable ASCII without spaces. Anything else (control characters,
 # CR/LF, non-ASCII) can never be valid and must not reach an HTTP header: aiohttp refuses it
@@ -70,6 +72,16 @@ class Id(fields.String):
         if not ID_PATTERN.match(text):
             raise self.make_error("invalid_id")
         return text
+
+
+def path_id(value, name: str = "course_id", pattern: re.Pattern = ID_PATTERN) -> str:
+    """An id taken from the URL path, or 422 naming it: path segments bypass the body and
+    query schemas, so every route checks its ids with this before using them."""
+    if not pattern.match(str(value or "")):
+        label = name.replace("_", " ")
+        raise ValidationFailed(f"The {label} in the URL is not a valid id.",
+                               details={name: ["Must be an id."]})
+    return str(value)
 
 
 def no_operator_keys(mapping: dict) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
+from knowgap.core.schemas import path_id
 from knowgap.core.services import services
 from knowgap.courses import jobs  # noqa: F401  (registers the sync job handler and schedule)
 from knowgap.courses import service
@@ -53,10 +54,7 @@ def get_course_quizzes(body):
 @blp.response(200)
 def get_questions_by_course(body, course_id):
     """``{status, data: {course_id, questions}}`` from the stored sync."""
-    from knowgap.core.schemas import ID_PATTERN
-    from knowgap.core.errors import ValidationFailed
-    if not ID_PATTERN.match(course_id):
-        raise ValidationFailed("The course id is not valid.", details={"course_id": ["Invalid id."]})
+    course_id = path_id(course_id)
     caller = identify(body, course_id)
     return service.questions_by_course(services(), caller, course_id)
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from knowgap.core.errors import BadRequest, ValidationFailed
-from knowgap.core.schemas import ID_PATTERN
+from knowgap.core.errors import BadRequest
+from knowgap.core.schemas import path_id
 from knowgap.core.extensions import limit_from_config
 from knowgap.core.services import services
 from knowgap.identity.request import identify
@@ -13,12 +13,6 @@ from knowgap.risk import service
 from knowgap.risk.schemas import RiskBody, SupportVideoBody, ToggleBody
 
 blp = Blueprint("knowgap_risk", __name__, description="KnowGap: at-risk prediction")
-
-
-def _course_id(value: str) -> str:
-    if not ID_PATTERN.match(value):
-        raise ValidationFailed("The course id is not valid.", details={"course_id": ["Invalid id."]})
-    return value
 
 
 @blp.route("/get-risk", methods=["POST"])
@@ -45,7 +39,7 @@ def get_risk(body):
 @blp.response(200)
 def get_toggle_risk(course_id):
     """``{course_id, toggle_risk}`` (default on). Canvas token as ``Authorization: Bearer``."""
-    course_id = _course_id(course_id)
+    course_id = path_id(course_id)
     identify({}, course_id)
     return {"course_id": course_id, "toggle_risk": service.risk_enabled(services().db, course_id)}
 
@@ -55,7 +49,7 @@ def get_toggle_risk(course_id):
 @blp.response(200)
 def update_toggle_risk(body, course_id):
     """Instructor: turn the course's risk display on or off."""
-    course_id = _course_id(course_id)
+    course_id = path_id(course_id)
     caller = identify(body, course_id)
     require_instructor(caller)
     service.set_risk_enabled(services().db, course_id, body["toggle_risk"], caller.user_id)
