@@ -62,8 +62,8 @@ def create_app(config: Config | None = None, *, db=None) -> Flask:
     config = config or load_config()
     configure_logging(config.log_level)
     if config.generated_secrets:
-        log.warning("Development secrets generated for %s (stored in instance/); set them in "
-                    "the environment for any shared deployment.",
+        log.warning("Development secrets for %s come from instance/dev-secrets.json (generated "
+                    "on first start); set them in the environment for any shared deployment.",
                     ", ".join(config.generated_secrets))
 
     app = Flask(__name__)
