@@ -103,6 +103,13 @@ def test_test_connection(client, login):
     assert none["connected"] is False and "Settings" in none["message"]
 
 
+def test_test_connection_is_not_fooled_by_a_cached_answer(client, login, sandbox):
+    headers = login("teacher-token")                 # caches /users/self for this token
+    sandbox.state.inject("503", count=50, path="/users/self")
+    down = get(client, "/canvas/test-connection", headers).get_json()
+    assert down["connected"] is False and "not answering" in down["message"]
+
+
 def test_invalid_stored_canvas_token_is_400_not_401(app, client, login):
     headers = login("teacher-token")
     db = app.extensions["knowgap"].db

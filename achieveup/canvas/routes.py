@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-from flask import g
 from flask_smorest import Blueprint
 
 from achieveup.auth import store
@@ -165,11 +164,12 @@ def test_connection():
     user = current_user()
     if not user.get("canvas_token_enc"):
         return {"connected": False, "message": "Add your Canvas API token in Settings first."}
+    gateway = user_gateway()
     try:
-        me = user_gateway().self_user(refresh=True)
+        me = gateway.self_user(refresh=True)
     except AppError as exc:
         return {"connected": False, "message": exc.message}
-    if getattr(g.get("_auth_gateways", {}).get(str(user["_id"])), "last_stale", False):
+    if gateway.last_stale:
         return {"connected": False,
                 "message": "Canvas is not answering right now. Please try again in a few "
                            "minutes."}
