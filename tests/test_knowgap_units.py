@@ -1,25 +1,32 @@
 """KnowGap pure helpers: wrong-answer detection, video links."""
-from knowgap.courses.answers import classify, incorrect_from_submission
+from knowgap.canvas.results import classic_results
+from knowgap.courses.answers import incorrect_rows
 from knowgap.videos.youtube import parse_video_id
 
 
-def test_classify_counts_partial_as_incorrect_and_ignores_ungraded():
-    wrong, right = classify([
+def _rows(history):
+    return incorrect_rows(classic_results([{"assignment_id": 7, "user_id": 42,
+                                            "submission_history": history}], {"7": "70"}, {}))
+
+
+def test_partial_counts_as_incorrect_and_ungraded_is_ignored():
+    [row] = _rows([{"attempt": 1, "graded_at": "a", "submission_data": [
         {"question_id": 1, "correct": False}, {"question_id": 2, "correct": "partial"},
         {"question_id": 3, "correct": True}, {"question_id": 4, "correct": "undefined"},
-        {"question_id": 5, "correct": "no_score"}, {"question_id": 6, "correct": 0}])
-    assert wrong == ["1", "2"]
-    assert right == ["3"]
+        {"question_id": 5, "correct": "no_score"}, {"question_id": 6}]}])
+    assert row["incorrect"] == ["1", "2"]
+    assert row["correct"] == ["3"]
+    assert (row["student_id"], row["quiz_id"], row["attempt"]) == ("42", "70", 1)
 
 
 def test_latest_attempt_wins():
-    sub = {"submission_history": [
+    rows = _rows([
         {"attempt": 2, "graded_at": "b", "submission_data": [{"question_id": 9, "correct": True}]},
         {"attempt": 1, "graded_at": "a", "submission_data": [{"question_id": 9, "correct": False}]},
-    ]}
-    assert incorrect_from_submission(sub) == {"attempt": 2, "graded_at": "b", "incorrect": [],
-                                              "correct": ["9"]}
-    assert incorrect_from_submission({"submission_history": [{"attempt": None}]}) is None
+    ])
+    assert rows == [{"student_id": "42", "quiz_id": "70", "attempt": 2, "graded_at": "b",
+                     "incorrect": [], "correct": ["9"]}]
+    assert _rows([{"attempt": None}]) == []
 
 
 def test_parse_video_id():

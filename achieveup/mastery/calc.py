@@ -12,9 +12,10 @@ Two views of the same evidence, because they answer different questions:
   graded attempt in chronological order, because a wrong first try followed by a right retake
   is evidence of learning that the percentage view throws away.
 
-Where the results come from: ``submission_history[].submission_data[]`` of
-``GET /courses/:cid/students/submissions?include[]=submission_history`` (see CANVAS.md);
-``normalize_correct`` turns each entry into a credit in [0, 1] or None (ungraded).
+Where the results come from: ``knowgap.canvas.results.QuestionResult`` records, built from
+Classic Quizzes' ``submission_history[].submission_data[]`` and from New Quizzes' student
+analysis reports alike; ``normalize_correct`` (defined there) turns Canvas' verdict into a
+credit in [0, 1] or None (ungraded).
 """
 from __future__ import annotations
 
@@ -24,52 +25,12 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from achieveup.badges.levels import level_for_percentage
+from knowgap.canvas.results import normalize_correct  # noqa: F401  (calc.normalize_correct)
 from knowgap.core.numbers import finite_float
 
 POLICIES = ("keep_highest", "keep_latest", "keep_average")
 #: Canvas' default ``scoring_policy`` for classic quizzes.
 DEFAULT_POLICY = "keep_highest"
-
-_UNGRADED = frozenset({"undefined", "no_score", "", "none", "null"})
-
-
-# ---------------------------------------------------------------------------------------------
-# Normalizing Canvas' ``correct`` field
-# ---------------------------------------------------------------------------------------------
-
-def _ratio(points, points_possible) -> Optional[float]:
-    pts = finite_float(points)
-    possible = finite_float(points_possible)
-    if pts is None or possible is None or possible <= 0:
-        return None
-    return min(1.0, max(0.0, pts / possible))
-
-
-def normalize_correct(correct, points=None, points_possible=None) -> Optional[float]:
-    """Credit in [0, 1] for one ``submission_data`` entry, or None when it is not graded.
-
-    * ``True`` / ``"true"`` -> 1.0, ``False`` / ``"false"`` -> 0.0 (Canvas' verdict wins even
-      if ``points`` disagree, e.g. a question worth 0 points).
-    * ``"partial"`` -> points / points_possible clamped to [0, 1]; None if either is missing,
-      because inventing a number would bias mastery.
-    * ``"undefined"`` / ``"no_score"`` (essay or file upload waiting for the teacher) -> None:
-      counting them as 0 would punish students for the teacher's grading backlog.
-    * Anything else (e.g. ``"defined"``, which Canvas writes once a teacher scores a manually
-      graded question, or a missing ``correct``) -> the points ratio if it can be computed,
-      else None.
-    """
-    if isinstance(correct, bool):
-        return 1.0 if correct else 0.0
-    if isinstance(correct, str):
-        key = correct.strip().lower()
-        if key == "true":
-            return 1.0
-        if key == "false":
-            return 0.0
-        if key in _UNGRADED:
-            return None
-        return _ratio(points, points_possible)  # "partial", "defined", unknown markers
-    return _ratio(points, points_possible)
 
 
 # ---------------------------------------------------------------------------------------------

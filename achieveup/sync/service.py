@@ -47,6 +47,7 @@ import logging
 
 from achieveup.mastery import calc, service as mastery
 from achieveup.mastery import store
+from knowgap.canvas import results
 from knowgap.core.errors import AppError, BadRequest
 
 log = logging.getLogger("achieveup.sync")
@@ -84,7 +85,7 @@ def quiz_docs(course_id: str, quizzes: list, now) -> list[dict]:
                     "scoring_policy": q.get("scoring_policy") or calc.DEFAULT_POLICY,
                     "allowed_attempts": q.get("allowed_attempts"),
                     "published": q.get("published"), "due_at": q.get("due_at"),
-                    "updated_at": now})
+                    "source": q.get("source") or results.CLASSIC, "updated_at": now})
     return out
 
 
@@ -99,7 +100,8 @@ def question_docs(course_id: str, questions: dict, now) -> list[dict]:
                         "question_type": q.get("question_type"),
                         "question_text": q.get("question_text"),
                         "points_possible": _num(q.get("points_possible")),
-                        "position": q.get("position"), "updated_at": now})
+                        "position": q.get("position"),
+                        "source": q.get("source") or results.CLASSIC, "updated_at": now})
     return out
 
 
@@ -125,38 +127,21 @@ def student_docs(course_id: str, students: list, now) -> list[dict]:
     return list(out.values())
 
 
-def result_docs(course_id: str, submissions: list, quiz_by_assignment: dict,
-                points: dict) -> list[dict]:
-    """One row per (student, quiz, question, attempt) from the submission histories."""
-    out: dict = {}
-    for sub in submissions or []:
-        quiz_id = quiz_by_assignment.get(str(sub.get("assignment_id")))
-        sid = sub.get("user_id")
-        if quiz_id is None or sid is None:
-            continue
-        history = sub.get("submission_history") or [sub]
-        for entry in history:
-            data = entry.get("submission_data")
-            attempt = entry.get("attempt")
-            if not data or attempt is None:
-                continue
-            for item in data:
-                qid = item.get("question_id")
-                if qid is None:
-                    continue
-                pp = points.get(str(qid))
-                credit = calc.normalize_correct(item.get("correct"), item.get("points"), pp)
-                rid = store.result_id(course_id, sid, quiz_id, qid, attempt)
-                out[rid] = {"_id": rid, "course_id": course_id, "student_id": str(sid),
-                            "quiz_id": quiz_id, "question_id": str(qid), "attempt": int(attempt),
-                            "graded_at": entry.get("graded_at"), "credit": credit,
-                            "points": _num(item.get("points")), "points_possible": pp,
-                            "correct": item.get("correct")
-                            if isinstance(item.get("correct"), (bool, str)) else None}
-    return list(out.values())
+def result_docs(course_id: str, results) -> list[dict]:
+    """One stored row per ``QuestionResult`` (course, student, quiz, question, attempt)."""
+    out = []
+    for r in results:
+        rid = store.result_id(course_id, r.student_id, r.quiz_id, r.question_id, r.attempt)
+        out.append({"_id": rid, "course_id": course_id, "student_id": r.student_id,
+                    "quiz_id": r.quiz_id, "question_id": r.question_id, "attempt": r.attempt,
+                    "graded_at": r.graded_at, "credit": r.credit, "points": r.points,
+                    "points_possible": r.points_possible, "correct": r.correct,
+                    "source": r.source, "answer_ids": list(r.answer_ids)})
+    return out
 
 
-_COMPARED = ("graded_at", "credit", "points", "points_possible", "correct")
+_COMPARED = ("graded_at", "credit", "points", "points_possible", "correct", "source",
+             "answer_ids")
 
 
 def store_results(db, course_id: str, rows: list[dict], now) -> tuple[dict, set]:
@@ -208,9 +193,11 @@ def store_snapshot(db, course_id: str, snap, now) -> dict:
     store.replace_many(db[store.QUIZZES], quizzes)
     store.replace_many(db[store.QUESTIONS], questions)
     store.replace_many(db[store.STUDENTS], students)
-    quiz_by_assignment = {q["assignment_id"]: q["quiz_id"] for q in quizzes if q["assignment_id"]}
+    quiz_by_assignment = {q["assignment_id"]: q["quiz_id"] for q in quizzes
+                          if q["assignment_id"] and q["source"] == results.CLASSIC}
     points = {q["question_id"]: q["points_possible"] for q in questions}
-    rows = result_docs(course_id, snap.submissions, quiz_by_assignment, points)
+    rows = result_docs(course_id, results.classic_results(snap.submissions, quiz_by_assignment,
+                                                          points))
     counts, dirty = store_results(db, course_id, rows, now)
     counts["evidence_rebuilt"] = rebuild_evidence(db, course_id, dirty, now)
     counts.update(quizzes=len(quizzes), questions=len(questions), students=len(students),

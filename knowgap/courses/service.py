@@ -49,7 +49,8 @@ from knowgap.canvas.errors import CanvasNotFound, CanvasPermissionDenied
 from knowgap.canvas.snapshot import quiz_signature
 from knowgap.core.clock import aware, utcnow
 from knowgap.courses import store
-from knowgap.courses.answers import incorrect_from_submission
+from knowgap.canvas.results import classic_results
+from knowgap.courses.answers import incorrect_rows
 from knowgap.topics.pipeline import generate_course_content
 
 log = logging.getLogger("knowgap.courses")
@@ -147,19 +148,12 @@ async def fetch_student_view(client, course_id: str) -> dict:
     return {"quizzes": quizzes, "questions": {}, "submissions": subs}
 
 
-def incorrect_rows(quizzes_by_id: dict, submissions: list) -> list[dict]:
+def course_results(quizzes_by_id: dict, data: dict) -> list:
+    """The fetched work as ``QuestionResult`` records (Classic Quizzes' submission histories;
+    question points are not needed to tell wrong from right)."""
     by_assignment = {q["assignment_id"]: qid for qid, q in quizzes_by_id.items()
                      if q.get("assignment_id")}
-    rows = []
-    for sub in submissions:
-        quiz_id = by_assignment.get(str(sub.get("assignment_id")))
-        if quiz_id is None or sub.get("user_id") is None:
-            continue
-        result = incorrect_from_submission(sub)
-        if result is None:
-            continue
-        rows.append({"student_id": str(sub["user_id"]), "quiz_id": quiz_id, **result})
-    return rows
+    return classic_results(data["submissions"], by_assignment, {})
 
 
 def _stamp(value) -> float | None:
@@ -219,7 +213,7 @@ def sync_course(svc, access, course_id: str, *, instructor: bool, generate: bool
     store.save_questions(db, course_id, data["questions"], prune=True)
     if not data["incremental"]:
         store.drop_other_quizzes(db, course_id, quizzes)
-    rows = incorrect_rows(quizzes, data["submissions"])
+    rows = incorrect_rows(course_results(quizzes, data))
     store.save_incorrect(db, course_id, rows)
     students, n_incorrect = store.incorrect_totals(db, course_id, quizzes)
     summary = {
@@ -248,7 +242,7 @@ def _student_sync(svc, access, course_id: str, *, generate: bool) -> dict:
     data = access.run(lambda client: fetch_student_view(client, course_id))
     db = svc.db
     quizzes = store.save_quizzes(db, course_id, data["quizzes"], access.base_url, prune=False)
-    rows = incorrect_rows(quizzes, data["submissions"])
+    rows = incorrect_rows(course_results(quizzes, data))
     n_incorrect = store.save_incorrect(db, course_id, rows)
     summary = {
         "status": "success", "course_id": course_id, "mode": "student",
