@@ -62,6 +62,7 @@ class Config:
     canvas_timeout_seconds: float = 20.0
     canvas_max_concurrency: int = 12
     canvas_max_retries: int = 5
+    canvas_report_wait_seconds: float = 120.0
 
     openai_api_key: str = ""
     openai_base_url: str = "https://api.openai.com/v1"
@@ -116,6 +117,7 @@ ENV_TABLE: dict[str, tuple[str, callable]] = {
     "CANVAS_TIMEOUT_SECONDS": ("canvas_timeout_seconds", float),
     "CANVAS_MAX_CONCURRENCY": ("canvas_max_concurrency", int),
     "CANVAS_MAX_RETRIES": ("canvas_max_retries", int),
+    "CANVAS_REPORT_WAIT_SECONDS": ("canvas_report_wait_seconds", float),
     "OPENAI_API_KEY": ("openai_api_key", str),
     "OPENAI_BASE_URL": ("openai_base_url", str),
     "OPENAI_MODEL": ("openai_model", str),

@@ -75,6 +75,7 @@ def sandbox(_sandbox_server):
     state.throttle_enabled = True
     state.reset_throttle()
     state.reset_counters()
+    _sandbox_server.reports.reset()
     yield _sandbox_server
     state.clear_faults()
 

@@ -218,15 +218,16 @@ def _private(sandbox_factory, openai_fake, youtube_fake, db, world=None):
 
 
 def test_unchanged_resync_is_quiz_list_and_one_cursor_page(client, app, sandbox):
-    """Course 102 (3 quizzes, 12 students): first sync 9 requests (2 identity + quiz list +
-    3 question lists + 3 submission chains of one page); an unchanged re-sync is exactly the
-    quiz list (1 page) + the ``graded_since`` submissions query (1 empty page) = 2 requests.
-    10% of 9 is below the one quiz-list request that every sync needs, hence the exact count;
-    ``test_unchanged_resync_of_a_larger_course`` shows the ratio on a bigger course."""
+    """Course 102 (3 quizzes, 12 students): first sync 10 requests (2 identity + the Classic
+    and the New Quizzes lists + 3 question lists + 3 submission chains of one page); an
+    unchanged re-sync is exactly the two quiz lists (1 page each) + the ``graded_since``
+    submissions query (1 empty page) = 3 requests. 10% of 10 is below the quiz-list requests
+    that every sync needs, hence the exact count; ``test_unchanged_resync_of_a_larger_course``
+    shows the ratio on a bigger course."""
     sandbox.state.reset_counters()
     first_body = sync(client, COURSE)
     first = sandbox.state.total_requests
-    assert first == 9
+    assert first == 10
     db = app.extensions["knowgap"].db
     state = _state(db)
     assert state["mode"] == "full" and state["cursor"]
@@ -236,8 +237,10 @@ def test_unchanged_resync_is_quiz_list_and_one_cursor_page(client, app, sandbox)
     log = sandbox.state.request_log
     quiz_pages = [e for e in log if e["path"].endswith("/quizzes")]
     sub_pages = [e for e in log if e["path"].endswith("/students/submissions")]
-    assert len(quiz_pages) == 1 and len(sub_pages) == 1
-    assert sandbox.state.total_requests == len(quiz_pages) + len(sub_pages) == 2
+    assert sorted(e["path"].split("/courses/")[0] for e in quiz_pages) == ["/api/quiz/v1",
+                                                                          "/api/v1"]
+    assert len(sub_pages) == 1
+    assert sandbox.state.total_requests == len(quiz_pages) + len(sub_pages) == 3
     assert "graded_since" in str(sub_pages[0]["query"])
     assert sandbox.state.count("/questions") == 0
     # same response shape and the same totals as the full sync
@@ -256,7 +259,7 @@ def test_unchanged_resync_of_a_larger_course(sandbox_factory, db):
     from knowgap.identity.canvas_access import CanvasAccess
     from tests.canvas_sandbox import CourseSpec, build_world
 
-    world = build_world([CourseSpec(601, "Big Course", "BIG-601", n_students=150, n_quizzes=8,
+    world = build_world([CourseSpec(601, "Big Course", "BIG-601", n_students=150, n_quizzes=10,
                                     n_questions_per_quiz=4)], seed=5)
     server = sandbox_factory(world)
     app = create_app(kg_config(server), db=db)
@@ -268,7 +271,9 @@ def test_unchanged_resync_of_a_larger_course(sandbox_factory, db):
     server.state.reset_counters()
     body = sync_course(svc, access, "601", instructor=True, generate=False)
     again = server.state.total_requests
-    assert (first, again) == (1 + 8 + 8 * 2, 2)          # 25 -> 2 requests: 8%
+    # both quiz lists + 10 question lists + 10 two-page submission chains -> both quiz lists
+    # and one cursor page: 32 -> 3 requests, 9%
+    assert (first, again) == (2 + 10 + 10 * 2, 3)
     assert again <= 0.1 * first
     assert body == first_body
 
@@ -286,7 +291,7 @@ def test_new_graded_attempt_is_picked_up(sandbox_factory, openai_fake, youtube_f
     attempt = world.add_attempt(COURSE, quiz.id, sid)
     server.state.reset_counters()
     sync(client, COURSE)
-    assert server.state.total_requests == 2              # quiz list + one cursor page
+    assert server.state.total_requests == 3              # quiz lists + one cursor page
     assert server.state.count("/questions") == 0
     new_wrong = {str(e["question_id"]) for e in attempt.submission_data
                  if e["correct"] is False or e["correct"] == "partial"}

@@ -28,7 +28,7 @@ from achieveup.badges.levels import level_for_percentage
 from knowgap.canvas.results import normalize_correct  # noqa: F401  (calc.normalize_correct)
 from knowgap.core.numbers import finite_float
 
-POLICIES = ("keep_highest", "keep_latest", "keep_average")
+POLICIES = ("keep_highest", "keep_latest", "keep_average", "keep_first")
 #: Canvas' default ``scoring_policy`` for classic quizzes.
 DEFAULT_POLICY = "keep_highest"
 
@@ -71,6 +71,7 @@ def _choose(entries: list, policy: str) -> list:
 
     keep_highest: the best score; on a tie the later attempt (fresher evidence).
     keep_latest: highest attempt number, then the latest grading time.
+    keep_first: lowest attempt number (New Quizzes' "first" score to keep).
     keep_average: all of them.
     """
     if not entries:
@@ -79,6 +80,8 @@ def _choose(entries: list, policy: str) -> list:
         return list(entries)
     if policy == "keep_latest":
         return [max(entries, key=lambda e: (e[0], e[2]))]
+    if policy == "keep_first":
+        return [min(entries, key=lambda e: (e[0], e[2]))]
     return [max(entries, key=lambda e: (e[1], e[0], e[2]))]
 
 

@@ -47,7 +47,7 @@ import logging
 
 from achieveup.mastery import calc, service as mastery
 from achieveup.mastery import store
-from knowgap.canvas import results
+from knowgap.canvas import quiz_sources, results
 from knowgap.core.errors import AppError, BadRequest
 
 log = logging.getLogger("achieveup.sync")
@@ -193,11 +193,7 @@ def store_snapshot(db, course_id: str, snap, now) -> dict:
     store.replace_many(db[store.QUIZZES], quizzes)
     store.replace_many(db[store.QUESTIONS], questions)
     store.replace_many(db[store.STUDENTS], students)
-    quiz_by_assignment = {q["assignment_id"]: q["quiz_id"] for q in quizzes
-                          if q["assignment_id"] and q["source"] == results.CLASSIC}
-    points = {q["question_id"]: q["points_possible"] for q in questions}
-    rows = result_docs(course_id, results.classic_results(snap.submissions, quiz_by_assignment,
-                                                          points))
+    rows = result_docs(course_id, snap.results())
     counts, dirty = store_results(db, course_id, rows, now)
     counts["evidence_rebuilt"] = rebuild_evidence(db, course_id, dirty, now)
     counts.update(quizzes=len(quizzes), questions=len(questions), students=len(students),
@@ -328,11 +324,19 @@ def run_course_sync(services, course_id: str, user_id: str, *, full: bool = Fals
 
     report(progress=0.02)
     snap = gateway.run(lambda client: fetch_course_snapshot(
-        client, course_id, graded_since=since, on_progress=on_progress, previous=previous),
+        client, course_id, graded_since=since, on_progress=on_progress, previous=previous,
+        report_wait=config.canvas_report_wait_seconds,
+        pending_reports=quiz_sources.remembered(state.get("pending_reports"))),
         timeout=SYNC_TIMEOUT_SECONDS)
     now = store.utcnow()
     counts = store_snapshot(db, course_id, snap, now)
-    counts.update(incremental=int(bool(snap.incremental)), canvas_requests=snap.requests)
+    counts.update(incremental=int(bool(snap.incremental)), canvas_requests=snap.requests,
+                  new_quiz_reports=len(snap.reports),
+                  new_quiz_reports_pending=len(snap.pending_reports),
+                  new_quiz_reports_failed=len(snap.failed_reports))
+    titles = {str(q.get("id")): q.get("title") for q in snap.quizzes}
+    for note in quiz_sources.outcome_notes(snap.pending_reports, snap.failed_reports, titles):
+        report(error=note)
     report(progress=0.7, counts=counts)
 
     course = snap.course or {}
@@ -346,7 +350,9 @@ def run_course_sync(services, course_id: str, user_id: str, *, full: bool = Fals
               "course_code": course.get("course_code") or state.get("course_code"),
               "graded_since": snap.next_graded_since or since, "last_synced_at": now,
               "last_synced_by": str(user["_id"]), "last_counts": counts,
-              "course_record": course_record(course), "quiz_signatures": quiz_signatures(snap)}
+              "course_record": course_record(course), "quiz_signatures": quiz_signatures(snap),
+              "pending_reports": quiz_sources.pending_entries(snap.pending_reports,
+                                                              snap.failed_reports)}
     if not snap.incremental:
         fields["last_full_sync_at"] = now
     db[store.SYNC_STATE].update_one({"_id": course_id}, {"$set": fields}, upsert=True)

@@ -19,6 +19,7 @@ Why it looks like this:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import logging
 import random
@@ -31,8 +32,8 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from knowgap.canvas.errors import (CanvasBadResponse, CanvasNotFound, CanvasPermissionDenied,
-                                   CanvasTokenInvalid, CanvasUnavailable)
+from knowgap.canvas.errors import (CanvasBadResponse, CanvasConflict, CanvasNotFound,
+                                   CanvasPermissionDenied, CanvasTokenInvalid, CanvasUnavailable)
 from knowgap.canvas.hosts import canvas_base_url, same_origin
 from knowgap.canvas.throttle import AdaptiveLimiter, TokenSlots
 from knowgap.core.crypto import token_fingerprint
@@ -41,6 +42,8 @@ from knowgap.core.schemas import plausible_canvas_token
 log = logging.getLogger("knowgap.canvas")
 
 API_PREFIX = "/api/v1"
+NEW_QUIZZES_PREFIX = "/api/quiz/v1"           # New Quizzes (quiz_lti) API on the same host
+MAX_REDIRECTS = 3
 PER_PAGE = 100
 HARD_MAX_CONCURRENCY = 12          # Canvas: 600 high-water / 50 up-front ≈ 12 per token
 MAX_PAGES = 10_000                 # a loop guard, far above any real list
@@ -179,7 +182,7 @@ class CanvasClient:
         if path_or_url.startswith(("http://", "https://")):
             return path_or_url
         path = path_or_url if path_or_url.startswith("/") else "/" + path_or_url
-        if path.startswith(API_PREFIX + "/"):
+        if path.startswith((API_PREFIX + "/", NEW_QUIZZES_PREFIX + "/")):
             return self.origin + path
         return self.api_root + path
 
@@ -192,8 +195,12 @@ class CanvasClient:
             delay = max(delay, min(retry_after, 60.0))
         return delay
 
-    async def _request_once(self, url, params) -> tuple[Any, str | None]:
-        """One HTTP exchange inside the concurrency window: (json, next link) or raise."""
+    async def _request_once(self, url, params, method: str = "GET",
+                            data: list | None = None) -> tuple[Any, str | None]:
+        """One HTTP exchange inside the concurrency window: (json, next link) or raise.
+
+        A redirect (file downloads) is followed by hand: on the Canvas origin with the token,
+        elsewhere without it (``_follow``), so the token never travels to another host."""
         assert self._session is not None and self.limiter is not None, "use `async with`"
         admitted = await self.limiter.acquire()
         await TokenSlots.acquire(self.fingerprint, self.max_concurrency)
@@ -204,11 +211,15 @@ class CanvasClient:
         body = b""
         try:
             self.stats["requests"] += 1
-            async with self._session.get(url, params=params or None) as resp:
+            async with self._session.request(method, url, params=params or None, data=data,
+                                             allow_redirects=False) as resp:
                 others = self.limiter.others(admitted)      # ours in flight as it settled
                 status = resp.status
                 headers = resp.headers
                 body = await resp.read()
+                if status in (301, 302, 303, 307, 308) and method == "GET":
+                    body = await self._follow(URL(str(resp.url)), headers.get("Location"))
+                    status = 200
         except asyncio.TimeoutError:
             raise _Transient("timeout") from None
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, ConnectionError) as exc:
@@ -249,17 +260,47 @@ class CanvasClient:
             raise CanvasPermissionDenied()
         if status == 404:
             raise CanvasNotFound()
+        if status == 409:
+            raise CanvasConflict()
         if status >= 500 or status == 408:
             raise _Transient(f"HTTP {status}", _retry_after(headers.get("Retry-After")))
         raise CanvasBadResponse(f"Canvas refused the request (HTTP {status}). "
                                 "Please try again later or contact support.")
 
-    async def _request(self, url, params=None) -> tuple[Any, str | None]:
+    async def _follow(self, current: URL, location: str | None) -> bytes:
+        """The body at the end of a download's redirects (see ``_request_once``)."""
+        for _ in range(MAX_REDIRECTS):
+            if not location:
+                raise CanvasBadResponse()
+            target = current.join(URL(location))
+            own = same_origin(str(target), self.origin)
+            if target.scheme != "https" and not own:
+                raise CanvasBadResponse("Canvas redirected a download to an unencrypted "
+                                        "address; the request was stopped for safety.")
+            # storage hosts get a session of their own: the Canvas token stays on Canvas
+            async with contextlib.AsyncExitStack() as stack:
+                session = self._session if own else await stack.enter_async_context(
+                    aiohttp.ClientSession(timeout=self._session.timeout, trust_env=False))
+                resp = await stack.enter_async_context(
+                    session.get(target, allow_redirects=False))
+                if resp.status in (301, 302, 303, 307, 308):
+                    current, location = target, resp.headers.get("Location")
+                    continue
+                if resp.status >= 500:
+                    raise _Transient(f"HTTP {resp.status}")
+                if resp.status >= 400:
+                    raise CanvasBadResponse(f"Canvas could not hand over a file (HTTP "
+                                            f"{resp.status}). Please try again later.")
+                return await resp.read()
+        raise CanvasBadResponse("Canvas redirected a download too many times.")
+
+    async def _request(self, url, params=None, method: str = "GET",
+                       data: list | None = None) -> tuple[Any, str | None]:
         """``_request_once`` with throttling and transient-failure retries."""
         failures = throttles = 0
         while True:
             try:
-                return await self._request_once(url, params)
+                return await self._request_once(url, params, method, data)
             except _Throttled as exc:
                 throttles += 1
                 if throttles > self.throttle_retries:
@@ -323,6 +364,20 @@ class CanvasClient:
             url, query = URL(nxt, encoded=True), None
         return items
 
+    async def post(self, path: str, data: Params = None) -> Any:
+        """POST a form (``a[b]=c`` pairs, as Canvas expects) and return the JSON answer."""
+        return (await self._request(self._url(path), None, "POST", _pairs(data)))[0]
+
+    async def get_url(self, url: str) -> Any:
+        """GET an absolute URL Canvas handed out (a Progress or a report file), only on the
+        Canvas origin (a path is taken on it); redirects to file storage are followed
+        without the token."""
+        url = self._url(url)
+        if not same_origin(url, self.origin):
+            raise CanvasBadResponse("Canvas pointed to a file on another host; the request was "
+                                    "stopped for safety.")
+        return (await self._request(URL(url, encoded=True)))[0]
+
     # ------------------------------------------------------------------ typed helpers
     async def get_self(self) -> dict:
         return await self.get("/users/self")
@@ -344,6 +399,21 @@ class CanvasClient:
 
     async def list_questions(self, course_id, quiz_id) -> list:
         return await self.get_all(f"/courses/{_id(course_id)}/quizzes/{_id(quiz_id)}/questions")
+
+    async def list_new_quizzes(self, course_id) -> list:
+        """New Quizzes of the course (``NewQuiz`` objects; ``id`` is the assignment id)."""
+        return await self.get_all(f"{NEW_QUIZZES_PREFIX}/courses/{_id(course_id)}/quizzes")
+
+    async def list_new_quiz_items(self, course_id, assignment_id) -> list:
+        return await self.get_all(f"{NEW_QUIZZES_PREFIX}/courses/{_id(course_id)}/quizzes/"
+                                  f"{_id(assignment_id)}/items")
+
+    async def create_new_quiz_report(self, course_id, assignment_id,
+                                     report_type: str = "student_analysis") -> dict:
+        """Start a New Quizzes report; answers a Progress object (409: one is being made)."""
+        return await self.post(
+            f"{NEW_QUIZZES_PREFIX}/courses/{_id(course_id)}/quizzes/{_id(assignment_id)}/reports",
+            {"quiz_report[report_type]": report_type, "quiz_report[format]": "json"})
 
     async def list_students(self, course_id) -> list:
         """Student enrollments with ``user`` and ``grades``."""

@@ -30,6 +30,12 @@ class CanvasNotFound(CanvasError):
     message = "Canvas has no such course or resource. Check the id and try again."
 
 
+class CanvasConflict(CanvasError):
+    """409: e.g. a New Quizzes report of that type is already being generated."""
+    status, error = 409, "canvas_conflict"
+    message = "Canvas is already working on this request. Please try again in a minute."
+
+
 class CanvasUnavailable(CanvasError):
     """Canvas kept failing (5xx, throttling, network) or did not answer before the deadline."""
     status, error = 502, "canvas_unavailable"

@@ -33,6 +33,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from knowgap.canvas import quiz_sources
+from knowgap.canvas.new_quizzes import student_analysis_results
+from knowgap.canvas.results import NEW, QuestionResult, classic_results
+from knowgap.canvas.tasks import first_leaf, gather_all
+
 FULL_BATCH_MAX = 10          # assignment ids per submissions request in a full sync
 INCREMENTAL_BATCH = 50       # small deltas: one request for up to 50 quizzes
 PER_PAGE = 100
@@ -51,6 +56,9 @@ class CourseSnapshot:
     fetched_at: str = ""
     reused_question_quizzes: list = field(default_factory=list)
     requests: int = 0
+    reports: dict = field(default_factory=dict)          # {New Quiz id: student analysis}
+    pending_reports: dict = field(default_factory=dict)  # {New Quiz id: Progress URL | None}
+    failed_reports: dict = field(default_factory=dict)   # {New Quiz id: reason}
 
     @property
     def next_graded_since(self) -> str | None:
@@ -62,6 +70,10 @@ class CourseSnapshot:
                 if isinstance(stamp, str) and (latest is None or _ts(stamp) > _ts(latest)):
                     latest = stamp
         return latest
+
+    def results(self) -> list[QuestionResult]:
+        """Every per-question result the snapshot holds (see ``results_of``)."""
+        return results_of(self.quizzes, self.questions, self.submissions, self.reports)
 
     def to_dict(self) -> dict:
         """JSON/Mongo-safe form (question keys as strings); ``from_dict`` reverses it."""
@@ -77,28 +89,19 @@ class CourseSnapshot:
         return cls(**{**{k: v for k, v in data.items() if k in known}, "questions": questions})
 
 
-async def gather_all(coros: list) -> list:
-    """Run coroutines concurrently; on the first failure cancel the rest and raise it.
-
-    ``asyncio.TaskGroup`` gives the cancel-the-siblings behaviour; unwrapping its
-    ``ExceptionGroup`` keeps callers' ``except CanvasError`` (and the error envelope) working.
-    """
-    tasks: list = []
-    try:
-        async with asyncio.TaskGroup() as tg:
-            tasks = [tg.create_task(c) for c in coros]
-    except BaseExceptionGroup as group:
-        raise _first_leaf(group) from None
-    return [t.result() for t in tasks]
-
-
-def _first_leaf(group: BaseExceptionGroup) -> BaseException:
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            return _first_leaf(exc)
-        if not isinstance(exc, asyncio.CancelledError):
-            return exc
-    return group.exceptions[0]
+def results_of(quizzes: list, questions: dict, submissions: list,
+               reports: dict) -> list[QuestionResult]:
+    """``QuestionResult`` records of Classic Quizzes (from the submissions' histories) and of
+    New Quizzes (from their reports) alike. ``questions``: {quiz id: [question]} as fetched
+    (points possible for partial credit, New Quiz answer choices)."""
+    classic = {str(q["assignment_id"]): str(q["id"]) for q in quizzes
+               if q.get("assignment_id") and q.get("source") != NEW}
+    points = {str(x.get("id")): x.get("points_possible")
+              for items in (questions or {}).values() for x in items or []}
+    out = classic_results(submissions, classic, points)
+    for quiz_id, report in (reports or {}).items():
+        out.extend(student_analysis_results(report, quiz_id, questions.get(quiz_id) or []))
+    return out
 
 
 def _ts(stamp: str) -> float:
@@ -141,11 +144,31 @@ class _Progress:
                 pass
 
 
+def reports_due(quizzes: list, submissions: list, known: set, pending) -> list[str]:
+    """New Quizzes whose report an incremental sync asks for: those with a submission graded
+    since the cursor (in ``submissions``), new ones (not in ``known`` quiz ids), and the
+    previous sync's pending ones."""
+    graded = {str(s.get("assignment_id")) for s in submissions if s.get("graded_at")}
+    return [q["id"] for q in quizzes
+            if q.get("source") == NEW and q.get("published") is not False
+            and (str(q.get("assignment_id")) in graded or q["id"] in pending
+                 or q["id"] not in known)]
+
+
 async def fetch_course_snapshot(client, course_id, *, graded_since: str | None = None,
                                 on_progress: Callable[[float], None] | None = None,
                                 previous: "CourseSnapshot | dict | None" = None,
-                                batch_size: int | None = None) -> CourseSnapshot:
+                                batch_size: int | None = None, report_wait: float = 120.0,
+                                pending_reports: dict | None = None) -> CourseSnapshot:
     """Fetch course, quizzes, questions, students and submissions (see module docstring).
+
+    New Quizzes (``source: "new"``, ids ``nq-…``) come with the Classic ones: their items are
+    fetched as questions, their assignments' submissions with the others, and their per-item
+    results as student analysis reports (``quiz_sources.fetch_reports``, waiting at most
+    ``report_wait`` seconds): in a full sync for every published New Quiz, started at once;
+    in an incremental one only for those ``reports_due`` names, once the submission delta is
+    known. ``pending_reports`` ({quiz id: Progress URL or None}) are the previous sync's
+    unfinished ones: asked for again, by their Progress when it is known.
 
     ``on_progress(fraction)`` is called with 0..1 as parts complete.
     """
@@ -168,6 +191,13 @@ async def fetch_course_snapshot(client, course_id, *, graded_since: str | None =
     to_fetch: list = []
     submissions: list = []
     students = None
+    pending_reports = dict(pending_reports or {})
+    reports_task = None
+
+    def start_reports(ids: list):
+        progress.add(len(ids))
+        return quiz_sources.fetch_reports(client, cid, ids, wait_seconds=report_wait,
+                                          remembered=pending_reports, on_done=progress.tick)
 
     try:
         async with asyncio.TaskGroup() as tg:
@@ -180,7 +210,8 @@ async def fetch_course_snapshot(client, course_id, *, graded_since: str | None =
                 course_task = tg.create_task(tracked(client.get(
                     f"/courses/{cid}", {"include[]": ["syllabus_body", "total_students"]})))
                 students_task = tg.create_task(tracked(client.list_students(cid)))
-            quizzes = await tracked(client.list_quizzes(cid))
+            new_task = tg.create_task(quiz_sources.new_quizzes(client, cid))
+            quizzes = list(await tracked(client.list_quizzes(cid))) + await new_task
 
             # 2. as soon as the quizzes are known: the submission chains first (several
             #    pages each, in sequence: the critical path), then the questions (one page
@@ -204,27 +235,37 @@ async def fetch_course_snapshot(client, course_id, *, graded_since: str | None =
             progress.add(len(batches))
             submission_tasks = [tg.create_task(tracked(client.list_submissions_with_history(
                 cid, batch, graded_since=graded_since))) for batch in batches]
-            question_tasks = [tg.create_task(tracked(client.list_questions(cid, qid)))
+            question_tasks = [tg.create_task(tracked(quiz_sources.quiz_questions(client, cid, qid)))
                               for qid in to_fetch]
+            if not incremental:
+                reports_task = tg.create_task(start_reports(
+                    [q["id"] for q in quizzes
+                     if q.get("source") == NEW and q.get("published") is not False]))
     except BaseExceptionGroup as group:
-        raise _first_leaf(group) from None
+        raise first_leaf(group) from None
 
     submissions = [s for task in submission_tasks for s in task.result()]
-    if not incremental:
-        students = students_task.result()
     for qid, task in zip(to_fetch, question_tasks):
         questions[qid] = task.result()
     questions = {q.get("id"): questions[q.get("id")] for q in quizzes if q.get("id") in questions}
 
-    # 3. incremental: refresh grades of the students with new graded work only
     if incremental:
-        students = await _refresh_students(client, cid, previous.students, submissions, progress)
+        # 3. the delta is known: reports of the New Quizzes it touches, and fresh grades of
+        #    the students with new graded work only, together
+        reports, students = await gather_all([
+            start_reports(reports_due(quizzes, submissions,
+                                      {q.get("id") for q in previous.quizzes}, pending_reports)),
+            _refresh_students(client, cid, previous.students, submissions, progress)])
+    else:
+        reports, students = reports_task.result(), students_task.result()
 
     return CourseSnapshot(course_id=cid, course=course, quizzes=quizzes, questions=questions,
                           students=students, submissions=submissions, graded_since=graded_since,
                           incremental=incremental, fetched_at=started,
                           reused_question_quizzes=reused,
-                          requests=client.stats["requests"] - requests_before)
+                          requests=client.stats["requests"] - requests_before,
+                          reports=reports.reports, pending_reports=reports.pending,
+                          failed_reports=reports.failed)
 
 
 async def _refresh_students(client, cid: str, old: list, submissions: list,

@@ -49,7 +49,9 @@ from knowgap.canvas.errors import CanvasNotFound, CanvasPermissionDenied
 from knowgap.canvas.snapshot import quiz_signature
 from knowgap.core.clock import aware, utcnow
 from knowgap.courses import store
-from knowgap.canvas.results import classic_results
+from knowgap.canvas import quiz_sources
+from knowgap.canvas.results import NEW
+from knowgap.canvas.snapshot import reports_due, results_of
 from knowgap.courses.answers import incorrect_rows
 from knowgap.topics.pipeline import generate_course_content
 
@@ -63,7 +65,7 @@ INCREMENTAL_BATCH = 50
 
 async def _questions_or_none(client, course_id, quiz_id):
     try:
-        return await client.list_questions(course_id, quiz_id)
+        return await quiz_sources.quiz_questions(client, course_id, quiz_id)
     except (CanvasPermissionDenied, CanvasNotFound):
         return None
 
@@ -104,10 +106,13 @@ def full_sync_reason(state: dict | None, base_url: str, now: dt.datetime) -> str
     return None
 
 
-async def fetch_instructor_view(client, course_id: str, state: dict | None = None) -> dict:
-    """Quizzes, questions and submissions; incremental from ``state`` when it is given and
-    no known quiz disappeared (``incremental`` in the result says which it was)."""
-    quizzes = await client.list_quizzes(course_id)
+async def fetch_instructor_view(client, course_id: str, state: dict | None = None, *,
+                                report_wait: float = 120.0) -> dict:
+    """Quizzes, questions and submissions, and the reports of New Quizzes (the ones with
+    newly graded work when incremental; see ``knowgap.canvas.snapshot.reports_due``);
+    incremental from ``state`` when it is given and no known quiz disappeared
+    (``incremental`` in the result says which it was)."""
+    quizzes = await quiz_sources.all_quizzes(client, course_id)
     ids = [str(q["id"]) for q in quizzes]
     known = known_quizzes(state) if state else None
     reason = None
@@ -136,24 +141,31 @@ async def fetch_instructor_view(client, course_id: str, state: dict | None = Non
         asyncio.gather(*(_submissions(client, course_id, batch, ("all",), graded_since=cursor)
                          for batch in delta_batches)))
     questions = {qid: qs for qid, qs in zip(to_fetch, question_lists) if qs is not None}
-    return {"quizzes": quizzes, "questions": questions,
-            "submissions": [s for chunk in (*full_lists, *delta_lists) for s in chunk],
+    submissions = [s for chunk in (*full_lists, *delta_lists) for s in chunk]
+    pending = quiz_sources.remembered((state or {}).get("pending_reports"))
+    due = reports_due(quizzes, submissions, set(known or ()), pending) if known is not None \
+        else [q["id"] for q in quizzes if q.get("source") == NEW and q.get("published") is not False]
+    reports = await quiz_sources.fetch_reports(client, course_id, due, wait_seconds=report_wait,
+                                               remembered=pending)
+    return {"quizzes": quizzes, "questions": questions, "submissions": submissions,
+            "reports": reports.reports, "pending_reports": reports.pending,
+            "failed_reports": reports.failed,
             "incremental": known is not None, "reason": reason, "refetched": to_fetch}
 
 
 async def fetch_student_view(client, course_id: str) -> dict:
-    quizzes = await client.list_quizzes(course_id)
-    assignment_ids = [q["assignment_id"] for q in quizzes if q.get("assignment_id")]
+    quizzes = await quiz_sources.all_quizzes(client, course_id)
+    # New Quizzes' per-item results are only in their reports, which students may not ask
+    # for: those come from an instructor's sync
+    assignment_ids = [q["assignment_id"] for q in quizzes
+                      if q.get("assignment_id") and q.get("source") != NEW]
     subs = await _submissions(client, course_id, assignment_ids, ("self",)) if assignment_ids else []
-    return {"quizzes": quizzes, "questions": {}, "submissions": subs}
+    return {"quizzes": quizzes, "questions": {}, "submissions": subs, "reports": {}}
 
 
-def course_results(quizzes_by_id: dict, data: dict) -> list:
-    """The fetched work as ``QuestionResult`` records (Classic Quizzes' submission histories;
-    question points are not needed to tell wrong from right)."""
-    by_assignment = {q["assignment_id"]: qid for qid, q in quizzes_by_id.items()
-                     if q.get("assignment_id")}
-    return classic_results(data["submissions"], by_assignment, {})
+def course_results(data: dict) -> list:
+    """The fetched work as ``QuestionResult`` records, Classic and New Quizzes alike."""
+    return results_of(data["quizzes"], data["questions"], data["submissions"], data["reports"])
 
 
 def _stamp(value) -> float | None:
@@ -192,6 +204,8 @@ def next_sync_state(state: dict | None, data: dict, base_url: str, now: dt.datet
         entries.append({"quiz_id": qid, "assignment_id": _aid(q), "signature": signature})
     since = state.get("cursor") if data["incremental"] and state else None
     return {"base_url": base_url, "quizzes": entries,
+            "pending_reports": quiz_sources.pending_entries(data["pending_reports"],
+                                                            data["failed_reports"]),
             "cursor": latest_graded_at(data["submissions"], since),
             "full_synced_at": (state or {}).get("full_synced_at") if data["incremental"] else now,
             "mode": "incremental" if data["incremental"] else "full"}
@@ -206,14 +220,17 @@ def sync_course(svc, access, course_id: str, *, instructor: bool, generate: bool
     now = utcnow()
     state = store.get_sync_state(db, course_id)
     reason = full_sync_reason(state, access.base_url, now)
+    wait = svc.config.canvas_report_wait_seconds
+    if access.deadline:
+        wait = min(wait, access.deadline / 2)     # leave time for everything else
     data = access.run(lambda client: fetch_instructor_view(
-        client, course_id, None if reason else state))
+        client, course_id, None if reason else state, report_wait=wait))
     reason = reason or data["reason"]
     quizzes = store.save_quizzes(db, course_id, data["quizzes"], access.base_url, prune=True)
     store.save_questions(db, course_id, data["questions"], prune=True)
     if not data["incremental"]:
         store.drop_other_quizzes(db, course_id, quizzes)
-    rows = incorrect_rows(course_results(quizzes, data))
+    rows = incorrect_rows(course_results(data))
     store.save_incorrect(db, course_id, rows)
     students, n_incorrect = store.incorrect_totals(db, course_id, quizzes)
     summary = {
@@ -242,7 +259,7 @@ def _student_sync(svc, access, course_id: str, *, generate: bool) -> dict:
     data = access.run(lambda client: fetch_student_view(client, course_id))
     db = svc.db
     quizzes = store.save_quizzes(db, course_id, data["quizzes"], access.base_url, prune=False)
-    rows = incorrect_rows(course_results(quizzes, data))
+    rows = incorrect_rows(course_results(data))
     n_incorrect = store.save_incorrect(db, course_id, rows)
     summary = {
         "status": "success", "course_id": course_id, "mode": "student",

@@ -2,7 +2,7 @@
 
 Collections (all ids are strings):
 - ``knowgap_quizzes``  {course_id, quiz_id, title, assignment_id, points_possible, base_url,
-  synced_at}  unique (course_id, quiz_id)
+  source classic|new, synced_at}  unique (course_id, quiz_id)
 - ``knowgap_questions`` {course_id, quiz_id, question_id, position, question_type,
   question_html (as Canvas sent it), question_text (clean text), text_hash, points_possible,
   core_topic, topic_source ai|heuristic|cache, topic_key, video {title, link, channel,
@@ -12,16 +12,18 @@ Collections (all ids are strings):
   correct [qid], attempt, graded_at, synced_at}}, synced_at} unique (course_id, student_id)
 - ``knowgap_course_context`` {course_id, course_context, context_hash, updated_by, updated_at}
 - ``knowgap_sync_state`` {course_id, base_url, cursor (max ``graded_at`` seen, Canvas' string),
-  full_synced_at, quizzes [{quiz_id, assignment_id, signature}], mode, rev, updated_at}
+  full_synced_at, quizzes [{quiz_id, assignment_id, signature}], pending_reports [{quiz_id,
+  progress_url}] (New Quizzes whose report to ask for again), mode, rev, updated_at}
   one per course: what an instructor's incremental sync starts from (see ``service``)
 """
 from __future__ import annotations
 
-from knowgap.core.clock import utcnow
 import hashlib
+import re
 
 from pymongo import UpdateOne
 
+from knowgap.core.clock import utcnow
 from knowgap.core.db import is_embedded
 from knowgap.topics.text import html_to_text, question_hash
 
@@ -32,6 +34,7 @@ CONTEXT = "knowgap_course_context"
 SYNC_STATE = "knowgap_sync_state"
 
 NO_TOPIC_TYPES = frozenset({"text_only_question"})   # instructions, not questions
+QUIZ_KEY = re.compile(r"^(nq-)?[0-9]+$")
 
 
 def write_updates(db, collection: str, updates: list[tuple[dict, dict]], *,
@@ -59,7 +62,7 @@ def save_quizzes(db, course_id: str, quizzes: list[dict], base_url: str, *,
         doc = {"course_id": course_id, "quiz_id": qid, "title": q.get("title") or f"Quiz {qid}",
                "assignment_id": str(q["assignment_id"]) if q.get("assignment_id") else None,
                "points_possible": q.get("points_possible"), "base_url": base_url,
-               "synced_at": now}
+               "source": q.get("source") or "classic", "synced_at": now}
         by_id[qid] = doc
         ops.append(({"course_id": course_id, "quiz_id": qid}, {"$set": doc}))
     write_updates(db, QUIZZES, ops, upsert=True)
@@ -137,8 +140,8 @@ def save_incorrect(db, course_id: str, rows: list[dict]) -> int:
     now = utcnow()
     by_student: dict[str, dict] = {}
     for r in rows:
-        if not str(r["quiz_id"]).isdigit():
-            continue                          # map keys must be plain (Canvas ids are numbers)
+        if not QUIZ_KEY.match(str(r["quiz_id"])):
+            continue       # map keys must be plain: Canvas ids are numbers, New Quizzes' nq-<n>
         entry = {k: r[k] for k in ("incorrect", "correct", "attempt", "graded_at") if k in r}
         entry["synced_at"] = now
         by_student.setdefault(r["student_id"], {})[f"quizzes.{r['quiz_id']}"] = entry

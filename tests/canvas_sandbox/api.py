@@ -123,7 +123,9 @@ def _quiz(request: web.Request, course_id: int) -> Quiz | None:
         quiz = _world(request).quizzes.get(int(request.match_info["quiz_id"]))
     except ValueError:
         return None
-    return quiz if quiz is not None and quiz.course_id == course_id else None
+    if quiz is None or quiz.course_id != course_id or quiz.engine != "classic":
+        return None                         # New Quizzes live under /api/quiz/v1 only
+    return quiz
 
 
 # ------------------------------------------------------------------ serialisers
@@ -242,16 +244,19 @@ def submission_json(world: World, quiz: Quiz, user_id: int, w: QuizWork | None,
         return d
     kept = w.kept_score(quiz.scoring_policy)
     a = w.latest
+    classic = quiz.engine == "classic"
+    kind = "online_quiz" if classic else "basic_lti_launch"
     d = dict(base, id=w.submission_id, attempt=a.attempt, score=kept, grade=_grade(kept),
              entered_score=kept, entered_grade=_grade(kept), graded_at=iso(a.graded_at),
              submitted_at=iso(a.submitted_at), posted_at=iso(a.graded_at), workflow_state="graded",
-             submission_type="online_quiz", missing=False)
+             submission_type=kind, missing=False)
     if history:
+        # New Quizzes are an LTI tool: their submissions carry no per-question data
         d["submission_history"] = [
             dict(base, id=w.submission_id, attempt=h.attempt, score=h.score, grade=_grade(h.score),
                  graded_at=iso(h.graded_at), submitted_at=iso(h.submitted_at),
-                 workflow_state="graded", submission_type="online_quiz", missing=False,
-                 submission_data=h.submission_data)
+                 workflow_state="graded", submission_type=kind, missing=False,
+                 **({"submission_data": h.submission_data} if classic else {}))
             for h in w.attempts]
     return d
 
@@ -368,7 +373,7 @@ async def list_quizzes(request: web.Request) -> web.Response:
         return err
     (course, roles), world = ctx, _world(request)
     term = (request.query.get("search_term") or "").lower()
-    out = [quiz_json(q) for q in world.course_quizzes(course.id)
+    out = [quiz_json(q) for q in world.course_quizzes(course.id, "classic")
            if (q.published or roles & STAFF) and term in q.title.lower()]
     return page_response(request, out, key=lambda d: (d["id"],))
 
@@ -529,3 +534,6 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/v1/courses/{course_id}/quizzes/{quiz_id}/submissions", quiz_submissions)
     r.add_get("/api/v1/courses/{course_id}/quizzes/{quiz_id}/statistics", quiz_statistics)
     r.add_get("/api/v1/courses/{course_id}/students/submissions", student_submissions)
+    from .new_quizzes import add_routes as add_new_quiz_routes   # it builds on this module
+
+    add_new_quiz_routes(app)

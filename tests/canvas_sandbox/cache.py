@@ -81,7 +81,7 @@ class ResponseCache:
         shape = tuple((id(w), len(w.attempts), w.attempts[-1].graded_at, w.attempts[-1].score)
                       if w is not None and w.attempts else (id(w), 0) for w in works)
         quiz_sig = (world.touched, quiz.assignment_id, quiz.scoring_policy, quiz.due_at,
-                    quiz.course_id)
+                    quiz.course_id, quiz.engine)
         sig = (world.version, quiz_sig, students, shape)
         key = (quiz.id, history, with_user)
         hit = self._submissions.get(key)

@@ -35,6 +35,7 @@ from tests.loopback import LoopThread
 
 from .api import CACHE, ITEMS, USER_ID, WORLD, add_routes, error, json_response
 from .cache import ResponseCache
+from .new_quizzes import REPORTS, ReportDesk
 from .state import FaultRule, SandboxState
 from .world import World
 
@@ -188,10 +189,12 @@ async def _pipeline(request: web.Request, handler):
         state.end(key, entry)
 
 
-def build_app(world: World, state: SandboxState) -> web.Application:
+def build_app(world: World, state: SandboxState,
+              reports: ReportDesk | None = None) -> web.Application:
     app = web.Application(middlewares=[_pipeline])
     app[WORLD] = world
     app[STATE] = state
+    app[REPORTS] = reports or ReportDesk()
     app[CACHE] = ResponseCache()
     add_routes(app)
 
@@ -205,7 +208,8 @@ def build_app(world: World, state: SandboxState) -> web.Application:
 class SandboxServer:
     """Fake Canvas on a free loopback port, served from its own thread and event loop.
 
-    Attributes: ``world``, ``state`` (alias ``faults``), ``base_url`` (``http://127.0.0.1:PORT``;
+    Attributes: ``world``, ``state`` (alias ``faults``), ``reports`` (New Quizzes report
+    knobs, see ``new_quizzes.ReportDesk``), ``base_url`` (``http://127.0.0.1:PORT``;
     the API root is ``base_url + "/api/v1"``), ``api_url``, ``host`` (``127.0.0.1:PORT``),
     ``port``.  ``start()`` returns self; ``stop()`` releases hung requests and joins the thread.
     """
@@ -214,6 +218,7 @@ class SandboxServer:
                  latency_s: float = 0.0, throttle: bool = True, **state_kwargs) -> None:
         self.world = world
         self.state = SandboxState(latency_s=latency_s, throttle=throttle, **state_kwargs)
+        self.reports = ReportDesk()              # New Quizzes reports: knobs and counters
         self._bind_host, self._bind_port = host, port
         self.port: int | None = None
         self._runtime = LoopThread("canvas-sandbox")
@@ -250,7 +255,7 @@ class SandboxServer:
         return self
 
     async def _setup(self) -> None:
-        self._app = build_app(self.world, self.state)
+        self._app = build_app(self.world, self.state, self.reports)
         self._app[CACHE].warm(self.world)       # serialise the heavy lists before serving
         self._runner = web.AppRunner(self._app, access_log=None, shutdown_timeout=1.0,
                                      handler_cancellation=True)

@@ -119,6 +119,10 @@ class CourseSpec:
     ``attempts``: every submitting student makes exactly this many attempts per quiz.
     ``missing_ratio``: fraction of (student, quiz) pairs with no submission at all (extra knob;
     Canvas then reports an ``unsubmitted`` assignment submission).
+    ``engine``: which quiz engine serves the course's quizzes: ``"classic"`` (all Classic
+    Quizzes), ``"new"`` (all New Quizzes) or ``"mixed"`` (every second quiz is a New Quiz).
+    The engine decides only which API serves a quiz: questions, students and answers are the
+    same, so two worlds that differ only in engines hold the same work.
     """
 
     course_id: int
@@ -131,6 +135,12 @@ class CourseSpec:
     attempts: int = 1
     term_id: int = 1
     missing_ratio: float = 0.0
+    engine: str = "classic"
+
+    def engine_of(self, quiz_index: int) -> str:
+        if self.engine == "mixed":
+            return "new" if quiz_index % 2 == 1 else "classic"
+        return self.engine
 
 
 DEFAULT_COURSES = (
@@ -200,6 +210,7 @@ class Quiz:
     unlock_at: int
     due_at: int
     published: bool = True
+    engine: str = "classic"            # "classic" | "new" (served by the New Quizzes API)
 
 
 @dataclass
@@ -414,9 +425,16 @@ class World:
         return [e.user_id for e in self.enrollments
                 if e.course_id == course_id and e.type == "StudentEnrollment"]
 
-    def course_quizzes(self, course_id: int) -> list[Quiz]:
-        return sorted((q for q in self.quizzes.values() if q.course_id == course_id),
-                      key=lambda q: q.position)
+    def course_quizzes(self, course_id: int, engine: str | None = None) -> list[Quiz]:
+        """The course's quizzes in position order (of one ``engine`` when given)."""
+        return sorted((q for q in self.quizzes.values() if q.course_id == course_id
+                       and (engine is None or q.engine == engine)), key=lambda q: q.position)
+
+    def set_engine(self, quiz_id: int, engine: str) -> None:
+        """Serve a quiz from the other engine (as when a course migrates to New Quizzes)."""
+        with self.lock:
+            self.quizzes[quiz_id].engine = engine
+            self.touch()
 
     def quiz_by_assignment(self, assignment_id: int) -> Quiz | None:
         return next((q for q in self.quizzes.values() if q.assignment_id == assignment_id), None)
@@ -577,7 +595,8 @@ def _add_course(world: World, rng: random.Random, spec: CourseSpec, student_ids:
         quiz = Quiz(quiz_id, spec.course_id, assignment_id, f"Quiz {qi + 1}: Week {qi + 1} review",
                     qi + 1, round(sum(q.points_possible for q in questions), 2), len(questions),
                     "keep_highest" if qi % 2 == 0 else "keep_latest",
-                    spec.attempts if spec.attempts > 1 else 1, unlock, unlock + 7 * DAY)
+                    spec.attempts if spec.attempts > 1 else 1, unlock, unlock + 7 * DAY,
+                    engine=spec.engine_of(qi))
         world.quizzes[quiz_id] = quiz
         world.questions[quiz_id] = questions
 
