@@ -172,41 +172,42 @@ def test_runs_from_threads_and_inside_an_event_loop(sandbox, svc):
     assert asyncio.run(inside_loop()) == sandbox.world.teacher_id
 
 
-def test_students_of_shares_the_students_cache_and_reports_each_failure(sandbox, svc):
+def test_student_ids_of_shares_the_students_cache_and_reports_each_failure(sandbox, svc):
     world = sandbox.world
     gateway = gw(svc)
-    one = gateway.students(COURSE)
+    assert gateway.students(COURSE)[0]["user"]                # the whole roster is cached
     sandbox.state.reset_counters()
-    found = gateway.students_of([COURSE, world.other_course_id])
-    assert found[str(COURSE)] == one                       # the entry ``students`` cached
+    found = gateway.student_ids_of([COURSE, world.other_course_id])
+    assert found[str(COURSE)] == {str(s) for s in world.student_ids(COURSE)}
     assert isinstance(found[str(world.other_course_id)], CanvasError)   # not the teacher's
     assert sandbox.state.total_requests == 1 and not gateway.last_stale
     sandbox.state.reset_counters()
-    again = gateway.students_of([COURSE])
-    assert again == {str(COURSE): one} and sandbox.state.total_requests == 0
+    assert gateway.student_ids_of([COURSE]) == {str(COURSE): found[str(COURSE)]}
+    assert sandbox.state.total_requests == 0
+    assert gateway.students(COURSE)[0]["user"]                # still whole for other readers
 
 
-def test_students_of_fetches_the_missing_courses_in_one_concurrent_run(sandbox, svc):
+def test_student_ids_of_fetches_the_missing_courses_in_one_concurrent_run(sandbox, svc):
     ta = gw(svc, "ta-token")                   # TA of 101; 999 is not theirs: two rosters asked
     sandbox.state.latency_s = 0.05
     try:
-        ta.students_of([COURSE, sandbox.world.other_course_id])
+        ta.student_ids_of([COURSE, sandbox.world.other_course_id])
     finally:
         sandbox.state.latency_s = 0.0
     assert sandbox.state.max_in_flight["ta-token"] == 2
 
 
-def test_students_of_stale_copy_and_outage(sandbox, svc):
+def test_student_ids_of_stale_copy_and_outage(sandbox, svc):
     gateway = gw(svc)
-    fresh = gateway.students_of([COURSE])
+    fresh = gateway.student_ids_of([COURSE])
     age_cache(svc, 3600)
     sandbox.inject("503", count=100)
-    assert gateway.students_of([COURSE]) == fresh and gateway.last_stale
+    assert gateway.student_ids_of([COURSE]) == fresh and gateway.last_stale
     svc.db[CACHE].delete_many({})
-    assert isinstance(gateway.students_of([COURSE])[str(COURSE)], CanvasUnavailable)
+    assert isinstance(gateway.student_ids_of([COURSE])[str(COURSE)], CanvasUnavailable)
 
 
-def test_students_of_raises_for_a_rejected_token(sandbox, svc):
+def test_student_ids_of_raises_for_a_rejected_token(sandbox, svc):
     sandbox.inject("401", count=10)
     with pytest.raises(CanvasTokenInvalid):
-        gw(svc).students_of([COURSE])
+        gw(svc).student_ids_of([COURSE])

@@ -17,7 +17,6 @@ from achieveup.badges.levels import LEVEL_NAMES
 from achieveup.mastery import calc, service as mastery
 from achieveup.mastery import store
 from knowgap.canvas.errors import CanvasError
-from knowgap.canvas.roles import enrollment_user_id
 
 log = logging.getLogger("achieveup.analytics")
 
@@ -119,13 +118,13 @@ def enrolled_students(db, gateway, course_ids) -> int:
     """
     students: set[str] = set()
     unanswered = []
-    for cid, roster in gateway.students_of(sorted(course_ids)).items():
-        if isinstance(roster, CanvasError):
+    for cid, ids in gateway.student_ids_of(sorted(course_ids)).items():
+        if isinstance(ids, CanvasError):
             log.warning("dashboard: no Canvas roster for course %s (%s); counting its last "
-                        "sync", cid, roster.error)
+                        "sync", cid, ids.error)
             unanswered.append(cid)
-            continue
-        students.update(sid for sid in map(enrollment_user_id, roster or []) if sid)
+        else:
+            students |= ids
     if unanswered:
         students.update(d["student_id"] for d in store.fetch_all(
             db[store.STUDENTS], {"course_id": {"$in": unanswered}}, {"_id": 0, "student_id": 1}))

@@ -25,7 +25,7 @@ from typing import Any, Awaitable, Callable
 from knowgap.canvas.client import CanvasClient
 from knowgap.canvas.errors import TRANSIENT, CanvasError, CanvasTokenInvalid
 from knowgap.canvas.hosts import canvas_base_url
-from knowgap.canvas.roles import is_instructor_of
+from knowgap.canvas.roles import enrollment_user_id, is_instructor_of
 from knowgap.canvas.runner import run_sync
 from knowgap.core.clock import aware, utcnow
 from knowgap.core.crypto import token_fingerprint
@@ -108,7 +108,7 @@ class CanvasGateway:
         return data
 
     def cached_many(self, fetches: dict[str, Callable[[CanvasClient], Awaitable[Any]]], *,
-                    ttl: float | None = None) -> dict[str, Any]:
+                    ttl: float | None = None, fields: tuple[str, ...] = ()) -> dict[str, Any]:
         """``{key: data}`` for several keys, each cached as by ``cached``.
 
         Fresh copies come from one cache query; the other keys are fetched concurrently in
@@ -117,11 +117,16 @@ class CanvasGateway:
         whose fetch failed maps to its stale copy (transient failures, as in ``cached``), else
         to the ``CanvasError`` itself, for the caller to fall back on; a rejected token
         (``CanvasTokenInvalid``) is raised, since the user must act on it.
+
+        ``fields``: read only these fields of the cached data (of each item, for lists), for
+        callers that need a few fields of large lists; answers fetched now come whole.
         """
         self.last_stale = False
         full_keys = {key: f"{self.origin}|{key}" for key in fetches}
+        projection = ({"key": 1, "fetched_at": 1, **{f"data.{f}": 1 for f in fields}}
+                      if fields else None)
         docs = {d["key"]: d for d in self._cache.find(
-            {"scope": self.scope, "key": {"$in": list(full_keys.values())}})}
+            {"scope": self.scope, "key": {"$in": list(full_keys.values())}}, projection)}
         out: dict[str, Any] = {}
         missing = []
         for key, full_key in full_keys.items():
@@ -208,13 +213,21 @@ class CanvasGateway:
         """Student enrollments (``user`` and ``grades`` included)."""
         return self.cached(_students_key(cid), _list_students(cid), **kw)
 
-    def students_of(self, course_ids, **kw) -> dict[str, Any]:
-        """``{course id: student enrollments, or the CanvasError}`` for several courses, through
-        the same cache entries as ``students`` (``cached_many``: one cache query, one
-        concurrent run for the courses not cached)."""
+    def student_ids_of(self, course_ids, **kw) -> dict[str, Any]:
+        """``{course id: set of student user ids, or the CanvasError}`` for several courses,
+        from the same cache entries as ``students`` (``cached_many``: one cache query reading
+        only the ids, one concurrent run for the courses not cached)."""
         ids = [str(cid) for cid in course_ids]
-        found = self.cached_many({_students_key(cid): _list_students(cid) for cid in ids}, **kw)
-        return {cid: found[_students_key(cid)] for cid in ids}
+        found = self.cached_many({_students_key(cid): _list_students(cid) for cid in ids},
+                                 fields=("user_id",), **kw)
+        out: dict[str, Any] = {}
+        for cid in ids:
+            roster = found[_students_key(cid)]
+            if isinstance(roster, CanvasError):
+                out[cid] = roster
+            else:
+                out[cid] = {uid for uid in map(enrollment_user_id, roster or []) if uid}
+        return out
 
     def enrollments(self, cid, user_id="self", **kw) -> list:
         return self.cached(f"course/{cid}/enrollments/{user_id}",
