@@ -8,7 +8,7 @@ from flask import Flask
 from flask_cors import CORS
 
 from config import Config, load_config
-from knowgap.core import db as dbmod
+from knowgap.core import db as dbmod, swagger_ui
 from knowgap.core.crypto import TokenCipher
 from knowgap.core.error_handlers import register_error_handlers
 from flask_smorest import Api
@@ -46,7 +46,8 @@ def _flask_settings(config: Config) -> dict:
         "OPENAPI_URL_PREFIX": "/",
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "docs",
-        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        "OPENAPI_SWAGGER_UI_URL": swagger_ui.URL,        # served by the app (no CDN)
+        "OPENAPI_SWAGGER_UI_CONFIG": swagger_ui.CONFIG,
         "RATELIMIT_STORAGE_URI": config.ratelimit_storage_uri,
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_SWALLOW_ERRORS": True,
@@ -84,6 +85,7 @@ def create_app(config: Config | None = None, *, db=None) -> Flask:
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     for path in BLUEPRINTS:
         api.register_blueprint(_load(path))
+    app.register_blueprint(swagger_ui.blp)
     init_request_log(app)
     register_error_handlers(app)
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import pytest
 
 from knowgap import create_app
-from knowgap.core import db as dbmod
+from knowgap.core import db as dbmod, swagger_ui
 from knowgap.core.extensions import limiter
 from tests.canvas_sandbox import SandboxServer, build_world
 from tests.conftest import canvas_settings, make_config
@@ -44,6 +44,7 @@ NOT_IN_MATRIX = {
     ("GET", "/static/<path:filename>"): "Flask's static files (none are served)",
     ("GET", "/openapi.json"): "public API document",
     ("GET", "/docs"): "public Swagger UI",
+    ("GET", swagger_ui.URL + "<path:filename>"): "Swagger UI's static files (tests/test_docs.py)",
     ("GET", "/health"): "public health probe for the load balancer",
 }
 MISSING_TOKEN = 400          # AchieveUp: admin has no Canvas token ("canvas_token_missing")

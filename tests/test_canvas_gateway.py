@@ -11,7 +11,7 @@ import pytest
 from flask import Flask, g
 
 from conftest import make_config
-from knowgap.canvas.errors import CanvasTokenInvalid, CanvasUnavailable
+from knowgap.canvas.errors import CanvasError, CanvasTokenInvalid, CanvasUnavailable
 from knowgap.canvas.gateway import CACHE, CanvasGateway
 from knowgap.core.crypto import TokenCipher
 from knowgap.core.db import IndexManager
@@ -170,3 +170,44 @@ def test_runs_from_threads_and_inside_an_event_loop(sandbox, svc):
     async def inside_loop():
         return gw(svc).self_user()["id"]        # sync facade called from async code
     assert asyncio.run(inside_loop()) == sandbox.world.teacher_id
+
+
+def test_student_ids_of_shares_the_students_cache_and_reports_each_failure(sandbox, svc):
+    world = sandbox.world
+    gateway = gw(svc)
+    assert gateway.students(COURSE)[0]["user"]                # the whole roster is cached
+    sandbox.state.reset_counters()
+    found = gateway.student_ids_of([COURSE, world.other_course_id])
+    assert found[str(COURSE)] == {str(s) for s in world.student_ids(COURSE)}
+    assert isinstance(found[str(world.other_course_id)], CanvasError)   # not the teacher's
+    assert sandbox.state.total_requests == 1 and not gateway.last_stale
+    sandbox.state.reset_counters()
+    assert gateway.student_ids_of([COURSE]) == {str(COURSE): found[str(COURSE)]}
+    assert sandbox.state.total_requests == 0
+    assert gateway.students(COURSE)[0]["user"]                # still whole for other readers
+
+
+def test_student_ids_of_fetches_the_missing_courses_in_one_concurrent_run(sandbox, svc):
+    ta = gw(svc, "ta-token")                   # TA of 101; 999 is not theirs: two rosters asked
+    sandbox.state.latency_s = 0.05
+    try:
+        ta.student_ids_of([COURSE, sandbox.world.other_course_id])
+    finally:
+        sandbox.state.latency_s = 0.0
+    assert sandbox.state.max_in_flight["ta-token"] == 2
+
+
+def test_student_ids_of_stale_copy_and_outage(sandbox, svc):
+    gateway = gw(svc)
+    fresh = gateway.student_ids_of([COURSE])
+    age_cache(svc, 3600)
+    sandbox.inject("503", count=100)
+    assert gateway.student_ids_of([COURSE]) == fresh and gateway.last_stale
+    svc.db[CACHE].delete_many({})
+    assert isinstance(gateway.student_ids_of([COURSE])[str(COURSE)], CanvasUnavailable)
+
+
+def test_student_ids_of_raises_for_a_rejected_token(sandbox, svc):
+    sandbox.inject("401", count=10)
+    with pytest.raises(CanvasTokenInvalid):
+        gw(svc).student_ids_of([COURSE])

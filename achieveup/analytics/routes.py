@@ -8,7 +8,7 @@ from achieveup.analytics import schemas as s
 from achieveup.analytics import service
 from achieveup.auth.guards import (current_user, is_admin, login_required,
                                    require_course_instructor, require_student_access,
-                                   role_required, taught_course_ids)
+                                   role_required, taught_course_ids, user_gateway)
 from knowgap.core.schemas import path_id
 from knowgap.core.services import services
 
@@ -21,7 +21,8 @@ blp = Blueprint("achieveup_analytics", __name__, description="AchieveUp analytic
 @blp.doc(summary="{students, averageProgress, totalCourses, totalSkillMatrices, recentActivity}")
 def dashboard():
     user = current_user()
-    return service.dashboard(services().db, str(user["_id"]), taught_course_ids(user))
+    return service.dashboard(services().db, str(user["_id"]), taught_course_ids(user),
+                             user_gateway(user))
 
 
 @blp.route("/achieveup/instructor/courses/<course_id>/student-analytics")

@@ -41,7 +41,8 @@ class DashboardActivitySchema(StrictSchema):
 
 class InstructorDashboardSchema(StrictSchema):
     students = Count(required=True, metadata={
-        "description": "Distinct students with mastery data in the instructor's courses."})
+        "description": "Distinct students enrolled in Canvas in the instructor's courses (a "
+                       "student in two of them counts once), known before any sync."})
     averageProgress = Number(required=True)
     totalCourses = Count(required=True)
     totalSkillMatrices = Count(required=True)

@@ -9,12 +9,16 @@ who mastered the skill; ``averageScores[skill]`` mean score of the students with
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections import OrderedDict
 
 from achieveup.badges.levels import LEVEL_NAMES
 from achieveup.mastery import calc, service as mastery
 from achieveup.mastery import store
+from knowgap.canvas.errors import CanvasError
+
+log = logging.getLogger("achieveup.analytics")
 
 LEVEL_RANK = {name: i for i, name in enumerate(LEVEL_NAMES)}
 
@@ -104,12 +108,33 @@ def student_analytics_body(db, course_id: str) -> bytes:
     return body
 
 
-def dashboard(db, user_id: str, course_ids: set[str]) -> dict:
+def enrolled_students(db, gateway, course_ids) -> int:
+    """Distinct students enrolled in ``course_ids`` (one student in two courses counts once).
+
+    Read from the Canvas rosters through the caller's gateway (cached like every Canvas read,
+    the courses not cached fetched together in one run), so the count is right before any
+    sync. A course Canvas gives no roster for (down with nothing cached, or refused) counts
+    the students of its last sync instead, so an outage never fails the dashboard.
+    """
+    students: set[str] = set()
+    unanswered = []
+    for cid, ids in gateway.student_ids_of(sorted(course_ids)).items():
+        if isinstance(ids, CanvasError):
+            log.warning("dashboard: no Canvas roster for course %s (%s); counting its last "
+                        "sync", cid, ids.error)
+            unanswered.append(cid)
+        else:
+            students |= ids
+    if unanswered:
+        students.update(d["student_id"] for d in store.fetch_all(
+            db[store.STUDENTS], {"course_id": {"$in": unanswered}}, {"_id": 0, "student_id": 1}))
+    return len(students)
+
+
+def dashboard(db, user_id: str, course_ids: set[str], gateway) -> dict:
     ids = sorted(course_ids)
-    docs = store.fetch_all(db[store.MASTERY], {"course_id": {"$in": ids}},
-                           {"_id": 0, "student_id": 1, "progress": 1})
-    students = {d["student_id"] for d in docs}
-    progress = [d.get("progress") or 0.0 for d in docs]
+    progress = [d.get("progress") or 0.0 for d in store.fetch_all(
+        db[store.MASTERY], {"course_id": {"$in": ids}}, {"_id": 0, "progress": 1})]
     matrices = db[store.MATRICES].count_documents({"instructor_id": user_id,
                                                    "course_id": {"$in": ids}})
     activity = []
@@ -121,7 +146,7 @@ def dashboard(db, user_id: str, course_ids: set[str]) -> dict:
                          "description": (f"Synced {counts.get('students', 0)} students; "
                                          f"{counts.get('badges_awarded', 0)} new badges.")})
     activity.sort(key=lambda a: a["timestamp"] or "", reverse=True)
-    return {"students": len(students),
+    return {"students": enrolled_students(db, gateway, ids),
             "averageProgress": round(sum(progress) / len(progress), 1) if progress else 0.0,
             "totalCourses": len(ids), "totalSkillMatrices": matrices,
             "recentActivity": activity[:10]}

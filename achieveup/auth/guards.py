@@ -256,18 +256,11 @@ def require_course_instructor(course_id) -> None:
 
 
 def _student_ids(gateway, course_id: str) -> set[str]:
+    from knowgap.canvas.roles import enrollment_user_id
+
     def compute() -> set[str]:
-        ids = set()
-        for item in gateway.students(course_id) or []:
-            if not isinstance(item, dict):
-                continue
-            sid = item.get("user_id")
-            if sid is None and isinstance(item.get("user"), dict):
-                sid = item["user"].get("id")
-            if sid is None:
-                sid = item.get("id")
-            if sid is not None:
-                ids.add(str(sid))
+        ids = {enrollment_user_id(item) for item in gateway.students(course_id) or []}
+        ids.discard(None)
         return ids
 
     return _memo("_auth_students", (id(gateway), course_id), compute)

@@ -18,13 +18,14 @@ Every call runs on a fresh event loop with the ``config.canvas_timeout_seconds``
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Awaitable, Callable
 
 from knowgap.canvas.client import CanvasClient
-from knowgap.canvas.errors import TRANSIENT
+from knowgap.canvas.errors import TRANSIENT, CanvasError, CanvasTokenInvalid
 from knowgap.canvas.hosts import canvas_base_url
-from knowgap.canvas.roles import is_instructor_of
+from knowgap.canvas.roles import enrollment_user_id, is_instructor_of
 from knowgap.canvas.runner import run_sync
 from knowgap.core.clock import aware, utcnow
 from knowgap.core.crypto import token_fingerprint
@@ -94,25 +95,86 @@ class CanvasGateway:
         """Cached result of ``fetch(client)`` under ``key`` (see module docstring)."""
         self.last_stale = False
         full_key = f"{self.origin}|{key}"
-        ttl = self.config.canvas_cache_ttl_seconds if ttl is None else ttl
         doc = self._cache.find_one({"scope": self.scope, "key": full_key})
-        if doc and not refresh and ttl > 0:
-            age = (utcnow() - aware(doc["fetched_at"])).total_seconds()
-            if 0 <= age < ttl:
-                return doc["data"]
+        if doc and not refresh and self._fresh(doc, ttl):
+            return doc["data"]
         try:
             data = self.run(fetch)
         except TRANSIENT as exc:
             if doc is None:
                 raise
-            log.warning("canvas %s for %s (token fp %s); serving cached copy from %s",
-                        exc.error, key, self.scope[:12], doc["fetched_at"])
-            self.last_stale = True
-            _mark_stale()
-            return doc["data"]
+            return self._stale(key, doc, exc)
+        self._save(full_key, data)
+        return data
+
+    def cached_many(self, fetches: dict[str, Callable[[CanvasClient], Awaitable[Any]]], *,
+                    ttl: float | None = None, fields: tuple[str, ...] = ()) -> dict[str, Any]:
+        """``{key: data}`` for several keys, each cached as by ``cached``.
+
+        Fresh copies come from one cache query; the other keys are fetched concurrently in
+        one run (one client, one deadline), so N cold keys cost one round of requests rather
+        than N runs one after another, and a Canvas outage costs one retry cycle, not N. A key
+        whose fetch failed maps to its stale copy (transient failures, as in ``cached``), else
+        to the ``CanvasError`` itself, for the caller to fall back on; a rejected token
+        (``CanvasTokenInvalid``) is raised, since the user must act on it.
+
+        ``fields``: read only these fields of the cached data (of each item, for lists), for
+        callers that need a few fields of large lists; answers fetched now come whole.
+        """
+        self.last_stale = False
+        full_keys = {key: f"{self.origin}|{key}" for key in fetches}
+        projection = ({"key": 1, "fetched_at": 1, **{f"data.{f}": 1 for f in fields}}
+                      if fields else None)
+        docs = {d["key"]: d for d in self._cache.find(
+            {"scope": self.scope, "key": {"$in": list(full_keys.values())}}, projection)}
+        out: dict[str, Any] = {}
+        missing = []
+        for key, full_key in full_keys.items():
+            doc = docs.get(full_key)
+            if doc and self._fresh(doc, ttl):
+                out[key] = doc["data"]
+            else:
+                missing.append(key)
+        if not missing:
+            return out
+
+        async def fetch_missing(client):
+            return await asyncio.gather(*(fetches[key](client) for key in missing),
+                                        return_exceptions=True)
+
+        try:
+            results = self.run(fetch_missing)
+        except TRANSIENT as exc:                 # the deadline: every pending fetch stopped
+            results = [exc] * len(missing)
+        for key, result in zip(missing, results):
+            doc = docs.get(full_keys[key])
+            if isinstance(result, CanvasTokenInvalid) or (
+                    isinstance(result, BaseException) and not isinstance(result, CanvasError)):
+                raise result
+            if isinstance(result, TRANSIENT) and doc is not None:
+                out[key] = self._stale(key, doc, result)
+            elif isinstance(result, CanvasError):
+                out[key] = result
+            else:
+                self._save(full_keys[key], result)
+                out[key] = result
+        return out
+
+    def _fresh(self, doc: dict, ttl: float | None) -> bool:
+        ttl = self.config.canvas_cache_ttl_seconds if ttl is None else ttl
+        age = (utcnow() - aware(doc["fetched_at"])).total_seconds()
+        return ttl > 0 and 0 <= age < ttl
+
+    def _save(self, full_key: str, data: Any) -> None:
         self._cache.update_one({"scope": self.scope, "key": full_key},
                                {"$set": {"data": data, "fetched_at": utcnow()}}, upsert=True)
-        return data
+
+    def _stale(self, key: str, doc: dict, exc) -> Any:
+        log.warning("canvas %s for %s (token fp %s); serving cached copy from %s",
+                    exc.error, key, self.scope[:12], doc["fetched_at"])
+        self.last_stale = True
+        _mark_stale()
+        return doc["data"]
 
     def invalidate(self, key_prefix: str = "") -> int:
         """Forget cached answers for this token (all, or keys starting with ``key_prefix``)."""
@@ -149,7 +211,23 @@ class CanvasGateway:
 
     def students(self, cid, **kw) -> list:
         """Student enrollments (``user`` and ``grades`` included)."""
-        return self.cached(f"course/{cid}/students", lambda c: c.list_students(cid), **kw)
+        return self.cached(_students_key(cid), _list_students(cid), **kw)
+
+    def student_ids_of(self, course_ids, **kw) -> dict[str, Any]:
+        """``{course id: set of student user ids, or the CanvasError}`` for several courses,
+        from the same cache entries as ``students`` (``cached_many``: one cache query reading
+        only the ids, one concurrent run for the courses not cached)."""
+        ids = [str(cid) for cid in course_ids]
+        found = self.cached_many({_students_key(cid): _list_students(cid) for cid in ids},
+                                 fields=("user_id",), **kw)
+        out: dict[str, Any] = {}
+        for cid in ids:
+            roster = found[_students_key(cid)]
+            if isinstance(roster, CanvasError):
+                out[cid] = roster
+            else:
+                out[cid] = {uid for uid in map(enrollment_user_id, roster or []) if uid}
+        return out
 
     def enrollments(self, cid, user_id="self", **kw) -> list:
         return self.cached(f"course/{cid}/enrollments/{user_id}",
@@ -166,3 +244,11 @@ class CanvasGateway:
                 return {"current_score": grades.get("current_score"),
                         "final_score": grades.get("final_score")}
         return {"current_score": None, "final_score": None}
+
+
+def _students_key(cid) -> str:
+    return f"course/{cid}/students"
+
+
+def _list_students(cid) -> Callable[[CanvasClient], Awaitable[Any]]:
+    return lambda client: client.list_students(cid)

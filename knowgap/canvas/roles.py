@@ -49,3 +49,19 @@ def course_roles(course_json) -> set[str]:
 
 def is_instructor_of(course_json) -> bool:
     return bool(course_roles(course_json) & INSTRUCTOR_TYPES)
+
+
+def enrollment_user_id(entry) -> str | None:
+    """The Canvas user id (as a string) of an enrollment from ``/courses/:id/enrollments``.
+
+    Enrollments carry ``user_id``; some responses only nest it in ``user`` (``include[]=user``)
+    or are user objects themselves (``/courses/:id/users``), hence the fallbacks.
+    """
+    if not isinstance(entry, dict):
+        return None
+    uid = entry.get("user_id")
+    if uid is None and isinstance(entry.get("user"), dict):
+        uid = entry["user"].get("id")
+    if uid is None:
+        uid = entry.get("id")
+    return None if uid is None else str(uid)
