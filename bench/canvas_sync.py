@@ -1,8 +1,14 @@
-"""Benchmark: a full course snapshot against the Canvas sandbox, then an incremental re-sync.
+"""Benchmark: a full course snapshot against the Canvas sandbox, then incremental re-syncs.
 
 Run: ``python bench/canvas_sync.py`` (prints figures; not a test). Options: ``--students``,
-``--quizzes``, ``--questions``, ``--latency`` (seconds), ``--in-process`` (run the sandbox in
-this process instead of a child process).
+``--quizzes``, ``--questions``, ``--latency`` (seconds), ``--engines`` (``classic,mixed`` by
+default: the course on Classic Quizzes only, then the same course with every second quiz a New
+Quiz), ``--in-process`` (run the sandbox in this process instead of a child process).
+
+New Quizzes cost more requests: their per-item results come from a student analysis report
+(POST, a few Progress polls, the download and its redirect: about 6 requests per quiz, with
+pauses between polls), which runs alongside the Classic work. An unchanged re-sync asks for no
+report at all (no submission of the quiz was graded since the cursor).
 
 Why the sandbox runs in a child process by default: the sandbox answers on one Python event loop
 (about 1 ms of CPU per 100-submission page now that rows are pre-serialised, see
@@ -46,11 +52,18 @@ TOKEN = "teacher-token"
 
 
 # ---------------------------------------------------------------- sandbox in a child process
-def _serve(conn, students: int, quizzes: int, questions: int, latency: float) -> None:
-    from tests.canvas_sandbox import CourseSpec, SandboxServer, build_world
+def _world(students: int, quizzes: int, questions: int, engine: str):
+    from tests.canvas_sandbox import CourseSpec, build_world
 
-    world = build_world([CourseSpec(COURSE_ID, "Benchmark Biology", "BIO-900", students,
-                                    quizzes, questions)], seed=7)
+    return build_world([CourseSpec(COURSE_ID, "Benchmark Biology", "BIO-900", students,
+                                   quizzes, questions, engine=engine)], seed=7)
+
+
+def _serve(conn, students: int, quizzes: int, questions: int, latency: float,
+           engine: str) -> None:
+    from tests.canvas_sandbox import SandboxServer
+
+    world = _world(students, quizzes, questions, engine)
     server = SandboxServer(world, latency_s=latency, throttle=True).start()
     gc.freeze()        # the world's ~10^6 long-lived objects: keep full GCs off the server loop
     conn.send(server.base_url)
@@ -68,11 +81,13 @@ def _command(server, cmd: str, args: list):
     if cmd == "reset":
         state.reset_counters()
         state.reset_throttle()
+        server.reports.reset_counters()
         return None
     if cmd == "stats":
         snap = state.snapshot()
         return {"requests": snap["total_requests"], "throttled": snap["throttled"],
-                "max_in_flight": max(snap["max_in_flight"].values(), default=0)}
+                "max_in_flight": max(snap["max_in_flight"].values(), default=0),
+                "reports": server.reports.started}
     if cmd == "log":
         return [(e["started"], e["duration_s"], e["status"], e["remaining"], e["path"])
                 for e in state.request_log]
@@ -92,12 +107,9 @@ class Sandbox:
     def __init__(self, in_process: bool, *spec):
         self.in_process = in_process
         if in_process:
-            parent, child = mp.Pipe()
-            self._server = None
-            from tests.canvas_sandbox import CourseSpec, SandboxServer, build_world
-            students, quizzes, questions, latency = spec
-            world = build_world([CourseSpec(COURSE_ID, "Benchmark Biology", "BIO-900", students,
-                                            quizzes, questions)], seed=7)
+            from tests.canvas_sandbox import SandboxServer
+            students, quizzes, questions, latency, engine = spec
+            world = _world(students, quizzes, questions, engine)
             self._server = SandboxServer(world, latency_s=latency, throttle=True).start()
             self.base_url = self._server.base_url
         else:
@@ -138,45 +150,42 @@ async def _incremental(config, base_url: str, previous):
         return snap, time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=300)
-    parser.add_argument("--quizzes", type=int, default=15)
-    parser.add_argument("--questions", type=int, default=20)
-    parser.add_argument("--latency", type=float, default=0.05)
-    parser.add_argument("--new-attempts", type=int, default=5)
-    parser.add_argument("--in-process", action="store_true")
-    args = parser.parse_args()
-
-    sandbox = Sandbox(args.in_process, args.students, args.quizzes, args.questions, args.latency)
+def run_course(args, engine: str) -> dict:
+    """Every figure for one course (see the module docstring); prints them as it goes."""
+    sandbox = Sandbox(args.in_process, args.students, args.quizzes, args.questions,
+                      args.latency, engine)
     try:
         config = load_config(environ={}, app_env="bench", jwt_secret_key="x" * 40,
                              token_encryption_key=new_encryption_key(), badge_salt="bench",
                              canvas_base_url=sandbox.base_url,
                              canvas_allowed_hosts=("127.0.0.1",), canvas_timeout_seconds=120.0)
-        print(f"Canvas sandbox at {sandbox.base_url} ({'in process' if args.in_process else 'child process'}), "
-              f"latency {args.latency * 1000:.0f} ms, throttle on (600 / 50 up-front / 10 per s)")
-        print(f"Course: {args.students} students, {args.quizzes} quizzes x {args.questions} questions")
+        label = {"classic": "Classic Quizzes only",
+                 "mixed": "every second quiz a New Quiz"}.get(engine, engine)
+        print(f"\n######## Course: {args.students} students, {args.quizzes} quizzes x "
+              f"{args.questions} questions, {label} ########")
 
         sandbox("reset")
         snap, wall, client = asyncio.run(_snapshot(config, sandbox.base_url))
         stats = sandbox("stats")
         requests = stats["requests"] - stats["throttled"]     # answered requests
-        print("\n== Full sync (concurrent) ==")
+        new = sum(1 for q in snap.quizzes if q.get("source") == "new")
+        print("== Full sync (concurrent) ==")
         print(f"requests made            {stats['requests']} ({requests} answered + "
               f"{stats['throttled']} throttled; client counted {client.stats['requests']})")
         print(f"403/429 seen by server   {stats['throttled']}")
         print(f"max in flight (server)   {stats['max_in_flight']}")
-        print(f"data                     {len(snap.quizzes)} quizzes, "
-              f"{sum(map(len, snap.questions.values()))} questions, {len(snap.students)} students, "
-              f"{len(snap.submissions)} submissions")
+        print(f"data                     {len(snap.quizzes)} quizzes ({new} New Quizzes, "
+              f"{len(snap.reports)} reports read), {sum(map(len, snap.questions.values()))} "
+              f"questions, {len(snap.students)} students, {len(snap.submissions)} submissions, "
+              f"{len(snap.results())} per-question results")
         print(f"wall time                {wall:.3f} s")
 
         sandbox("reset")
-        _, base_wall, base_client = asyncio.run(_snapshot(config, sandbox.base_url, max_concurrency=1))
+        _, base_wall, base_client = asyncio.run(_snapshot(config, sandbox.base_url,
+                                                          max_concurrency=1))
         base_stats = sandbox("stats")
         floor = requests * args.latency / 12
-        print("\n== Baseline (same requests, one at a time) ==")
+        print("== Baseline (same requests, one at a time) ==")
         print(f"requests made            {base_stats['requests']}")
         print(f"wall time                {base_wall:.3f} s")
         print(f"speedup                  {base_wall / wall:.1f}x")
@@ -184,20 +193,58 @@ def main() -> None:
               f"concurrent run = {wall / floor:.2f}x floor")
 
         sandbox("reset")
+        unchanged, unchanged_wall = asyncio.run(_incremental(config, sandbox.base_url, snap))
+        unchanged_stats = sandbox("stats")
+        print("== Unchanged re-sync (graded_since, nothing new) ==")
+        print(f"requests made            {unchanged_stats['requests']} "
+              f"({100 * unchanged_stats['requests'] / requests:.1f}% of the full sync's "
+              f"{requests}); reports asked for {unchanged_stats['reports']}")
+        print(f"wall time                {unchanged_wall:.3f} s")
+
+        sandbox("reset")
         sandbox("mutate", args.new_attempts)
         inc, inc_wall = asyncio.run(_incremental(config, sandbox.base_url, snap))
         inc_stats = sandbox("stats")
-        print(f"\n== Incremental re-sync ({args.new_attempts} new graded attempts, graded_since) ==")
+        print(f"== Incremental re-sync ({args.new_attempts} new graded attempts) ==")
         print(f"requests made            {inc_stats['requests']} "
-              f"({100 * inc_stats['requests'] / requests:.1f}% of the full sync's {requests})")
+              f"({100 * inc_stats['requests'] / requests:.1f}% of the full sync's {requests}); "
+              f"reports asked for {inc_stats['reports']}")
         print(f"changed submissions      {len(inc.submissions)}; questions reused for "
               f"{len(inc.reused_question_quizzes)}/{len(inc.quizzes)} quizzes")
         print(f"wall time                {inc_wall:.3f} s")
-
-        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print(f"\npeak memory (this process, max RSS) {peak_kb / 1024:.1f} MB")
+        return {"engine": engine, "requests": requests, "throttled": stats["throttled"],
+                "wall": wall, "serial": base_wall, "speedup": base_wall / wall,
+                "unchanged": unchanged_stats["requests"],
+                "unchanged_pct": 100 * unchanged_stats["requests"] / requests,
+                "changed": inc_stats["requests"]}
     finally:
         sandbox.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=300)
+    parser.add_argument("--quizzes", type=int, default=15)
+    parser.add_argument("--questions", type=int, default=20)
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--new-attempts", type=int, default=5)
+    parser.add_argument("--engines", default="classic,mixed")
+    parser.add_argument("--in-process", action="store_true")
+    args = parser.parse_args()
+    print(f"Canvas sandbox ({'in process' if args.in_process else 'child process'}), latency "
+          f"{args.latency * 1000:.0f} ms, throttle on (600 / 50 up-front / 10 per s)")
+    rows = [run_course(args, engine) for engine in args.engines.split(",")]
+
+    print("\n== Summary (targets: >= 8x the one-at-a-time baseline; unchanged re-sync <= 10% "
+          "of the first sync's requests) ==")
+    print(f"{'course':10} {'requests':>8} {'throttled':>9} {'wall s':>7} {'serial s':>8} "
+          f"{'speedup':>7} {'unchanged':>9} {'%':>5} {'5 new':>6}")
+    for r in rows:
+        print(f"{r['engine']:10} {r['requests']:8d} {r['throttled']:9d} {r['wall']:7.2f} "
+              f"{r['serial']:8.2f} {r['speedup']:6.1f}x {r['unchanged']:9d} "
+              f"{r['unchanged_pct']:5.1f} {r['changed']:6d}")
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"\npeak memory (this process, max RSS) {peak_kb / 1024:.1f} MB")
 
 
 if __name__ == "__main__":

@@ -70,11 +70,13 @@ class ConnectionSchema(StrictSchema):
 
 
 CANVAS_ID = re.compile(r"^[0-9]{1,20}$")
+QUIZ_ID = re.compile(r"^(nq-)?[0-9]{1,20}$")          # New Quizzes: nq-<assignment id>
 
 
 def _path_id(value: str, name: str) -> str:
-    """Canvas ids are numbers; anything else (``..``, ``sis:...``) never reaches a Canvas URL."""
-    return path_id(value, name, CANVAS_ID)
+    """Canvas ids are numbers (New Quizzes' carry the ``nq-`` prefix); anything else
+    (``..``, ``sis:...``) never reaches a Canvas URL."""
+    return path_id(value, name, QUIZ_ID if name == "quiz_id" else CANVAS_ID)
 
 
 def _course(c: dict, with_description: bool = False) -> dict:

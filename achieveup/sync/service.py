@@ -351,8 +351,8 @@ def run_course_sync(services, course_id: str, user_id: str, *, full: bool = Fals
               "graded_since": snap.next_graded_since or since, "last_synced_at": now,
               "last_synced_by": str(user["_id"]), "last_counts": counts,
               "course_record": course_record(course), "quiz_signatures": quiz_signatures(snap),
-              "pending_reports": quiz_sources.pending_entries(snap.pending_reports,
-                                                              snap.failed_reports)}
+              "pending_reports": quiz_sources.pending_entries(
+                  snap.pending_reports, snap.failed_reports, snap.recheck_reports)}
     if not snap.incremental:
         fields["last_full_sync_at"] = now
     db[store.SYNC_STATE].update_one({"_id": course_id}, {"$set": fields}, upsert=True)

@@ -22,6 +22,7 @@ import asyncio
 import logging
 from typing import Any, Awaitable, Callable
 
+from knowgap.canvas import quiz_sources
 from knowgap.canvas.client import CanvasClient
 from knowgap.canvas.errors import TRANSIENT, CanvasError, CanvasTokenInvalid
 from knowgap.canvas.hosts import canvas_base_url
@@ -203,11 +204,14 @@ class CanvasGateway:
         return self.cached(f"course/{cid}", lambda c: c.get_course(cid), **kw)
 
     def quizzes(self, cid, **kw) -> list:
-        return self.cached(f"course/{cid}/quizzes", lambda c: c.list_quizzes(cid), **kw)
+        """Classic Quizzes and New Quizzes (``nq-`` ids, see ``knowgap.canvas.new_quizzes``)."""
+        return self.cached(f"course/{cid}/quizzes+new",
+                           lambda c: quiz_sources.all_quizzes(c, cid), **kw)
 
     def questions(self, cid, qid, **kw) -> list:
+        """A Classic quiz's questions or a New Quiz's items (as Classic-like questions)."""
         return self.cached(f"course/{cid}/quiz/{qid}/questions",
-                           lambda c: c.list_questions(cid, qid), **kw)
+                           lambda c: quiz_sources.quiz_questions(c, cid, qid), **kw)
 
     def students(self, cid, **kw) -> list:
         """Student enrollments (``user`` and ``grades`` included)."""

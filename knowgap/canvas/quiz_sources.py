@@ -36,7 +36,9 @@ from knowgap.canvas.errors import (CanvasConflict, CanvasError, CanvasNotFound,
 
 log = logging.getLogger("knowgap.canvas")
 
-FIRST_POLL_SECONDS = 0.2
+#: Progress polls back off geometrically (x1.6) from 50 ms to one every 3 s: a report that is
+#: quick to build is picked up soon after it is done, a slow one costs a cheap read every 3 s.
+FIRST_POLL_SECONDS = 0.05
 MAX_POLL_SECONDS = 3.0
 
 
@@ -123,6 +125,8 @@ async def student_analysis(client, course_id, assignment_id, *, deadline: float,
     docstring). ``deadline`` is a ``time.monotonic()`` value."""
     url, existing = await _start(client, course_id, assignment_id, deadline, remembered)
     delay = FIRST_POLL_SECONDS
+    if not existing:           # a report just asked for is never ready at once
+        delay = await _pause(delay, deadline)
     while True:
         progress = await client.get_url(url)
         state = (progress or {}).get("workflow_state")
@@ -142,13 +146,15 @@ async def student_analysis(client, course_id, assignment_id, *, deadline: float,
 
 @dataclass
 class ReportOutcome:
-    """``reports``: {quiz id: report}; ``pending``: {quiz id: Progress URL or None} (not ready,
-    or a report that was already running and may predate recent grades: ask again next
-    sync); ``failed``: {quiz id: reason}."""
+    """``reports``: {quiz id: report}; ``pending``: {quiz id: Progress URL or None} (not ready
+    before the deadline); ``failed``: {quiz id: reason}; ``recheck``: quiz ids whose report was
+    one already running when we asked, which may predate the latest grades. The next sync asks
+    again for all but ``reports``' own quizzes' (``pending_entries``)."""
 
     reports: dict = field(default_factory=dict)
     pending: dict = field(default_factory=dict)
     failed: dict = field(default_factory=dict)
+    recheck: list = field(default_factory=list)
 
 
 async def fetch_reports(client, course_id, quiz_ids, *, wait_seconds: float,
@@ -170,7 +176,7 @@ async def fetch_reports(client, course_id, quiz_ids, *, wait_seconds: float,
                 remembered=remembered.get(quiz_id))
             outcome.reports[quiz_id] = report
             if existing:
-                outcome.pending[quiz_id] = None
+                outcome.recheck.append(quiz_id)
         except ReportPending as exc:
             outcome.pending[quiz_id] = exc.progress_url
         except ReportFailed as exc:
@@ -189,11 +195,13 @@ async def fetch_reports(client, course_id, quiz_ids, *, wait_seconds: float,
 
 # ------------------------------------------------------------------ between syncs
 
-def pending_entries(pending: dict, failed: dict) -> list[dict]:
+def pending_entries(pending: dict, *others) -> list[dict]:
     """What a sync keeps to ask for again next time, as plain documents
-    ``[{quiz_id, progress_url}]``: the pending reports, and the failed ones (no Progress)."""
+    ``[{quiz_id, progress_url}]``: the pending reports, and the quiz ids in ``others`` (failed
+    or to recheck; no Progress to follow)."""
     entries = {q: url for q, url in (pending or {}).items()}
-    entries.update({q: None for q in (failed or {}) if q not in entries})
+    for ids in others:
+        entries.update({q: None for q in ids or () if q not in entries})
     return [{"quiz_id": q, "progress_url": url} for q, url in sorted(entries.items())]
 
 

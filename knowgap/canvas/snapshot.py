@@ -8,7 +8,9 @@ keeps both consumers off the wrong endpoints. Per-question correctness comes ONL
 used (it made every student 0% mastered in an earlier system).
 
 Concurrency plan (the client keeps what Canvas's bucket allows in flight, at most 12 per token):
-1. at once: quizzes, course (with ``total_students``) and the student list (its pages chain);
+1. at once: both quiz lists (Classic and New Quizzes), course (with ``total_students``) and the
+   student list (its pages chain); the moment the New Quizzes are known, their student analysis
+   reports are asked for (Canvas builds them in the background: the longest wait);
 2. the moment the quizzes are back: the submission batches first (``per_page=100`` chains
    whose pages must follow one another, so they are the critical path), then the questions of
    every quiz (one page each, filling the gaps), without waiting for the students.
@@ -59,6 +61,7 @@ class CourseSnapshot:
     reports: dict = field(default_factory=dict)          # {New Quiz id: student analysis}
     pending_reports: dict = field(default_factory=dict)  # {New Quiz id: Progress URL | None}
     failed_reports: dict = field(default_factory=dict)   # {New Quiz id: reason}
+    recheck_reports: list = field(default_factory=list)  # New Quiz ids to ask again next time
 
     @property
     def next_graded_since(self) -> str | None:
@@ -210,8 +213,13 @@ async def fetch_course_snapshot(client, course_id, *, graded_since: str | None =
                 course_task = tg.create_task(tracked(client.get(
                     f"/courses/{cid}", {"include[]": ["syllabus_body", "total_students"]})))
                 students_task = tg.create_task(tracked(client.list_students(cid)))
-            new_task = tg.create_task(quiz_sources.new_quizzes(client, cid))
-            quizzes = list(await tracked(client.list_quizzes(cid))) + await new_task
+            classic_task = tg.create_task(tracked(client.list_quizzes(cid)))
+            new = await quiz_sources.new_quizzes(client, cid)
+            if not incremental:
+                # New Quizzes' reports first: Canvas builds them while everything else runs
+                reports_task = tg.create_task(start_reports(
+                    [q["id"] for q in new if q.get("published") is not False]))
+            quizzes = list(await classic_task) + new
 
             # 2. as soon as the quizzes are known: the submission chains first (several
             #    pages each, in sequence: the critical path), then the questions (one page
@@ -237,10 +245,6 @@ async def fetch_course_snapshot(client, course_id, *, graded_since: str | None =
                 cid, batch, graded_since=graded_since))) for batch in batches]
             question_tasks = [tg.create_task(tracked(quiz_sources.quiz_questions(client, cid, qid)))
                               for qid in to_fetch]
-            if not incremental:
-                reports_task = tg.create_task(start_reports(
-                    [q["id"] for q in quizzes
-                     if q.get("source") == NEW and q.get("published") is not False]))
     except BaseExceptionGroup as group:
         raise first_leaf(group) from None
 
@@ -265,7 +269,7 @@ async def fetch_course_snapshot(client, course_id, *, graded_since: str | None =
                           reused_question_quizzes=reused,
                           requests=client.stats["requests"] - requests_before,
                           reports=reports.reports, pending_reports=reports.pending,
-                          failed_reports=reports.failed)
+                          failed_reports=reports.failed, recheck_reports=reports.recheck)
 
 
 async def _refresh_students(client, cid: str, old: list, submissions: list,

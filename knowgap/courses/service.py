@@ -149,7 +149,7 @@ async def fetch_instructor_view(client, course_id: str, state: dict | None = Non
                                                remembered=pending)
     return {"quizzes": quizzes, "questions": questions, "submissions": submissions,
             "reports": reports.reports, "pending_reports": reports.pending,
-            "failed_reports": reports.failed,
+            "failed_reports": reports.failed, "recheck_reports": reports.recheck,
             "incremental": known is not None, "reason": reason, "refetched": to_fetch}
 
 
@@ -204,8 +204,8 @@ def next_sync_state(state: dict | None, data: dict, base_url: str, now: dt.datet
         entries.append({"quiz_id": qid, "assignment_id": _aid(q), "signature": signature})
     since = state.get("cursor") if data["incremental"] and state else None
     return {"base_url": base_url, "quizzes": entries,
-            "pending_reports": quiz_sources.pending_entries(data["pending_reports"],
-                                                            data["failed_reports"]),
+            "pending_reports": quiz_sources.pending_entries(
+                data["pending_reports"], data["failed_reports"], data["recheck_reports"]),
             "cursor": latest_graded_at(data["submissions"], since),
             "full_synced_at": (state or {}).get("full_synced_at") if data["incremental"] else now,
             "mode": "incremental" if data["incremental"] else "full"}
@@ -240,6 +240,10 @@ def sync_course(svc, access, course_id: str, *, instructor: bool, generate: bool
         "students": students,
         "incorrect_answers": n_incorrect,
     }
+    notes = quiz_sources.outcome_notes(data["pending_reports"], data["failed_reports"],
+                                       {str(q["id"]): q.get("title") for q in data["quizzes"]})
+    if notes:
+        summary["notes"] = notes
     if generate:
         content = generate_course_content(svc, course_id)
         summary.update(topics=content["topics"], videos=content["videos"],
@@ -281,7 +285,7 @@ def _student_sync(svc, access, course_id: str, *, generate: bool) -> dict:
 # ------------------------------------------------------------------ small Canvas reads
 def course_quizzes(svc, caller, course_id: str) -> dict:
     quizzes = caller.canvas(svc.config, deadline=svc.config.canvas_timeout_seconds).run(
-        lambda client: client.list_quizzes(course_id))
+        lambda client: quiz_sources.all_quizzes(client, course_id))
     return {"status": "success",
             "quizzes": {str(q["id"]): q.get("title") or "" for q in quizzes}}
 

@@ -23,6 +23,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Mapping
 
+from knowgap.canvas import quiz_sources
 from knowgap.canvas.errors import CanvasNotFound, CanvasPermissionDenied
 from knowgap.core.errors import NotFound
 from knowgap.risk.calc import compute_risk
@@ -92,7 +93,7 @@ async def _fetch_inputs(client, course_id: str, student_id: str) -> dict:
         safe(client.get_all(f"/courses/{course_id}/students/submissions",
                             {"student_ids[]": [student_id], "include[]": ["assignment"],
                              "workflow_state": "graded"}), []),
-        safe(client.list_quizzes(course_id), []))
+        safe(quiz_sources.all_quizzes(client, course_id), []))
     grades = next((e.get("grades") for e in enrollments
                    if isinstance(e, dict) and e.get("grades")), None) or {}
     return {"enrolled": bool(enrollments), "current_score": grades.get("current_score"),

@@ -257,6 +257,7 @@ class SandboxServer:
     async def _setup(self) -> None:
         self._app = build_app(self.world, self.state, self.reports)
         self._app[CACHE].warm(self.world)       # serialise the heavy lists before serving
+        self.reports.warm(self.world)
         self._runner = web.AppRunner(self._app, access_log=None, shutdown_timeout=1.0,
                                      handler_cancellation=True)
         await self._runner.setup()
