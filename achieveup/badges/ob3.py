@@ -3,9 +3,10 @@
 The credential is built from the badge document with openbadgeslib's data model (VC data model
 2.0 and OB v3p0 contexts, the 1EdTech credential schema, native VC-JWT claims: the payload *is*
 the credential, with ``iss``, ``jti`` and ``nbf``). It reuses what the Open Badges 2.0
-documents say: the achievement is the BadgeClass (criteria naming the skill, the level's
-threshold and the evidence needed), the evidence narrative is the assertion's (score and number
-of graded questions), the student is identified by the same salted SHA-256 of their e-mail.
+documents say: the achievement is the BadgeClass (criteria naming the level, the skill, the
+level's threshold and the evidence needed), the evidence narrative is the assertion's (the
+student's score and number of graded questions), and the student is identified by the same
+salted SHA-256 of their e-mail.
 
 The JOSE header names the signing key by ``kid``: the URL of that key's JWK
 (``…/keys/<thumbprint>``), also listed in the JWKS (``…/jwks.json``) that the issuer profile
@@ -76,7 +77,8 @@ def credential(db, config, doc: dict) -> dict:
         recipient_id=None,
         identifiers=[identity],
         achievement=Achievement(id=cls["id"], name=cls["name"], description=cls["description"],
-                                criteria_narrative=cls["criteria"]["narrative"],
+                                criteria_narrative=(f"{doc['level'].capitalize()} level. "
+                                                    + cls["criteria"]["narrative"]),
                                 image_url=cls["image"], tags=cls["tags"],
                                 achievement_type="Badge"),
         issuance_date=aware(doc["earned_at"]),
@@ -103,8 +105,7 @@ def _issuable(doc: dict | None, missing: str) -> dict:
     if doc is None:
         raise NotFound(missing, error="badge_not_found")
     if doc.get("revoked"):
-        raise Gone("This badge was revoked. " + (doc.get("revocation_reason") or
-                                                  "It is no longer valid."),
+        raise Gone(f"This badge was revoked. {service.revocation_reason(doc)}",
                    error="badge_revoked")
     return doc
 

@@ -332,6 +332,10 @@ def hashed_identity(email: str, salt: str) -> str:
     return "sha256$" + hashlib.sha256((email.strip().lower() + salt).encode()).hexdigest()
 
 
+def revocation_reason(doc: dict) -> str:
+    return doc.get("revocation_reason") or "It is no longer valid."
+
+
 class RevokedAssertion(Gone):
     """410 Gone whose body is the envelope and also what Open Badges 2.0 asks of a revoked
     hosted assertion: its id with ``revoked: true`` and the reason, and none of the claims."""
@@ -345,15 +349,11 @@ class RevokedAssertion(Gone):
                 "revocationReason": self.reason, **super().to_dict()}
 
 
-def assertion_url(config, badge_id: str) -> str:
-    return f"{_base(config)}/assertions/{badge_id}"
-
-
 def assertion(db, config, badge_id: str) -> dict:
     doc = db[store.BADGES].find_one({"_id": badge_id})
-    url = assertion_url(config, badge_id)
+    url = shareable_link(config, badge_id)
     if doc is not None and doc.get("revoked"):
-        raise RevokedAssertion(url, doc.get("revocation_reason") or "It is no longer valid.")
+        raise RevokedAssertion(url, revocation_reason(doc))
     if doc is None or not doc.get("public"):
         raise NotFound("No such shared badge.", error="badge_not_found")
     return {

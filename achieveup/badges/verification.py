@@ -50,8 +50,7 @@ def _state_reasons(doc: dict | None, missing: str) -> list[str]:
     if doc is None:
         return [missing]
     if doc.get("revoked"):
-        return ["The badge was revoked: " + (doc.get("revocation_reason") or
-                                             "it is no longer valid.")]
+        return [f"The badge was revoked. {service.revocation_reason(doc)}"]
     return []
 
 
@@ -113,7 +112,7 @@ def verify_credential(db, config, token: str) -> dict:
 
 
 def verify_assertion_url(db, config, url: str) -> dict:
-    prefix = service.assertion_url(config, "")
+    prefix = service.shareable_link(config, "")
     parts, ours = urlsplit(url), urlsplit(prefix)
     same_origin = (parts.scheme.lower(), parts.netloc.lower()) == (ours.scheme.lower(),
                                                                   ours.netloc.lower())
