@@ -240,6 +240,9 @@ def test_verify_refuses_expired_foreign_and_unknown_key_credentials(client, app,
     result = verify(client, credential=sign(claims, b"x" * 32, kid, alg="HS256"))
     assert result["valid"] is False and "'HS256'" in result["reasons"][0]
     assert verify(client, credential="not-a-jwt")["valid"] is False
+    deep = b64url(b"[" * 6000 + b"]" * 6000)
+    assert verify(client, credential=f"{header}.{deep}.")["reasons"][0].startswith(
+        "This is not a VC-JWT")
 
 
 class _CountingHandler(http.server.BaseHTTPRequestHandler):
