@@ -272,6 +272,7 @@ def test_verify_never_fetches_urls_of_other_hosts(client, app, shared):
                     ours.replace("localhost:5001", "localhost:5001.evil.example"),
                     ours + "?next=" + other, ours + "#x", "file:///etc/passwd",
                     ours.replace(badge_id, "../issuer"), ours.replace(badge_id, ""),
+                    "http://[", "http://[zz]/x", "//localhost:5001/achieveup", " ",
                     "http://localhost:5001/achieveup/public/badges/issuer"):
             result = verify(client, assertion_url=url)
             assert result["valid"] is False and result["badge"] is None, url

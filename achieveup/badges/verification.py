@@ -113,10 +113,14 @@ def verify_credential(db, config, token: str) -> dict:
 
 def verify_assertion_url(db, config, url: str) -> dict:
     prefix = service.shareable_link(config, "")
-    parts, ours = urlsplit(url), urlsplit(prefix)
-    same_origin = (parts.scheme.lower(), parts.netloc.lower()) == (ours.scheme.lower(),
-                                                                  ours.netloc.lower())
-    if not same_origin or parts.query or parts.fragment:
+    ours = urlsplit(prefix)
+    try:
+        parts = urlsplit(url)
+    except ValueError:                 # e.g. "http://[": not a URL at all
+        parts = None
+    if parts is None or parts.query or parts.fragment or (
+            (parts.scheme.lower(), parts.netloc.lower())
+            != (ours.scheme.lower(), ours.netloc.lower())):
         return _result(config, [f"Only assertions hosted by this issuer ({prefix}…) can be "
                                 f"checked here; this URL is not one, so it was not fetched."])
     doc = _badge_of(db, ours.scheme + "://" + ours.netloc + parts.path, prefix)
