@@ -78,6 +78,13 @@ class Config:
 
     badge_min_evidence: int = 3
     badge_salt: str = ""
+    badge_signing_key: str = ""
+    badge_retired_public_keys: tuple[str, ...] = ()
+    badge_issuer_name: str = "AchieveUp"
+    badge_issuer_url: str = ""
+    badge_issuer_email: str = ""
+    badge_status_list_ttl_seconds: int = 300
+    badge_verify_rate_limit: str = "30/minute"
 
     generated_secrets: tuple[str, ...] = field(default=(), compare=False)
 
@@ -129,9 +136,18 @@ ENV_TABLE: dict[str, tuple[str, callable]] = {
     "JOB_LEASE_SECONDS": ("job_lease_seconds", int),
     "BADGE_MIN_EVIDENCE": ("badge_min_evidence", int),
     "BADGE_SALT": ("badge_salt", str),
+    "BADGE_SIGNING_KEY": ("badge_signing_key", str),
+    "BADGE_RETIRED_PUBLIC_KEYS": ("badge_retired_public_keys", _csv),
+    "BADGE_ISSUER_NAME": ("badge_issuer_name", str),
+    "BADGE_ISSUER_URL": ("badge_issuer_url", str),
+    "BADGE_ISSUER_EMAIL": ("badge_issuer_email", str),
+    "BADGE_STATUS_LIST_TTL_SECONDS": ("badge_status_list_ttl_seconds", int),
+    "BADGE_VERIFY_RATE_LIMIT": ("badge_verify_rate_limit", str),
 }
 
-SECRETS = ("jwt_secret_key", "token_encryption_key", "badge_salt")
+SECRETS = ("jwt_secret_key", "token_encryption_key", "badge_salt", "badge_signing_key")
+#: Required in production although not secret: published badges must name a real contact.
+PRODUCTION_REQUIRED = {"badge_issuer_email": "BADGE_ISSUER_EMAIL"}
 SECRET_ENV = {f: env for env, (f, _) in ENV_TABLE.items() if f in SECRETS}
 
 
@@ -140,8 +156,19 @@ def new_encryption_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
+def new_signing_key() -> str:
+    """A fresh Ed25519 private key in the url-safe base64 form BADGE_SIGNING_KEY accepts."""
+    from achieveup.badges.keys import new_private_key
+
+    return new_private_key()
+
+
 def _generate_secret(name: str) -> str:
-    return new_encryption_key() if name == "token_encryption_key" else secrets.token_urlsafe(48)
+    if name == "token_encryption_key":
+        return new_encryption_key()
+    if name == "badge_signing_key":
+        return new_signing_key()
+    return secrets.token_urlsafe(48)
 
 
 def _dev_secrets(missing: list[str]) -> dict[str, str]:
@@ -175,6 +202,9 @@ def validate(config: Config) -> None:
         problems.append("CANVAS_BASE_URL must be an http(s) URL")
     if config.is_production and "*" in config.cors_origins:
         problems.append("CORS_ORIGINS may not be '*' in production")
+    from achieveup.badges.keys import key_problems
+
+    problems.extend(key_problems(config.badge_signing_key, config.badge_retired_public_keys))
     if problems:
         raise ConfigError("Invalid configuration: " + "; ".join(problems) + ".")
 
@@ -199,8 +229,10 @@ def load_config(environ: dict[str, str] | None = None, **overrides) -> Config:
         raise ConfigError(f"Unknown settings: {', '.join(sorted(unknown))}.")
     config = Config(**values)
     missing = [name for name in SECRETS if not getattr(config, name)]
-    if config.is_production and (missing or not config.mongodb_uri):
-        required = [SECRET_ENV[m] for m in missing] + ([] if config.mongodb_uri else ["MONGODB_URI"])
+    unset = [env for name, env in PRODUCTION_REQUIRED.items() if not getattr(config, name)]
+    if config.is_production and (missing or unset or not config.mongodb_uri):
+        required = [SECRET_ENV[m] for m in missing] + unset + (
+            [] if config.mongodb_uri else ["MONGODB_URI"])
         names = ", ".join(required)
         raise ConfigError(f"Production start refused: set {names} in the environment.")
     if missing:

@@ -21,6 +21,8 @@ from knowgap.core import db as dbmod  # noqa: E402
 from knowgap.core.extensions import limiter  # noqa: E402
 
 TEST_MONGODB_URI = os.environ.get("TEST_MONGODB_URI", "")
+#: A fixed Ed25519 key (32 bytes, url-safe base64), like the fixed JWT secret below.
+TEST_SIGNING_KEY = "dGVzdC1iYWRnZS1zaWduaW5nLWtleS0wMTIzNDU2Nzg"
 
 
 def make_config(**overrides):
@@ -30,6 +32,8 @@ def make_config(**overrides):
         jwt_secret_key="test-jwt-secret-key-that-is-long-enough-0123456789",
         token_encryption_key=new_encryption_key(),
         badge_salt="test-salt",
+        badge_signing_key=TEST_SIGNING_KEY,
+        badge_verify_rate_limit="1000/minute",
         bcrypt_rounds=4,
         auth_rate_limit="1000/minute",
         ai_rate_limit="1000/minute",

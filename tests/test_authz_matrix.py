@@ -208,6 +208,21 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/achieveup/public/badges/issuer"): Entry("/achieveup/public/badges/issuer", PUBLIC),
     ("GET", "/achieveup/public/badges/images/<level>.svg"): Entry(
         "/achieveup/public/badges/images/beginner.svg", PUBLIC),
+    # Open Badges 3.0: only the student who earned a badge downloads its credential (shared
+    # or not); shared badges' credentials, the keys and the status list are public.
+    ("GET", "/achieveup/badges/<badge_id>/credential"): Entry(
+        "/achieveup/badges/{badge}/credential", access(student=OK, instructor=403, admin=403)),
+    ("GET", "/achieveup/public/badges/credentials/<badge_id>"): Entry(
+        "/achieveup/public/badges/credentials/{badge}", PUBLIC),
+    ("GET", "/achieveup/public/badges/jwks.json"): Entry(
+        "/achieveup/public/badges/jwks.json", PUBLIC),
+    ("GET", "/achieveup/public/badges/keys/<kid>"): Entry(
+        "/achieveup/public/badges/keys/{badge_kid}", PUBLIC),
+    ("GET", "/achieveup/public/badges/status/<list_number>"): Entry(
+        "/achieveup/public/badges/status/0", PUBLIC),
+    ("POST", "/achieveup/badges/verify"): Entry(
+        "/achieveup/badges/verify", PUBLIC, body={"credential": "a.b.c"},
+        why="public (rate limited): anyone shown a badge may check it"),
     # ----------------------------------------------------------------- KnowGap
     ("POST", "/add-token"): Entry(
         "/add-token", access(student=OK, other=403, admin=401), knowgap=True,
@@ -377,6 +392,8 @@ def authz(authz_world):
         ctx["badge_slug"] = slug
     else:                                       # keeps the table honest: see test below
         ctx["badge"], ctx["badge_level"], ctx["badge_slug"] = "nobadge", "beginner", "cells"
+    ctx["badge_kid"] = client.get("/achieveup/public/badges/jwks.json").get_json()[
+        "keys"][0]["kid"].rsplit("/", 1)[-1]
     ctx.export = client.get("/achieveup/export/101?format=json", headers=teacher).get_json()
 
     # KnowGap: the course's questions are synced before instructors can override videos.

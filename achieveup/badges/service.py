@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from urllib.parse import urlparse
 
 from achieveup.badges.levels import LEVEL_NAMES, badge_levels_for
 from achieveup.mastery import service as mastery
@@ -241,6 +242,11 @@ def shareable_link(config, badge_id: str) -> str:
     return f"{config.public_base_url.rstrip('/')}/achieveup/public/badges/assertions/{badge_id}"
 
 
+def credential_url(config, badge_id: str) -> str:
+    """The Open Badges 3.0 credential's ``id``: where a shared badge's credential is public."""
+    return public_url(config, f"credentials/{badge_id}")
+
+
 def earned_view(config, doc: dict) -> dict:
     return {"badge_id": doc["_id"], "badge_name": badge_name(doc["skill"], doc["level"]),
             "skill_name": doc["skill"], "badge_level": doc["level"],
@@ -248,6 +254,7 @@ def earned_view(config, doc: dict) -> dict:
             "earned_at": store.iso(doc.get("earned_at")), "course_id": doc["course_id"],
             "course_name": doc.get("course_name") or f"Course {doc['course_id']}",
             "shareable_link": shareable_link(config, doc["_id"]),
+            "credential_url": credential_url(config, doc["_id"]),
             "is_public": bool(doc.get("public"))}
 
 
@@ -277,14 +284,23 @@ def earned_response(db, config, student_id: str, badges: list[dict]) -> dict:
             "total_badges": len(badges), "badges": [earned_view(config, b) for b in badges]}
 
 
-def set_public(db, config, badge_id: str, user: dict, public: bool) -> dict:
+def owned_badge(db, badge_id: str, user: dict) -> dict | None:
+    """The badge if ``user`` earned it (None when there is no such badge; 403 when it is
+    somebody else's)."""
     doc = db[store.BADGES].find_one({"_id": badge_id})
-    if doc is None or doc.get("revoked"):
-        raise NotFound("No such badge.", error="badge_not_found")
+    if doc is None:
+        return None
     own = user.get("canvas_user_id") or user.get("canvas_student_id")
     if own is None or str(own) != doc["student_id"]:
-        raise Forbidden("Only the student who earned this badge can share it.",
+        raise Forbidden("Only the student who earned this badge can share or download it.",
                         error="not_badge_owner")
+    return doc
+
+
+def set_public(db, config, badge_id: str, user: dict, public: bool) -> dict:
+    doc = owned_badge(db, badge_id, user)
+    if doc is None or doc.get("revoked"):
+        raise NotFound("No such badge.", error="badge_not_found")
     db[store.BADGES].update_one({"_id": badge_id}, {"$set": {"public": bool(public),
                                                              "shared_at": store.utcnow()}})
     doc["public"] = bool(public)
@@ -316,15 +332,30 @@ def hashed_identity(email: str, salt: str) -> str:
     return "sha256$" + hashlib.sha256((email.strip().lower() + salt).encode()).hexdigest()
 
 
+def revocation_reason(doc: dict) -> str:
+    return doc.get("revocation_reason") or "It is no longer valid."
+
+
+class RevokedAssertion(Gone):
+    """410 Gone whose body is the envelope and also what Open Badges 2.0 asks of a revoked
+    hosted assertion: its id with ``revoked: true`` and the reason, and none of the claims."""
+
+    def __init__(self, url: str, reason: str):
+        super().__init__(f"This badge was revoked. {reason}", error="badge_revoked")
+        self.url, self.reason = url, reason
+
+    def to_dict(self) -> dict:
+        return {"@context": OB_CONTEXT, "type": "Assertion", "id": self.url, "revoked": True,
+                "revocationReason": self.reason, **super().to_dict()}
+
+
 def assertion(db, config, badge_id: str) -> dict:
     doc = db[store.BADGES].find_one({"_id": badge_id})
+    url = shareable_link(config, badge_id)
     if doc is not None and doc.get("revoked"):
-        raise Gone("This badge was revoked. " + (doc.get("revocation_reason") or
-                                                  "It is no longer valid."),
-                   error="badge_revoked")
+        raise RevokedAssertion(url, revocation_reason(doc))
     if doc is None or not doc.get("public"):
         raise NotFound("No such shared badge.", error="badge_not_found")
-    url = f"{_base(config)}/assertions/{badge_id}"
     return {
         "@context": OB_CONTEXT, "type": "Assertion", "id": url,
         "recipient": {"type": "email", "hashed": True, "salt": config.badge_salt,
@@ -332,12 +363,18 @@ def assertion(db, config, badge_id: str) -> dict:
         "badge": class_url(config, doc["course_id"], doc["skill_slug"], doc["level"]),
         "verification": {"type": "HostedBadge"},
         "issuedOn": store.iso(doc.get("earned_at")),
-        "evidence": [{"type": "Evidence", "name": "Canvas quiz results",
-                      "narrative": (f"Scored {doc.get('percentage')}% on "
-                                    f"{doc.get('evidence_count')} graded questions assessing "
-                                    f"'{doc['skill']}' in "
-                                    f"{doc.get('course_name') or 'course ' + doc['course_id']}.")}],
+        "evidence": [{"type": "Evidence", "name": EVIDENCE_NAME,
+                      "narrative": evidence_narrative(doc)}],
     }
+
+
+EVIDENCE_NAME = "Canvas quiz results"
+
+
+def evidence_narrative(doc: dict) -> str:
+    return (f"Scored {doc.get('percentage')}% on {doc.get('evidence_count')} graded questions "
+            f"assessing '{doc['skill']}' in "
+            f"{doc.get('course_name') or 'course ' + doc['course_id']}.")
 
 
 def badge_class(db, config, course_id: str, skill_slug: str, level: str) -> dict:
@@ -345,6 +382,12 @@ def badge_class(db, config, course_id: str, skill_slug: str, level: str) -> dict
                                      "level": level, "public": True, "revoked": False})
     if doc is None or level not in LEVEL_NAMES:
         raise NotFound("No such shared badge class.", error="badge_class_not_found")
+    return class_document(db, config, doc)
+
+
+def class_document(db, config, doc: dict) -> dict:
+    """The BadgeClass of the badge ``doc`` (the Open Badges 3.0 achievement reuses it)."""
+    course_id, skill_slug, level = doc["course_id"], doc["skill_slug"], doc["level"]
     threshold = dict(zip(LEVEL_NAMES, (25, 50, 75, 90)))[level]
     course = doc.get("course_name") or f"course {course_id}"
     return {
@@ -361,9 +404,32 @@ def badge_class(db, config, course_id: str, skill_slug: str, level: str) -> dict
     }
 
 
+def issuer_id(config) -> str:
+    return f"{_base(config)}/issuer"
+
+
+def issuer_email(config) -> str:
+    """BADGE_ISSUER_EMAIL (required in production); in development a mailbox at our host."""
+    return config.badge_issuer_email or f"badges@{urlparse(config.public_base_url).hostname}"
+
+
+def issuer_profile(config) -> dict:
+    """name, url and email of the issuing organisation, shared by Open Badges 2.0 and 3.0."""
+    return {"id": issuer_id(config), "name": config.badge_issuer_name or ISSUER_NAME,
+            "url": config.badge_issuer_url or config.public_base_url,
+            "email": issuer_email(config)}
+
+
 def issuer(config) -> dict:
-    return {"@context": OB_CONTEXT, "type": "Issuer", "id": f"{_base(config)}/issuer",
-            "name": ISSUER_NAME, "url": config.public_base_url}
+    """The Issuer profile; ``jwks_uri`` names the keys that sign the Open Badges 3.0
+    credentials (unmapped in the OB 2.0 context, so OB 2.0 verifiers ignore it)."""
+    return {"@context": OB_CONTEXT, "type": "Issuer", **issuer_profile(config),
+            "jwks_uri": public_url(config, "jwks.json")}
+
+
+def public_url(config, path: str) -> str:
+    """Absolute URL of a public badge document, e.g. ``public_url(config, "jwks.json")``."""
+    return f"{_base(config)}/{path}"
 
 
 LEVEL_COLORS = {"beginner": "#cd7f32", "intermediate": "#c0c0c0", "advanced": "#ffd700",

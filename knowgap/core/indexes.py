@@ -82,5 +82,6 @@ INDEXES: list[IndexSpec] = [
     plain("AchieveUp_Badges", "course_id", "revoked", "student_id"),
     plain("AchieveUp_Badges", "student_id", "revoked", "public"),
     plain("AchieveUp_Badges", "course_id", "skill_slug", "level"),
+    plain("AchieveUp_Badges", "status_list", "revoked"),        # Bitstring Status List build
     unique("AchieveUp_Course_Settings", "course_id"),
 ]
