@@ -343,3 +343,23 @@ def test_incremental_resync_reports_only_new_quizzes_with_new_grades(sandbox_fac
     assert {r["attempt"] for r in c.results(quiz_id=f"nq-{quiz.assignment_id}",
                                             student_id=str(sid))} == set(range(1, n + 1))
     assert job["counts"]["results_new"] > 0
+
+
+def test_canvas_faults_in_the_reports_flow(sandbox_factory, db):
+    """A 503 while polling is retried; a report file that cannot be read fails that quiz only
+    (with a reason on the job), never the sync."""
+    c = Course(sandbox_factory, db)
+    c.server.inject("503", count=1, path="/api/v1/progress/")
+    c.server.inject("malformed_json", count=1, path="/files/")
+    job = c.sync()
+    assert job["state"] == "succeeded", job
+    assert job["counts"]["new_quiz_reports"] + job["counts"]["new_quiz_reports_failed"] == 2
+    assert job["counts"]["new_quiz_reports_failed"] == 1
+    [note] = job["errors"]
+    assert "could not read" in note and "kept" in note
+    assert c.server.state.status_counts.get(503) == 1
+    # the quiz that failed is asked for again by the next (incremental) sync
+    job = c.sync()
+    assert job["errors"] == [] and job["counts"]["new_quiz_reports"] == 1, job
+    assert {r["quiz_id"] for r in c.results(source="new")} == {
+        f"nq-{q.assignment_id}" for q in c.new_quizzes()}

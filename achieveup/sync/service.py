@@ -6,8 +6,11 @@ Steps, each reported through the job reporter:
    (``fetch_course_snapshot``; submissions only graded since the course's cursor in
    ``AchieveUp_Sync_State`` unless a full sync was asked for);
 2. store quizzes, questions and students, and every student's per-question result per attempt
-   (from ``submission_history[].submission_data``) in ``AchieveUp_Question_Results`` with the
-   natural key (course, student, quiz, question, attempt) as ``_id``: new rows are inserted,
+   in ``AchieveUp_Question_Results`` with the natural key (course, student, quiz, question,
+   attempt) as ``_id`` (``CourseSnapshot.results()``: Classic Quizzes' submission histories and
+   New Quizzes' student analysis reports as one kind of record; New Quizzes whose report is
+   pending or failed keep their earlier rows and are asked for again next time, recorded in the
+   state's ``pending_reports`` and named in the job's ``errors``): new rows are inserted,
    changed rows (regrades) replaced, identical rows left alone, so re-running is idempotent;
    then rebuild the packed evidence of every student whose results changed;
 3. recompute mastery for the whole course from all stored results (``achieveup.mastery``),

@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quizzes", type=int, default=4, help="quizzes per course")
     p.add_argument("--questions", type=int, default=10, help="questions per quiz")
     p.add_argument("--attempts", type=int, default=1)
+    p.add_argument("--engine", choices=("classic", "new", "mixed"), default="mixed",
+                   help="quiz engine: Classic Quizzes, New Quizzes, or every second quiz new")
     p.add_argument("--duplicates", type=float, default=0.2, help="question-bank reuse ratio")
     p.add_argument("--latency", type=float, default=0.0, help="seconds added to each request")
     p.add_argument("--seed", type=int, default=0)
@@ -40,7 +42,8 @@ def main(argv: list[str] | None = None) -> None:
         if i >= len(DEMO_COURSES):
             name, code = f"{name} (section {i // len(DEMO_COURSES) + 1})", f"{code}-{i}"
         specs.append(CourseSpec(101 + i, name, code, a.students, a.quizzes, a.questions,
-                                duplicate_bank_ratio=a.duplicates, attempts=a.attempts))
+                                duplicate_bank_ratio=a.duplicates, attempts=a.attempts,
+                                engine=a.engine))
     world = build_world(specs, seed=a.seed)
     server = SandboxServer(world, host=a.host, port=a.port, latency_s=a.latency,
                            throttle=not a.no_throttle, throttle_status=a.throttle_status).start()
