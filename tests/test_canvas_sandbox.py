@@ -494,3 +494,84 @@ def test_stop_releases_hung_requests():
             return time.perf_counter() - t0
 
     assert asyncio.run(go()) < 3.0
+
+
+# ------------------------------------------------------------------ New Quizzes
+
+
+@pytest.fixture(scope="module")
+def nq_server():
+    world = build_world([CourseSpec(501, "Mixed", "MIX-501", 4, 4, 6, attempts=2,
+                                    engine="mixed")], seed=3)
+    with SandboxServer(world) as srv:
+        yield srv
+
+
+def post_form(srv, path: str, form: dict, token: str = "teacher-token"):
+    data = "&".join(f"{k}={v}" for k, v in form.items()).encode()
+    req = urllib.request.Request(srv.base_url + path, data=data, method="POST", headers={
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+REPORT_FORM = {"quiz_report[report_type]": "student_analysis", "quiz_report[format]": "json"}
+
+
+def test_new_quizzes_are_served_by_their_own_api_only(nq_server):
+    srv, world = nq_server, nq_server.world
+    new = world.course_quizzes(501, "new")
+    classic = world.course_quizzes(501, "classic")
+    assert len(new) == len(classic) == 2
+    status, _, listed = get(srv, srv.base_url + "/api/quiz/v1/courses/501/quizzes")
+    assert status == 200 and [q["id"] for q in listed] == [str(q.assignment_id) for q in new]
+    assert listed[0]["quiz_settings"]["multiple_attempts"]["multiple_attempts_enabled"]
+    status, _, classic_list = get(srv, "/courses/501/quizzes")
+    assert [q["id"] for q in classic_list] == [q.id for q in classic]
+    assert get(srv, f"/courses/501/quizzes/{new[0].id}/questions")[0] == 404
+    status, _, items = get(srv, srv.base_url + f"/api/quiz/v1/courses/501/quizzes/"
+                                                f"{new[0].assignment_id}/items")
+    assert status == 200 and [i["id"] for i in items] == [str(q.id) for q in world.questions[new[0].id]]
+    assert {i["entry_type"] for i in items} <= {"Item", "Stimulus"}
+    student = f"student-token-{world.student_ids(501)[0]}"
+    assert get(srv, srv.base_url + f"/api/quiz/v1/courses/501/quizzes/{new[0].assignment_id}"
+                                   "/items", student)[0] == 401
+    # New Quizzes' submissions have no per-question data
+    status, _, subs = get(srv, f"/courses/501/students/submissions?student_ids[]=all"
+                               f"&assignment_ids[]={new[0].assignment_id}"
+                               "&include[]=submission_history")
+    assert subs and all("submission_data" not in h for s in subs
+                        for h in s["submission_history"])
+    assert {s["submission_type"] for s in subs} == {"basic_lti_launch"}
+
+
+def test_reports_flow_progress_409_and_file(nq_server):
+    srv, world = nq_server, nq_server.world
+    srv.reports.reset()
+    quiz = world.course_quizzes(501, "new")[0]
+    path = f"/api/quiz/v1/courses/501/quizzes/{quiz.assignment_id}/reports"
+    assert post_form(srv, path, {"quiz_report[report_type]": "nope"})[0] == 400
+    student = f"student-token-{world.student_ids(501)[0]}"
+    assert post_form(srv, path, REPORT_FORM, student)[0] == 401
+    status, progress = post_form(srv, path, REPORT_FORM)
+    assert status == 200 and progress["workflow_state"] == "queued"
+    assert post_form(srv, path, REPORT_FORM)[0] == 409 and srv.reports.conflicts == 1
+    states = [get(srv, progress["url"])[2]["workflow_state"] for _ in range(3)]
+    assert states == ["queued", "running", "completed"]
+    done = get(srv, progress["url"])[2]
+    status, _, rows = get(srv, done["results"]["url"])          # urllib follows the redirect
+    assert status == 200 and len(rows) == sum(
+        len(world.work[(quiz.id, s)].attempts) for s in world.student_ids(501))
+    assert {r["attempt"] for r in rows} == {1, 2}
+    assert all(i["item_id"] for r in rows for i in r["item_responses"])
+    assert get(srv, done["results"]["url"].split("verifier=")[0] + "verifier=bad")[0] == 404
+    srv.reports.behaviour[quiz.assignment_id] = "fail"
+    _, progress = post_form(srv, path, REPORT_FORM)
+    for _ in range(3):
+        state = get(srv, progress["url"])[2]["workflow_state"]
+    assert state == "failed"
+    srv.reports.reset()
