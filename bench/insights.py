@@ -52,7 +52,7 @@ def seed_choice_quiz(db, now) -> list[dict]:
         "_id": f"{COURSE}|{QUIZ}", "course_id": COURSE, "quiz_id": QUIZ,
         "title": "Midterm (multiple choice)", "assignment_id": "49000",
         "points_possible": float(N_CHOICE_QUESTIONS), "scoring_policy": "keep_latest",
-        "position": 31, "source": "classic"})
+        "source": "classic"})
     questions, difficulty = [], {}
     for k in range(N_CHOICE_QUESTIONS):
         qid = str(190000 + k)
@@ -141,22 +141,14 @@ def timed(client, paths, headers) -> tuple[float, float]:
 
 
 def main():
-    from bson import ObjectId
-
-    from achieveup.auth import tokens
     from achieveup.insights import ingest, service as insights
     from achieveup.insights import store as istore
     from achieveup.mastery import service as mastery
     from achieveup.mastery import store
     from knowgap import create_app
     from knowgap.core import db as dbmod
-    from tests.canvas_sandbox import CourseSpec, SandboxServer, build_world
-    from tests.conftest import make_config
-
-    world = build_world(courses=[CourseSpec(int(COURSE), "Bench Course", "BENCH-501", 2, 1, 2)])
-    with SandboxServer(world) as sandbox:
-        config = make_config(canvas_base_url=sandbox.base_url,
-                             canvas_allowed_hosts=("127.0.0.1",), log_level="ERROR")
+    with analytics.bench_sandbox() as sandbox:
+        config = analytics.bench_config(sandbox)
         db = dbmod.connect("", "bench_insights")
         app = create_app(config, db=db)
         now = store.utcnow()
@@ -182,16 +174,7 @@ def main():
             print(f"mastery + badges recompute (with the engagement risk factor): "
                   f"{time.perf_counter() - t:.1f} s")
 
-        uid = ObjectId()
-        db["AchieveUp_Users"].insert_one({
-            "_id": uid, "name": "Bench Teacher", "email": "bench@example.edu",
-            "email_lower": "bench@example.edu", "role": "instructor",
-            "canvas_token_enc": app.extensions["knowgap"].cipher.encrypt("teacher-token",
-                                                                         owner=str(uid)),
-            "canvas_user_id": "1", "canvas_base_url": sandbox.base_url,
-            "created_at": None, "updated_at": None})
-        access, _ = tokens.issue_access(config, str(uid))
-        headers = {"Authorization": f"Bearer {access}"}
+        headers = analytics.instructor_headers(app, config, sandbox)
         client = app.test_client()
         # the heaviest plans: the students with the most skills still to master
         open_skills = {d["student_id"]: sum(1 for e in mastery.packed_skills(d)

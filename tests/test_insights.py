@@ -130,8 +130,8 @@ def test_item_analysis_errors(client, teacher, synced, canvas_world):
     assert r.status_code == 403
 
 
-def test_item_responses_follow_new_attempts_and_rebuild_from_results(sandbox_factory, db):
-    world = build_world([CourseSpec(301, "Retakes", "RT-1", 9, 2, 5, attempts=1)], seed=3)
+def own_course(sandbox_factory, db, world):
+    """Course 301 of ``world`` on a private sandbox and app, mapped and synced once."""
     server = sandbox_factory(world, throttle=False)
     app = create_app(make_config(**canvas_settings(server)), db=db)
     limiter.reset()
@@ -139,6 +139,12 @@ def test_item_responses_follow_new_attempts_and_rebuild_from_results(sandbox_fac
     teacher = signup(client, "teacher-token")
     setup_course(client, app, teacher, world, course="301")
     assert sync(client, app, teacher, course="301")["state"] == "succeeded"
+    return app, client, teacher
+
+
+def test_item_responses_follow_new_attempts_and_rebuild_from_results(sandbox_factory, db):
+    world = build_world([CourseSpec(301, "Retakes", "RT-1", 9, 2, 5, attempts=1)], seed=3)
+    app, client, teacher = own_course(sandbox_factory, db, world)
     quiz = world.course_quizzes(301)[0]
     first = item_analysis(client, teacher, quiz.id, course="301")
     retaker = world.student_ids(301)[0]
@@ -263,13 +269,7 @@ def late_course(sandbox_factory, db):
     first = world.course_quizzes(301)[0]
     first.due_at = first.unlock_at + 3600
     world.touch()
-    server = sandbox_factory(world, throttle=False)
-    app = create_app(make_config(**canvas_settings(server)), db=db)
-    limiter.reset()
-    client = app.test_client()
-    teacher = signup(client, "teacher-token")
-    setup_course(client, app, teacher, world, course="301")
-    assert sync(client, app, teacher, course="301")["state"] == "succeeded"
+    _, client, teacher = own_course(sandbox_factory, db, world)
     return world, client, teacher
 
 
@@ -407,3 +407,51 @@ def test_study_plan_shows_the_knowgap_video_of_a_missed_question(client, app, te
     factors = {f["name"]: f for f in client.get("/achieveup/engagement/1001/101",
                                                 headers=student).get_json()["factors"]}
     assert factors["videos"]["detail"] == "1 of 1 recommended videos watched"
+
+
+# ------------------------------------------------------------------ New Quizzes
+
+
+def test_new_quizzes_get_the_same_insights_as_classic_quizzes(sandbox_factory):
+    """Same seed, same work, once served as Classic Quizzes and once as New Quizzes: item
+    analysis, engagement and study plans must agree (only the ids differ). New Quizzes' items
+    carry answer choices for choice, multi-answer and true/false items only, so the
+    distractor tables are compared where both engines have them."""
+    from knowgap.core import db as dbmod
+    from tests.test_new_quizzes import COURSE as NQ_COURSE, Course
+
+    choice_codes = {"unused_distractors", "distractor_attracts_strong_students"}
+
+    def view(engine):
+        c = Course(sandbox_factory, dbmod.connect("", f"insights_{engine}"), engine)
+        c.map_skills()
+        assert c.sync()["state"] == "succeeded"
+        quizzes = sorted(c.get(f"/canvas/instructor/courses/{NQ_COURSE}/quizzes"),
+                         key=lambda q: c._position(q["id"]))
+        stats, choices = [], []
+        for quiz in quizzes:
+            body = c.get(f"/achieveup/instructor/courses/{NQ_COURSE}/quizzes/{quiz['id']}"
+                         "/item-analysis")
+            assert body["source"] == engine and body["students"] > 0
+            for i in body["items"]:
+                stats.append((i["students"], i["attempts"], i["difficulty"],
+                              i["point_biserial"], i["upper_lower"],
+                              [f["code"] for f in i["flags"] if f["code"] not in choice_codes]))
+                choices.append(i["choices"] and [
+                    (ch["text"], ch["correct"], ch["picked"], ch["upper_share"],
+                     [f["code"] for f in ch["flags"]]) for ch in i["choices"]])
+        sid = c.world.student_ids(NQ_COURSE)[0]
+        engagement = c.get(f"/achieveup/instructor/courses/{NQ_COURSE}/engagement")
+        plan = c.get(f"/achieveup/study-plan/{sid}/{NQ_COURSE}")
+        return {"stats": stats, "choices": choices,
+                "engagement": sorted((s["student_id"], s["index"], s["level"])
+                                     for s in engagement["students"]),
+                "plan": [(s["skill"], [(q["question_text"], q["difficulty"])
+                                       for q in s["questions"]]) for s in plan["skills"]]}
+
+    classic, new = view("classic"), view("new")
+    assert classic["stats"] == new["stats"]
+    both = [(a, b) for a, b in zip(classic["choices"], new["choices"]) if b]
+    assert len(both) >= 4 and all(a == b for a, b in both)
+    assert classic["engagement"] == new["engagement"] and classic["engagement"][0][1] is not None
+    assert classic["plan"] == new["plan"] and classic["plan"]

@@ -1,9 +1,10 @@
 """Course export (JSON / CSV / XLSX) and import (JSON, all-or-nothing, idempotent).
 
 Export holds the course's skill matrices, question->skill mapping, per-student skill mastery
-and badges, and the item analysis of every quiz (``items``, see ``achieveup.insights``). Import takes the JSON export of any course and writes **matrices and mappings
-only** into the target course: mastery and badges are derived from the target course's own
-Canvas results and are recomputed by its next sync, never copied (item analysis likewise) (a badge is a claim about a
+and badges, and the item analysis of every quiz (``items``, see ``achieveup.insights``).
+Import takes the JSON export of any course and writes **matrices and mappings only** into the
+target course: mastery, badges and item analysis are derived from the target course's own
+Canvas results and are recomputed by its next sync, never copied (a badge is a claim about a
 student's work in one course). Matrices are matched by case-insensitive name and replaced,
 mappings by question id; repeating an import changes nothing. Everything is validated first;
 if a write fails midway, the documents written so far are restored to their previous state.

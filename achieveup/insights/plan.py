@@ -6,8 +6,8 @@
 * A question is missed when the student's latest attempt of its quiz did not earn full credit
   (partial credit is still a gap to close, as in KnowGap); ungraded answers are not missed.
 * Questions of a skill go from easier to harder: highest difficulty index (proportion of the
-  class answering correctly) first; questions without a difficulty yet go last; ties by quiz
-  and question position.
+  class answering correctly) first; questions without a difficulty yet go last; ties by
+  quiz, then question position.
 """
 from __future__ import annotations
 
@@ -48,8 +48,7 @@ def missed_questions(rows: Iterable[Mapping]) -> dict[str, dict]:
 
 
 def easier_first(questions: Iterable[Mapping]) -> list[Mapping]:
-    """``questions``: ``{difficulty, quiz_position, position, question_id}``; easier first."""
+    """``questions``: ``{difficulty, quiz_id, position, question_id}``; easier first."""
     return sorted(questions, key=lambda q: (
-        q.get("difficulty") is None, -_number(q.get("difficulty"), 0.0),
-        _number(q.get("quiz_position"), float("inf")), _number(q.get("position"), float("inf")),
-        str(q.get("question_id"))))
+        q.get("difficulty") is None, -_number(q.get("difficulty"), 0.0), str(q.get("quiz_id")),
+        _number(q.get("position"), float("inf")), str(q.get("question_id"))))

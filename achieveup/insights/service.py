@@ -105,8 +105,7 @@ def course_item_rows(db, course_id: str) -> list[dict]:
         questions.setdefault(q["quiz_id"], []).append(q)
     quizzes = {q["quiz_id"]: q for q in store.quizzes_of(db, course_id)}
     rows = []
-    for quiz_id in sorted(responses, key=lambda qid: (
-            _position(quizzes.get(qid, {}).get("position")) or 0, qid)):
+    for quiz_id in sorted(responses):
         quiz = quizzes.get(quiz_id) or {"course_id": course_id, "quiz_id": quiz_id}
         body = analyze(quiz, questions.get(quiz_id, []), responses[quiz_id])
         for item in body["items"]:
@@ -275,8 +274,7 @@ def study_plan(db, course_id: str, student_id: str) -> dict:
                 "question_text": _clean(q.get("question_text")), "credit": info["credit"],
                 "difficulty": difficulty.get(qid), "video": video,
                 "video_watched": bool(video) and _canonical(video["link"]) in watched,
-                "position": _position(q.get("position")),
-                "quiz_position": _position(quiz.get("position"))}
+                "position": _position(q.get("position"))}
         for skill in qskills.get(qid, ()):
             if skill in weak_names:
                 by_skill.setdefault(skill, []).append(item)
@@ -288,7 +286,7 @@ def study_plan(db, course_id: str, student_id: str) -> dict:
                       "evidence_count": s.get("evidence_count") or 0,
                       "questions_attempted": s.get("questions_attempted") or 0,
                       "questions": [{"step": n, **{k: v for k, v in q.items()
-                                                   if k not in ("position", "quiz_position")}}
+                                                   if k != "position"}}
                                     for n, q in enumerate(ordered, start=1)]})
     return {"course_id": course_id, "student_id": student_id,
             "student_name": (summary or {}).get("student_name"),

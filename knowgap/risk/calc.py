@@ -27,9 +27,10 @@ Each available component is turned into a *performance* in [0, 1] (1 = doing wel
   too noisy to act on.
 
 ``risk_index = 1 - sum(weight_i * performance_i)`` over the available components, with the
-default weights (0.55 grade, 0.30 recent, 0.15 trend, plus 0.15 engagement) renormalized to sum to 1 over what is
-available. Each factor's ``contribution`` is ``weight_i * (1 - performance_i)``, so the
-contributions add up to the index: that sum is the explanation.
+default weights (0.55 grade, 0.30 recent, 0.15 trend, plus 0.15 engagement) renormalized to
+sum to 1 over what is available. Each factor's ``contribution`` is
+``weight_i * (1 - performance_i)``, so the contributions add up to the index: that sum is the
+explanation.
 
 Levels: ``low`` below ``LOW_MAX`` (0.35), ``medium`` below ``MEDIUM_MAX`` (0.60), else ``high``.
 A 0.35 index is roughly a student averaging 65% (a D) on everything; 0.60 roughly 40%.
@@ -166,11 +167,12 @@ def compute_risk(
 ) -> RiskResult:
     """Risk for one student. ``current_score``: Canvas current_score (0–100) or None;
     ``recent_results``: ``[(graded_at, percentage)]`` in any order; ``skill_mastery``: average
-    skill mastery 0–100 or None; ``engagement``: engagement index 0–100 or None; ``weights``: override of :data:`DEFAULT_WEIGHTS` (same keys).
+    skill mastery 0–100 or None; ``engagement``: engagement index 0–100 or None; ``weights``:
+    override of :data:`DEFAULT_WEIGHTS` (same keys).
 
     Factor ``value`` is the raw input in its own unit (percent for grade / recent / mastery,
-    points per result for trend, 0–100 for engagement); ``weight`` is the effective weight after renormalization;
-    ``contribution`` is that factor's share of the risk index.
+    points per result for trend, 0–100 for engagement); ``weight`` is the effective weight
+    after renormalization; ``contribution`` is that factor's share of the risk index.
     """
     w = dict(DEFAULT_WEIGHTS)
     if weights:

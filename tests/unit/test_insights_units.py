@@ -94,11 +94,11 @@ def test_missed_questions_come_from_each_quizs_latest_attempt():
 
 
 def test_easier_questions_first_unknown_difficulty_last():
-    qs = [{"question_id": "h", "difficulty": 0.2, "quiz_position": 1, "position": 1},
-          {"question_id": "u", "difficulty": None, "quiz_position": 1, "position": 2},
-          {"question_id": "e", "difficulty": 0.9, "quiz_position": 2, "position": 1},
-          {"question_id": "m1", "difficulty": 0.5, "quiz_position": 2, "position": 3},
-          {"question_id": "m0", "difficulty": 0.5, "quiz_position": 1, "position": 9}]
+    qs = [{"question_id": "h", "difficulty": 0.2, "quiz_id": "1", "position": 1},
+          {"question_id": "u", "difficulty": None, "quiz_id": "1", "position": 2},
+          {"question_id": "e", "difficulty": 0.9, "quiz_id": "2", "position": 1},
+          {"question_id": "m1", "difficulty": 0.5, "quiz_id": "2", "position": 3},
+          {"question_id": "m0", "difficulty": 0.5, "quiz_id": "1", "position": 9}]
     assert [q["question_id"] for q in easier_first(qs)] == ["e", "m0", "m1", "h", "u"]
 
 
