@@ -90,22 +90,47 @@ def timed_requests(client, path, headers):
     return statistics.median(times), percentile(times, 0.95)
 
 
-def main():
+def bench_sandbox():
+    """A Canvas sandbox where the bench teacher (``teacher-token``) teaches ``COURSE``."""
+    from tests.canvas_sandbox import CourseSpec, SandboxServer, build_world
+
+    return SandboxServer(build_world(
+        courses=[CourseSpec(int(COURSE), "Bench Course", "BENCH-501", 2, 1, 2)]))
+
+
+def bench_config(sandbox):
+    from tests.conftest import make_config
+
+    return make_config(canvas_base_url=sandbox.base_url, canvas_allowed_hosts=("127.0.0.1",),
+                       log_level="ERROR")
+
+
+def instructor_headers(app, config, sandbox) -> dict:
+    """The Authorization header of an instructor account holding the bench teacher's token."""
     from bson import ObjectId
 
     from achieveup.auth import tokens
+
+    uid = ObjectId()
+    app.extensions["knowgap"].db["AchieveUp_Users"].insert_one({
+        "_id": uid, "name": "Bench Teacher", "email": "bench@example.edu",
+        "email_lower": "bench@example.edu", "role": "instructor",
+        "canvas_token_enc": app.extensions["knowgap"].cipher.encrypt("teacher-token",
+                                                                     owner=str(uid)),
+        "canvas_user_id": "1", "canvas_base_url": sandbox.base_url,
+        "created_at": None, "updated_at": None})
+    access, _ = tokens.issue_access(config, str(uid))
+    return {"Authorization": f"Bearer {access}"}
+
+
+def main():
     from achieveup.badges import service as badges
     from achieveup.mastery import service as mastery
     from achieveup.mastery import store
     from knowgap import create_app
     from knowgap.core import db as dbmod
-    from tests.canvas_sandbox import CourseSpec, SandboxServer, build_world
-    from tests.conftest import make_config
-
-    world = build_world(courses=[CourseSpec(int(COURSE), "Bench Course", "BENCH-501", 2, 1, 2)])
-    with SandboxServer(world) as sandbox:
-        config = make_config(canvas_base_url=sandbox.base_url,
-                             canvas_allowed_hosts=("127.0.0.1",), log_level="ERROR")
+    with bench_sandbox() as sandbox:
+        config = bench_config(sandbox)
         db = dbmod.connect("", "bench")
         app = create_app(config, db=db)
         t = time.perf_counter()
@@ -138,16 +163,7 @@ def main():
                   f"{time.perf_counter() - t:.2f} s, {len(again)} new badges")
             assert db[store.BADGES].count_documents({}) == len(awarded)
 
-        uid = ObjectId()
-        db["AchieveUp_Users"].insert_one({
-            "_id": uid, "name": "Bench Teacher", "email": "bench@example.edu",
-            "email_lower": "bench@example.edu", "role": "instructor",
-            "canvas_token_enc": app.extensions["knowgap"].cipher.encrypt("teacher-token",
-                                                                         owner=str(uid)),
-            "canvas_user_id": "1", "canvas_base_url": sandbox.base_url,
-            "created_at": None, "updated_at": None})
-        access, _ = tokens.issue_access(config, str(uid))
-        headers = {"Authorization": f"Bearer {access}"}
+        headers = instructor_headers(app, config, sandbox)
         client = app.test_client()
         path = f"/achieveup/instructor/courses/{COURSE}/student-analytics"
         t = time.perf_counter()

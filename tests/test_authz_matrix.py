@@ -186,6 +186,26 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/achieveup/import"): Entry(
         "/achieveup/import", COURSE, body=lambda ctx, actor: {"course_id": "101",
                                                                "data": ctx.export}),
+    # ----------------------------------------------------------------- insights
+    ("GET", "/achieveup/instructor/courses/<course_id>/quizzes/<quiz_id>/item-analysis"): Entry(
+        "/achieveup/instructor/courses/101/quizzes/{quiz}/item-analysis", COURSE),
+    ("GET", "/achieveup/instructor/courses/<course_id>/engagement"): Entry(
+        "/achieveup/instructor/courses/101/engagement", COURSE),
+    ("GET", "/achieveup/engagement/<student_id>/<course_id>"): Entry(
+        "/achieveup/engagement/1001/101", access(student=OK)),
+    ("GET", "/achieveup/study-plan/<student_id>/<course_id>"): Entry(
+        "/achieveup/study-plan/1001/101", access(student=OK)),
+    ("GET", "/achieveup/leaderboard/<course_id>"): Entry(
+        "/achieveup/leaderboard/101", access(student=OK),
+        why="members of the course only: its students and instructors"),
+    ("PUT", "/achieveup/instructor/courses/<course_id>/leaderboard"): Entry(
+        "/achieveup/instructor/courses/101/leaderboard", COURSE, body={"enabled": True}),
+    ("GET", "/achieveup/leaderboard-preferences"): Entry(
+        "/achieveup/leaderboard-preferences", access(student=OK, other=OK, admin=MISSING_TOKEN),
+        why="the caller's own Canvas account's setting"),
+    ("PUT", "/achieveup/leaderboard-preferences"): Entry(
+        "/achieveup/leaderboard-preferences", access(student=OK, other=OK, admin=MISSING_TOKEN),
+        body={"leaderboard_opt_in": False}, why="the caller's own Canvas account's setting"),
     # ----------------------------------------------------------------- badges
     # ``other`` teaches 999, where student 1001 is also enrolled: a shared course, so 200 with
     # only that course's badges (none); see test_badges_of_unshared_students_are_forbidden.

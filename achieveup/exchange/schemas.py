@@ -51,6 +51,25 @@ class BadgeRowSchema(StrictSchema):
     earned_at = Text(allow_none=True)
 
 
+class ItemRowSchema(StrictSchema):
+    """One question's item analysis (derived data: exported, never read back on import, so
+    its texts are free text, whatever the quiz says)."""
+
+    quiz_id = Id(required=True)
+    quiz_title = fields.String(allow_none=True)
+    question_id = Id(required=True)
+    position = fields.Integer(allow_none=True)
+    question_type = fields.String(allow_none=True)
+    question_text = fields.String(allow_none=True)
+    students = fields.Integer(allow_none=True)
+    attempts = fields.Integer(allow_none=True)
+    difficulty = fields.Float(allow_none=True)
+    point_biserial = fields.Float(allow_none=True)
+    upper_lower = fields.Float(allow_none=True)
+    check = fields.Boolean(allow_none=True)
+    flags = fields.String(allow_none=True)
+
+
 class ExportSchema(StrictSchema):
     schema = fields.String(required=True, validate=validate.Equal(SCHEMA_NAME))
     version = fields.Integer(required=True, validate=validate.Equal(VERSION))
@@ -65,6 +84,8 @@ class ExportSchema(StrictSchema):
                           validate=validate.Length(max=MAX_ROWS))
     badges = fields.List(fields.Nested(BadgeRowSchema), load_default=list,
                          validate=validate.Length(max=MAX_ROWS))
+    items = fields.List(fields.Nested(ItemRowSchema), load_default=list,
+                        validate=validate.Length(max=MAX_MAPPINGS))
 
     @validates_schema
     def _consistent(self, data, **_):

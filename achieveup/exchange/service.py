@@ -1,8 +1,9 @@
 """Course export (JSON / CSV / XLSX) and import (JSON, all-or-nothing, idempotent).
 
 Export holds the course's skill matrices, question->skill mapping, per-student skill mastery
-and badges. Import takes the JSON export of any course and writes **matrices and mappings
-only** into the target course: mastery and badges are derived from the target course's own
+and badges, and the item analysis of every quiz (``items``, see ``achieveup.insights``).
+Import takes the JSON export of any course and writes **matrices and mappings only** into the
+target course: mastery, badges and item analysis are derived from the target course's own
 Canvas results and are recomputed by its next sync, never copied (a badge is a claim about a
 student's work in one course). Matrices are matched by case-insensitive name and replaced,
 mappings by question id; repeating an import changes nothing. Everything is validated first;
@@ -22,6 +23,7 @@ from marshmallow import ValidationError
 
 from achieveup.exchange.schemas import SCHEMA_NAME, VERSION, ExportSchema
 from achieveup.exchange.xlsx import write_workbook
+from achieveup.insights import service as insights
 from achieveup.mastery import service as mastery
 from achieveup.mastery import store
 from knowgap.core.errors import ValidationFailed
@@ -69,7 +71,7 @@ def export_data(db, course_id: str) -> dict:
                           "description": m.get("description")} for m in matrices],
             "question_skills": [{"question_id": q["question_id"], "quiz_id": q.get("quiz_id"),
                                  "skills": list(q.get("skills") or [])} for q in mappings],
-            "mastery": rows, "badges": badges}
+            "mastery": rows, "badges": badges, "items": insights.course_item_rows(db, course_id)}
 
 
 SECTIONS = {
@@ -79,11 +81,13 @@ SECTIONS = {
                 "questions_correct", "p_mastery", "evidence_count"),
     "badges": ("badge_id", "student_id", "skill", "level", "percentage", "evidence_count",
                "earned_at"),
+    "items": insights.ITEM_COLUMNS,
 }
 
 
 def section_rows(data: dict):
-    """(section, row dict) pairs: one row per matrix skill / mapped skill / mastery / badge."""
+    """(section, row dict) pairs: one row per matrix skill / mapped skill / mastery / badge /
+    quiz question (item analysis)."""
     for m in data["matrices"]:
         for s in m["skills"]:
             yield "matrices", {"matrix_name": m["matrix_name"], "skill": s,
@@ -96,6 +100,8 @@ def section_rows(data: dict):
         yield "mastery", r
     for b in data["badges"]:
         yield "badges", b
+    for item in data.get("items", []):
+        yield "items", item
 
 
 def to_csv(data: dict) -> bytes:

@@ -20,7 +20,8 @@ points ratio); ``progress`` is the mean score over the course's mapped skills (n
 counts 0); ``skills_mastered`` counts skills whose BKT probability reached the course's mastery
 threshold (default 0.95); ``average_score`` is the mean score over skills with evidence (None
 without any); risk uses ``knowgap.risk.calc.compute_risk`` with the Canvas current score, the
-last five graded quiz percentages and ``average_score``.
+last five graded quiz percentages, ``average_score`` and the engagement index
+(``achieveup.insights``).
 """
 from __future__ import annotations
 
@@ -96,10 +97,12 @@ BADGE_FIELDS = ("skill", "level", "earned_at", "percentage", "evidence_count")
 
 
 def build_summary(course_id: str, student: dict, skills: dict, quiz_pcts: list, now,
-                  skill_order: list[str], previous: dict | None = None) -> dict:
+                  skill_order: list[str], previous: dict | None = None,
+                  engagement: float | None = None) -> dict:
     """One summary document. ``quiz_pcts`` is ``[(graded_at, percentage)]`` per quiz (risk);
     ``previous`` the student's previous summary (its recorded badge state is carried over;
-    ``badges`` is None when that summary predates the badge fields, see ``badges.service``)."""
+    ``badges`` is None when that summary predates the badge fields, see ``badges.service``);
+    ``engagement`` the student's engagement index (one more risk factor)."""
     entries = []
     mapped = []
     blank = None
@@ -122,7 +125,8 @@ def build_summary(course_id: str, student: dict, skills: dict, quiz_pcts: list, 
     started = [e for e in mapped if e["questions_attempted"] > 0]
     progress = round(sum(e["score"] for e in mapped) / len(mapped), 1) if mapped else 0.0
     average = round(sum(e["score"] for e in started) / len(started), 1) if started else None
-    risk = compute_risk(student.get("current_score"), quiz_pcts, average)
+    risk = compute_risk(student.get("current_score"), quiz_pcts, average,
+                        engagement=engagement)
     sid = str(student["student_id"])
     previous = previous or {}
     return {
@@ -161,6 +165,8 @@ def compute_course(db, config, course_id: str, now=None) -> list[dict]:
     in-memory documents keep the per-skill dicts in ``skills`` for the caller's convenience;
     only ``packed`` is stored.
     """
+    from achieveup.insights import service as insights
+
     course_id = str(course_id)
     now = now or store.utcnow()
     settings = store.course_settings(db, course_id)
@@ -176,6 +182,7 @@ def compute_course(db, config, course_id: str, now=None) -> list[dict]:
         {"_id": 0, "student_id": 1, "badges": 1, "revoked_badges": 1})}
     for sid in evidence:
         students.setdefault(sid, {"student_id": sid, "name": None})
+    engagement = insights.engagement_indices(db, course_id)
     prepared = calc.prepare_course_skills(qskills)
     skill_order = list(dict.fromkeys(
         [s for skills in qskills.values() for s in skills] + store.matrix_skills(db, course_id)))
@@ -185,7 +192,7 @@ def compute_course(db, config, course_id: str, now=None) -> list[dict]:
         state = calc.compute_grouped(groups, prepared, params, policy)
         docs.append(build_summary(course_id, students[sid], state,
                                   calc.latest_quiz_percentages(groups), now, skill_order,
-                                  previous.get(sid)))
+                                  previous.get(sid), engagement.get(sid)))
     return docs
 
 

@@ -12,7 +12,8 @@ Steps, each reported through the job reporter:
    pending or failed keep their earlier rows and are asked for again next time, recorded in the
    state's ``pending_reports`` and named in the job's ``errors``): new rows are inserted,
    changed rows (regrades) replaced, identical rows left alone, so re-running is idempotent;
-   then rebuild the packed evidence of every student whose results changed;
+   then rebuild the packed evidence of every student whose results changed, and bring the
+   insights read models up to date (item responses, quiz submissions; ``achieveup.insights``);
 3. recompute mastery for the whole course from all stored results (``achieveup.mastery``),
    award the badges it newly justifies (``achieveup.badges.service.apply_awards``: only the
    difference to the badges the previous summaries record) and replace the summaries, all
@@ -48,6 +49,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from achieveup.insights import ingest as insights
 from achieveup.mastery import calc, service as mastery
 from achieveup.mastery import store
 from knowgap.canvas import quiz_sources, results
@@ -104,6 +106,7 @@ def question_docs(course_id: str, questions: dict, now) -> list[dict]:
                         "question_text": q.get("question_text"),
                         "points_possible": _num(q.get("points_possible")),
                         "position": q.get("position"),
+                        "answers": insights.answer_docs(q.get("answers")),
                         "source": q.get("source") or results.CLASSIC, "updated_at": now})
     return out
 
@@ -199,6 +202,10 @@ def store_snapshot(db, course_id: str, snap, now) -> dict:
     rows = result_docs(course_id, snap.results())
     counts, dirty = store_results(db, course_id, rows, now)
     counts["evidence_rebuilt"] = rebuild_evidence(db, course_id, dirty, now)
+    counts["item_responses_written"] = insights.update_item_responses(
+        db, course_id, rows, now, full=not snap.incremental)
+    counts["quiz_submissions_written"] = insights.store_quiz_submissions(
+        db, course_id, snap.submissions, quizzes, now)
     counts.update(quizzes=len(quizzes), questions=len(questions), students=len(students),
                   submissions=len(snap.submissions or []))
     return counts
@@ -258,12 +265,13 @@ def previous_snapshot(db, course_id: str, state: dict):
     for q in store.fetch_all(db[store.QUESTIONS], {"course_id": course_id},
                              {"_id": 0, "quiz_id": 1, "question_id": 1, "question_name": 1,
                               "question_type": 1, "question_text": 1, "points_possible": 1,
-                              "position": 1}):
+                              "position": 1, "answers": 1}):
         by_quiz.setdefault(str(q.get("quiz_id")), []).append(
             {"id": q.get("question_id"), "quiz_id": q.get("quiz_id"),
              "question_name": q.get("question_name"), "question_type": q.get("question_type"),
              "question_text": q.get("question_text"),
-             "points_possible": q.get("points_possible"), "position": q.get("position")})
+             "points_possible": q.get("points_possible"), "position": q.get("position"),
+             "answers": insights.classic_answers(q.get("answers"))})
     quizzes, questions = [], {}
     for sig in state["quiz_signatures"]:
         if not isinstance(sig, dict) or sig.get("id") is None:

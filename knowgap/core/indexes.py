@@ -84,4 +84,10 @@ INDEXES: list[IndexSpec] = [
     plain("AchieveUp_Badges", "course_id", "skill_slug", "level"),
     plain("AchieveUp_Badges", "status_list", "revoked"),        # Bitstring Status List build
     unique("AchieveUp_Course_Settings", "course_id"),
+    # AchieveUp: insights (item responses read model, quiz submissions; see
+    # achieveup/insights/store.py)
+    plain("AchieveUp_Item_Responses", "course_id", "quiz_id"),
+    plain("AchieveUp_Item_Responses", "course_id", "question_id"),
+    plain("AchieveUp_Quiz_Submissions", "course_id", "student_id"),
+    IndexSpec("AchieveUp_Quiz_Submissions", [("course_id", ASC), ("last_submitted_at", DESC)]),
 ]

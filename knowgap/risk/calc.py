@@ -16,6 +16,10 @@ Each available component is turned into a *performance* in [0, 1] (1 = doing wel
   results are missing it takes the whole slot. Rationale: both measure the same thing (how
   well recent work went); mastery is a per-skill smoothed view of it, so it refines that
   component instead of adding a fourth, double-counted one.
+* ``engagement`` (optional): the AchieveUp engagement index (0–100, see
+  ``achieveup.insights.engagement``: on-time quizzes, attempts, recency, videos watched) / 100.
+  Its own slot (0.15): it measures effort, not results, so it adds to the others rather than
+  refining one of them; without it the other weights are renormalized as before.
 * ``trend``: least-squares slope of the last five results, in percentage points per result,
   mapped linearly so a flat trend is 0.5, +``TREND_SATURATION`` (10 points/result) or better is
   1.0 and -10 or worse is 0.0: ``0.5 + clamp(slope / (2 * 10), -0.5, 0.5)``. Needs at least
@@ -23,9 +27,10 @@ Each available component is turned into a *performance* in [0, 1] (1 = doing wel
   too noisy to act on.
 
 ``risk_index = 1 - sum(weight_i * performance_i)`` over the available components, with the
-default weights (0.55 grade, 0.30 recent, 0.15 trend) renormalized to sum to 1 over what is
-available. Each factor's ``contribution`` is ``weight_i * (1 - performance_i)``, so the
-contributions add up to the index: that sum is the explanation.
+default weights (0.55 grade, 0.30 recent, 0.15 trend, plus 0.15 engagement) renormalized to
+sum to 1 over what is available. Each factor's ``contribution`` is
+``weight_i * (1 - performance_i)``, so the contributions add up to the index: that sum is the
+explanation.
 
 Levels: ``low`` below ``LOW_MAX`` (0.35), ``medium`` below ``MEDIUM_MAX`` (0.60), else ``high``.
 A 0.35 index is roughly a student averaging 65% (a D) on everything; 0.60 roughly 40%.
@@ -47,6 +52,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "recent_performance": 0.30,
     "current_grade": 0.55,
     "trend": 0.15,
+    "engagement": 0.15,
 }
 #: Share of the recent-performance weight given to skill mastery when both are known.
 SKILL_MASTERY_BLEND = 0.5
@@ -157,14 +163,16 @@ def compute_risk(
     recent_results: Optional[Iterable[Any]] = None,
     skill_mastery=None,
     weights: Optional[Mapping[str, float]] = None,
+    engagement=None,
 ) -> RiskResult:
     """Risk for one student. ``current_score``: Canvas current_score (0–100) or None;
     ``recent_results``: ``[(graded_at, percentage)]`` in any order; ``skill_mastery``: average
-    skill mastery 0–100 or None; ``weights``: override of :data:`DEFAULT_WEIGHTS` (same keys).
+    skill mastery 0–100 or None; ``engagement``: engagement index 0–100 or None; ``weights``:
+    override of :data:`DEFAULT_WEIGHTS` (same keys).
 
     Factor ``value`` is the raw input in its own unit (percent for grade / recent / mastery,
-    points per result for trend); ``weight`` is the effective weight after renormalization;
-    ``contribution`` is that factor's share of the risk index.
+    points per result for trend, 0–100 for engagement); ``weight`` is the effective weight
+    after renormalization; ``contribution`` is that factor's share of the risk index.
     """
     w = dict(DEFAULT_WEIGHTS)
     if weights:
@@ -178,6 +186,7 @@ def compute_risk(
     grade = _pct(current_score)
     recent = last_results(recent_results or ())
     mastery = _pct(skill_mastery)
+    engaged = _pct(engagement)
 
     # (name, raw value, raw weight, performance in [0, 1])
     parts: list[tuple[str, float, float, float]] = []
@@ -193,6 +202,8 @@ def compute_risk(
     if len(recent) >= MIN_TREND_POINTS:
         slope = least_squares_slope(recent)
         parts.append(("trend", slope, w["trend"], trend_performance(slope)))
+    if engaged is not None:
+        parts.append(("engagement", engaged, w["engagement"], engaged / 100.0))
 
     total = sum(p[2] for p in parts)
     if not parts or total <= 0:

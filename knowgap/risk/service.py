@@ -5,13 +5,15 @@ Inputs (each optional; ``calc`` renormalizes over what exists):
 - the last five graded results: the student's graded submissions, ``score / points_possible``
   ordered by ``graded_at`` (points from ``include[]=assignment`` or, failing that, the quiz
   list's ``points_possible`` by ``assignment_id``);
-- AchieveUp skill mastery average, read-only from ``AchieveUp_Student_Mastery`` when present.
+- AchieveUp skill mastery average, read-only from ``AchieveUp_Student_Mastery`` when present;
+- the AchieveUp engagement index (``achieveup.insights``), read-only from what the AchieveUp
+  sync stored, when the course has any.
 
 ``risk_for_student(services, gateway_or_data, course_id, student_id)`` is the entry point
 AchieveUp can call: pass a ``CanvasGateway``/``CanvasAccess`` (anything with
 ``run(async fn(client))``) to fetch from Canvas, or a mapping with already known inputs
 (``current_score``, ``recent_results`` [(graded_at, percentage)] or ``submissions`` +
-``points_by_assignment``, optional ``skill_mastery``).
+``points_by_assignment``, optional ``skill_mastery`` and ``engagement``).
 
 The per-course display toggle lives in ``knowgap_risk_toggle`` {course_id, enabled,
 updated_by, updated_at}. Default: **on** (friendlier: a new course shows risk without setup;
@@ -55,6 +57,13 @@ def skill_mastery_average(db, course_id: str, student_id: str) -> float | None:
     values = [float(entry["score"]) for entry in (packed_skills(doc) if doc else [])
               if entry.get("evidence_count") and isinstance(entry.get("score"), (int, float))]
     return sum(values) / len(values) if values else None
+
+
+def engagement_index(db, course_id: str, student_id: str) -> float | None:
+    """The student's AchieveUp engagement index (0–100), None without AchieveUp data."""
+    from achieveup.insights.service import student_engagement
+
+    return student_engagement(db, str(course_id), str(student_id))["index"]
 
 
 def results_from_submissions(submissions, points_by_assignment: Mapping | None = None) -> list:
@@ -123,8 +132,11 @@ def risk_for_student(services, gateway_or_data, course_id, student_id) -> dict:
     mastery = data.get("skill_mastery")
     if mastery is None:
         mastery = skill_mastery_average(services.db, course_id, student_id)
+    engagement = data.get("engagement")
+    if engagement is None:
+        engagement = engagement_index(services.db, course_id, student_id)
     return compute_risk(current_score=data.get("current_score"), recent_results=recent,
-                        skill_mastery=mastery).to_dict()
+                        skill_mastery=mastery, engagement=engagement).to_dict()
 
 
 # ------------------------------------------------------------------ support videos

@@ -224,6 +224,12 @@ def _grade(score):
     return None if score is None else f"{score:g}"
 
 
+def _lateness(attempt, quiz: Quiz) -> dict:
+    """Canvas marks a submission late when it was handed in after the due date."""
+    seconds = max(0, attempt.submitted_at - quiz.due_at) if quiz.due_at else 0
+    return {"late": seconds > 0, "seconds_late": seconds}
+
+
 def submission_json(world: World, quiz: Quiz, user_id: int, w: QuizWork | None,
                     history: bool) -> dict:
     """Assignment submission for a quiz; ``w is None`` means the student never submitted."""
@@ -246,14 +252,16 @@ def submission_json(world: World, quiz: Quiz, user_id: int, w: QuizWork | None,
     a = w.latest
     classic = quiz.engine == "classic"
     kind = "online_quiz" if classic else "basic_lti_launch"
-    d = dict(base, id=w.submission_id, attempt=a.attempt, score=kept, grade=_grade(kept),
+    d = dict(base, **_lateness(a, quiz), id=w.submission_id, attempt=a.attempt, score=kept,
+             grade=_grade(kept),
              entered_score=kept, entered_grade=_grade(kept), graded_at=iso(a.graded_at),
              submitted_at=iso(a.submitted_at), posted_at=iso(a.graded_at), workflow_state="graded",
              submission_type=kind, missing=False)
     if history:
         # New Quizzes are an LTI tool: their submissions carry no per-question data
         d["submission_history"] = [
-            dict(base, id=w.submission_id, attempt=h.attempt, score=h.score, grade=_grade(h.score),
+            dict(base, **_lateness(h, quiz), id=w.submission_id, attempt=h.attempt,
+                 score=h.score, grade=_grade(h.score),
                  graded_at=iso(h.graded_at), submitted_at=iso(h.submitted_at),
                  workflow_state="graded", submission_type=kind, missing=False,
                  **({"submission_data": h.submission_data} if classic else {}))

@@ -20,9 +20,26 @@ def _days(values):
     return [(f"2024-03-{i + 1:02d}T10:00:00Z", v) for i, v in enumerate(values)]
 
 
-def test_default_weights_sum_to_one():
-    assert DEFAULT_WEIGHTS == {"recent_performance": 0.30, "current_grade": 0.55, "trend": 0.15}
-    assert math.isclose(sum(DEFAULT_WEIGHTS.values()), 1.0)
+def test_default_weights_canvas_components_sum_to_one_engagement_adds():
+    assert DEFAULT_WEIGHTS == {"recent_performance": 0.30, "current_grade": 0.55, "trend": 0.15,
+                               "engagement": 0.15}
+    canvas = {k: v for k, v in DEFAULT_WEIGHTS.items() if k != "engagement"}
+    assert math.isclose(sum(canvas.values()), 1.0)
+
+
+def test_engagement_is_one_more_factor_by_hand():
+    # grade 60 -> .6 (w .55), engagement 20 -> .2 (w .15); renormalized over .70:
+    # grade .7857, engagement .2143; risk = .7857 * .4 + .2143 * .8 = .3143 + .1714 = .4857
+    r = compute_risk(60, engagement=20)
+    by_name = {f["name"]: f for f in r.factors}
+    assert set(by_name) == {"current_grade", "engagement"}
+    assert by_name["engagement"] == {"name": "engagement", "value": 20.0, "weight": 0.214,
+                                     "contribution": 0.171}
+    assert r.risk_index == 0.486 and r.risk_level == "medium"
+    # without it nothing changes: the grade alone decides
+    assert compute_risk(60).risk_index == 0.4
+    # more engagement, less risk
+    assert compute_risk(60, engagement=90).risk_index < r.risk_index
 
 
 def test_least_squares_slope():
