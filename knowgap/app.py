@@ -33,6 +33,7 @@ BLUEPRINTS = [
     "achieveup.badges.routes:blp",
     "achieveup.analytics.routes:blp",
     "achieveup.exchange.routes:blp",
+    "achieveup.settings.routes:blp",
 ]
 
 

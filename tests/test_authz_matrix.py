@@ -186,6 +186,11 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/achieveup/import"): Entry(
         "/achieveup/import", COURSE, body=lambda ctx, actor: {"course_id": "101",
                                                                "data": ctx.export}),
+    ("GET", "/achieveup/instructor/course/<course_id>/settings"): Entry(
+        "/achieveup/instructor/course/101/settings", COURSE),
+    ("PUT", "/achieveup/instructor/course/<course_id>/settings"): Entry(
+        "/achieveup/instructor/course/101/settings", COURSE, body={"min_evidence": 1},
+        why="changes the course's mastery model and queues its recompute"),
     # ----------------------------------------------------------------- badges
     # ``other`` teaches 999, where student 1001 is also enrolled: a shared course, so 200 with
     # only that course's badges (none); see test_badges_of_unshared_students_are_forbidden.

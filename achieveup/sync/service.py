@@ -13,8 +13,9 @@ Steps, each reported through the job reporter:
    state's ``pending_reports`` and named in the job's ``errors``): new rows are inserted,
    changed rows (regrades) replaced, identical rows left alone, so re-running is idempotent;
    then rebuild the packed evidence of every student whose results changed;
-3. recompute mastery for the whole course from all stored results (``achieveup.mastery``),
-   award the badges it newly justifies (``achieveup.badges.service.apply_awards``: only the
+3. recompute mastery for the whole course from all stored results (``achieveup.mastery``;
+   the BKT parameters are fitted again first when enough new evidence arrived, see
+   ``achieveup.mastery.model.refit_due``), award the badges it newly justifies (``achieveup.badges.service.apply_awards``: only the
    difference to the badges the previous summaries record) and replace the summaries, all
    under the course's write lock (``mastery.recompute_course``);
 4. (badge counts are part of step 3);
@@ -345,7 +346,8 @@ def run_course_sync(services, course_id: str, user_id: str, *, full: bool = Fals
     course = snap.course or {}
     course_name = course.get("name") or state.get("course_name")
     summaries, awarded = mastery.recompute_course(db, config, course_id, now,
-                                                  course_name=course_name)
+                                                  course_name=course_name, refit=True,
+                                                  counts=counts)
     counts["students_with_mastery"] = len(summaries)
     counts["badges_awarded"] = len(awarded)
     # the cursor and the incremental state move together, and only after a successful sync

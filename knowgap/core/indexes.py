@@ -84,4 +84,5 @@ INDEXES: list[IndexSpec] = [
     plain("AchieveUp_Badges", "course_id", "skill_slug", "level"),
     plain("AchieveUp_Badges", "status_list", "revoked"),        # Bitstring Status List build
     unique("AchieveUp_Course_Settings", "course_id"),
+    plain("AchieveUp_BKT_Parameters", "course_id", "skill"),
 ]
