@@ -38,7 +38,6 @@ Decisions:
 """
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from dataclasses import dataclass
 from typing import Hashable, Mapping, Optional, Sequence
@@ -139,7 +138,6 @@ class _Batch:
         self.obs = np.empty(len(flat))
         self.obs[self.pos] = np.clip(flat, 0.0, 1.0)
         self.binary = bool(np.all((self.obs == 0.0) | (self.obs == 1.0)))
-        self.last = self.obs[self.offsets[self.lengths - 1] + np.arange(self.n)]
 
     def column(self, t: int) -> np.ndarray:
         return self.obs[self.offsets[t]:self.offsets[t + 1]]
@@ -482,7 +480,3 @@ def predict_next(sequences: Sequence[Sequence[float]], params: Sequence[BKTParam
         post = wrong + c * (right - wrong)
         pi = post * (1.0 - f) + (1.0 - post) * tt
     return out[batch.pos]
-
-
-def with_threshold(params: BKTParams, mastery_threshold: float) -> BKTParams:
-    return dataclasses.replace(params, mastery_threshold=mastery_threshold)

@@ -22,7 +22,6 @@ bookkeeping: ``evidence.rows`` (evidence rows when it ran, for :func:`refit_due`
 from __future__ import annotations
 
 import copy
-import dataclasses
 import logging
 from typing import Optional
 
@@ -261,7 +260,3 @@ def describe_fits(fit_docs: list[dict]) -> dict:
                         "students": (d.get("evidence") or {}).get("students", 0)}
                        for d in sorted(fit_docs, key=lambda d: str(d.get("skill")))
                        if d.get("scope") == "skill"]}
-
-
-def with_threshold(params: BKTParams, threshold: float) -> BKTParams:
-    return dataclasses.replace(params, mastery_threshold=threshold)

@@ -1,8 +1,10 @@
 """Course mastery: recompute every student's per-skill summary from ALL stored results.
 
-``recompute_course`` is the one writer of ``AchieveUp_Student_Mastery``. It reads the course's
-packed evidence (one document per student, see ``store``), the question->skill map, the quizzes'
-scoring policies and the course's BKT settings, computes the complete new state in memory with
+``recompute_course`` is the one writer of ``AchieveUp_Student_Mastery`` (and of the fitted
+``AchieveUp_BKT_Parameters``). It reads the course's packed evidence (one document per student,
+see ``store``), the question->skill map, the quizzes' scoring policies, the course's mastery
+settings and fitted parameters (``achieveup.mastery.model``), fits the parameters again when
+asked and due (``achieveup.mastery.fit``), computes the complete new state in memory with
 ``achieveup.mastery.calc`` (pure), and only then replaces the per-(course, student) summary
 documents. Nothing is incremented, so running it twice gives the same documents; a failure
 before the write leaves the previous summaries untouched.
@@ -12,11 +14,12 @@ Summary document (``_id`` "course|student")::
     {course_id, student_id, student_name, progress, skills_mastered, total_questions_attempted,
      average_score, current_score, risk_level, risk_index, computed_at,
      skills: [{skill, score, level, questions_attempted, questions_correct, p_mastery,
-               evidence_count, mastered, last_graded_at}],
+               evidence_count, mastered, last_graded_at, model}],
      packed: "<the same skills as compact JSON rows>"}
 
-Definitions: ``score`` is the skill percentage (attempt policy applied, partial credit as the
-points ratio); ``progress`` is the mean score over the course's mapped skills (not started
+Definitions: ``score`` is the course's number for the skill: the percentage (attempt policy
+applied, partial credit as the points ratio) or, under the ``bkt`` model, 100 x P(L); ``model``
+names which (``calc.SkillMastery``); ``progress`` is the mean score over the course's mapped skills (not started
 counts 0); ``skills_mastered`` counts skills whose BKT probability reached the course's mastery
 threshold (default 0.95); ``average_score`` is the mean score over skills with evidence (None
 without any); risk uses ``knowgap.risk.calc.compute_risk`` with the Canvas current score, the
