@@ -19,8 +19,8 @@ Summary document (``_id`` "course|student")::
 
 Definitions: ``score`` is the course's number for the skill: the percentage (attempt policy
 applied, partial credit as the points ratio) or, under the ``bkt`` model, 100 x P(L); ``model``
-names which (``calc.SkillMastery``); ``progress`` is the mean score over the course's mapped skills (not started
-counts 0); ``skills_mastered`` counts skills whose BKT probability reached the course's mastery
+names which (``calc.SkillMastery``); ``progress`` is the mean score over the course's mapped
+skills (not started counts 0); ``skills_mastered`` counts skills whose BKT probability reached the course's mastery
 threshold (default 0.95); ``average_score`` is the mean score over skills with evidence (None
 without any); risk uses ``knowgap.risk.calc.compute_risk`` with the Canvas current score, the
 last five graded quiz percentages and ``average_score``.
@@ -45,11 +45,6 @@ def settings_of(settings_doc: dict | None, config) -> dict:
     """The course's effective mastery settings (``model.effective``)."""
     return model.effective(settings_doc, getattr(config, "badge_min_evidence",
                                                  DEFAULT_MIN_EVIDENCE))
-
-
-def bkt_params(settings_doc: dict) -> calc.BKTParams:
-    """The course's fixed (or default) BKT parameters with its mastery threshold."""
-    return model.fixed_params(settings_of(settings_doc, None))
 
 
 def min_evidence(settings_doc: dict, config) -> int:

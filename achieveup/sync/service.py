@@ -15,9 +15,10 @@ Steps, each reported through the job reporter:
    then rebuild the packed evidence of every student whose results changed;
 3. recompute mastery for the whole course from all stored results (``achieveup.mastery``;
    the BKT parameters are fitted again first when enough new evidence arrived, see
-   ``achieveup.mastery.model.refit_due``), award the badges it newly justifies (``achieveup.badges.service.apply_awards``: only the
-   difference to the badges the previous summaries record) and replace the summaries, all
-   under the course's write lock (``mastery.recompute_course``);
+   ``achieveup.mastery.model.refit_due``), award the badges it newly justifies
+   (``achieveup.badges.service.apply_awards``: only the difference to the badges the previous
+   summaries record) and replace the summaries, all under the course's write lock
+   (``mastery.recompute_course``);
 4. (badge counts are part of step 3);
 5. move the cursor forward, only now: an interrupted sync re-reads the same window next time.
 
