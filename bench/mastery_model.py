@@ -42,6 +42,7 @@ project fitted vs pyBKT).
 from __future__ import annotations
 
 import argparse
+import logging
 import resource
 import sys
 import time
@@ -54,6 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from achieveup.mastery import calc, fit  # noqa: E402
+from achieveup.mastery import model as course_model  # noqa: E402
 
 FOLDS = 5
 PARAMS = ("p_init", "p_transit", "p_slip", "p_guess")
@@ -312,6 +314,7 @@ def fit_cost() -> dict:
     from knowgap.core import db as dbmod
     from tests.conftest import make_config
 
+    logging.getLogger("knowgap.db").setLevel(logging.ERROR)  # "embedded database" notice
     db = dbmod.connect("", "bench_mastery_model")
     seed(db)
     config = make_config(log_level="ERROR")
@@ -396,8 +399,9 @@ def main() -> None:
             print(f"  {method:<26}{a:>8.4f}{r:>8.4f}")
     rec = recovery(learning, args.seed)
     own, total = rec.pop("skills")
+    rest = f", {total - own} course-wide" if own < total else ""
     print(f"\n(a) parameter recovery, MAE against the generating values ({total} skills; "
-          f"project: {own} fitted on their own evidence, the rest course-wide)")
+          f"project: {own} fitted on their own evidence{rest})")
     print(f"  {'method':<26}" + "".join(f"{p:>11}" for p in PARAMS))
     for method, errs in rec.items():
         print(f"  {method:<26}" + "".join(f"{errs[p]:>11.4f}" for p in PARAMS))
@@ -422,9 +426,8 @@ def main() -> None:
         print(f"  EM alone: first fit {cost['em_cold']:.2f} s ({cost['iterations_cold']} "
               f"iterations); refit after 10 % more students, started from the previous fit "
               f"{cost['em_warm']:.2f} s ({cost['iterations_warm']} iterations)")
-        print("  a sync refits only when >= 10 % new evidence arrived "
-              f"({__import__('achieveup.mastery.model', fromlist=['x']).REFIT_MIN_NEW_ROWS} "
-              "rows at least)")
+        print(f"  a sync refits only when >= {course_model.REFIT_GROWTH:.0%} new evidence arrived "
+              f"({course_model.REFIT_MIN_NEW_ROWS} rows at least)")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (max RSS): {peak:.0f} MB")
     print(f"mastery-model: auc={ours[0]:.4f} pybkt_auc={ref[0]:.4f} "
