@@ -178,6 +178,13 @@ def test_sync_stores_the_fit_and_refits_only_on_new_evidence(client, app, teache
     assert job["counts"]["bkt_refit"] == 0                        # nothing new arrived
     again = db[store.BKT_PARAMETERS].find_one({"_id": course_doc["_id"]})
     assert again["fitted_at"] == course_doc["fitted_at"]
+    # a fit that saw much less evidence than the course now has is redone by the next sync
+    db[store.BKT_PARAMETERS].update_one({"_id": course_doc["_id"]},
+                                        {"$set": {"evidence.rows": rows // 2}})
+    job = sync(client, app, teacher)
+    assert job["counts"]["bkt_refit"] == 1 and job["counts"]["bkt_skills_fitted"] == 3
+    course_doc = db[store.BKT_PARAMETERS].find_one({"_id": course_doc["_id"]})
+    assert course_doc["evidence"]["rows"] == rows and course_doc["fitted_at"] > again["fitted_at"]
     # switching forgetting on makes the recompute job fit again, with a forgetting parameter
     job = run_job(client, app, teacher, put(client, teacher, {"forgetting": True})["job_id"])
     assert job["counts"]["bkt_refit"] == 1
