@@ -34,6 +34,7 @@ BLUEPRINTS = [
     "achieveup.analytics.routes:blp",
     "achieveup.exchange.routes:blp",
     "achieveup.insights.routes:blp",
+    "achieveup.settings.routes:blp",
 ]
 
 

@@ -17,5 +17,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "${pip[@]}" -r requirements-dev.txt
   "${pip[@]}" -r requirements-openbadges.txt
   "${pip[@]}" --no-deps "$OPENBADGES_VERIFIER"
+  # pyBKT compiles its C++ extension only when numpy is importable at build time (otherwise
+  # it installs its slow pure-Python fallback): rebuild it against the venv, best effort.
+  "${pip[@]}" --no-build-isolation --no-deps --force-reinstall --no-binary pyBKT \
+    "$(grep -i '^pybkt==' requirements-dev.txt)" \
+    || echo "pyBKT: C++ extension not built; bench/mastery_model.py uses the pure-Python one"
   echo "$want" > "$stamp"
 fi

@@ -206,6 +206,11 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("PUT", "/achieveup/leaderboard-preferences"): Entry(
         "/achieveup/leaderboard-preferences", access(student=OK, other=OK, admin=MISSING_TOKEN),
         body={"leaderboard_opt_in": False}, why="the caller's own Canvas account's setting"),
+    ("GET", "/achieveup/instructor/course/<course_id>/settings"): Entry(
+        "/achieveup/instructor/course/101/settings", COURSE),
+    ("PUT", "/achieveup/instructor/course/<course_id>/settings"): Entry(
+        "/achieveup/instructor/course/101/settings", COURSE, body={"min_evidence": 1},
+        why="changes the course's mastery model and queues its recompute"),
     # ----------------------------------------------------------------- badges
     # ``other`` teaches 999, where student 1001 is also enrolled: a shared course, so 200 with
     # only that course's badges (none); see test_badges_of_unshared_students_are_forbidden.

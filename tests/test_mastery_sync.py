@@ -82,9 +82,10 @@ def test_sync_end_to_end_idempotent_and_analytics_shape(client, app, teacher, ca
     assert isinstance(s["id"], str) and s["riskLevel"] in {"low", "medium", "high"}
     assert set(s["skillBreakdown"]) == set(SKILLS)
     for item in s["skillBreakdown"].values():
-        assert {"score", "level", "questionsAttempted", "questionsCorrect"} <= set(item)
-        assert set(item) - {"score", "level", "questionsAttempted", "questionsCorrect"} in (
-            set(), {"badgeLevel", "badgeEarnedAt"})
+        base = {"score", "level", "questionsAttempted", "questionsCorrect", "model", "evidence"}
+        assert base <= set(item)
+        assert set(item) - base in (set(), {"badgeLevel", "badgeEarnedAt"})
+        assert item["model"] == "percentage" and item["evidence"] == item["questionsAttempted"]
     assert set(body["averageScores"]) == set(SKILLS)
     assert any(v > 0 for v in body["averageScores"].values())
 

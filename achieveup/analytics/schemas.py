@@ -51,6 +51,12 @@ class InstructorDashboardSchema(StrictSchema):
 
 # ------------------------------------------------------------------ student analytics
 
+_MODEL = ("What produced the score: 'percentage', or 'bkt_' + where the skill's BKT parameters "
+          "come from: 'fitted' (this course's answers), 'course' (course-wide fit), 'default', "
+          "'fixed' (the instructor's). Set per course in the mastery settings.")
+_EVIDENCE = ("Graded answers the score rests on: distinct questions for a percentage, every "
+             "attempt for BKT.")
+
 
 class SkillBreakdownSchema(StrictSchema):
     score = Number(required=True)
@@ -59,6 +65,8 @@ class SkillBreakdownSchema(StrictSchema):
     questionsCorrect = Number(required=True)
     badgeLevel = fields.String(metadata={"description": "Highest badge earned on the skill."})
     badgeEarnedAt = fields.String(allow_none=True)
+    model = fields.String(metadata={"description": _MODEL})
+    evidence = Count(metadata={"description": _EVIDENCE})
 
 
 class AnalyticsStudentSchema(StrictSchema):
@@ -89,6 +97,8 @@ class SkillProgressSchema(StrictSchema):
     level = fields.String(required=True)
     total_questions = Count(required=True)
     correct_answers = Number(required=True)
+    model = fields.String(metadata={"description": _MODEL})
+    evidence = Count(metadata={"description": _EVIDENCE})
 
 
 class StudentProgressSchema(StrictSchema):

@@ -47,10 +47,14 @@ def student_analytics(db, course_id: str) -> dict:
         best = best_badges(doc)
         breakdown, badge_count = {}, 0
         # packed rows: skill, score, level, questions_attempted, questions_correct, p_mastery,
-        # evidence_count, mastered, last_graded_at (mastery.PACKED_FIELDS)
-        for skill, score, level, attempted, correct, _, _, mastered, _ in unpack(doc.get("packed")):
+        # evidence_count, mastered, last_graded_at, model (mastery.PACKED_FIELDS; summaries
+        # written before the model field have nine)
+        for skill, score, level, attempted, correct, _, events, mastered, _, *model in unpack(
+                doc.get("packed")):
+            model = model[0] if model else "percentage"
             item = {"score": score, "level": level, "questionsAttempted": attempted,
-                    "questionsCorrect": correct}
+                    "questionsCorrect": correct, "model": model,
+                    "evidence": attempted if model == "percentage" else events}
             badge = best.get(skill)
             if badge:
                 item["badgeLevel"] = badge[0]
@@ -158,7 +162,8 @@ def progress(db, student_id: str, course_id: str) -> dict:
     return {"student_id": str(student_id), "course_id": str(course_id),
             "skill_progress": {e["skill"]: {"score": e["score"], "level": e["level"],
                                             "total_questions": e["questions_attempted"],
-                                            "correct_answers": e["questions_correct"]}
+                                            "correct_answers": e["questions_correct"],
+                                            **mastery.score_basis(e)}
                                for e in skills},
             "last_updated": store.iso(doc.get("computed_at")) if doc else None}
 
@@ -178,16 +183,16 @@ def individual_graphs(db, student_id: str, course_ids: list[str]) -> dict:
         doc = mastery.summary_of(db, cid, student_id)
         if doc is None:
             continue
-        settings = store.course_settings(db, cid)
         rows = _student_rows(db, cid, student_id)
-        series = calc.mastery_time_series(rows, store.question_skill_map(db, cid),
-                                          mastery.bkt_params(settings),
-                                          mastery.policies(store.quizzes_of(db, cid)))
+        params, course_model = mastery.course_model(db, None, cid)
+        series = calc.mastery_time_series(rows, store.question_skill_map(db, cid), params,
+                                          mastery.policies(store.quizzes_of(db, cid)),
+                                          course_model)
         for skill, points in series.items():
             for p in points:
-                time_points.setdefault(p["date"], {})[skill] = p["percentage"]
+                time_points.setdefault(p["date"], {})[skill] = p["score"]
             if len(points) >= 2:
-                change = round(points[-1]["percentage"] - points[0]["percentage"], 1)
+                change = round(points[-1]["score"] - points[0]["score"], 1)
             else:
                 change = 0.0
             if points:

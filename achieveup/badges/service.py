@@ -118,7 +118,9 @@ def _apply(db, config, course_id: str, summaries: list[dict], *, now,
     """Award/adopt/revoke in ``summaries`` (in place); returns (new badges, changed summaries).
     Caller holds the course lock and stores the summaries."""
     skills = set(store.matrix_skills(db, course_id))
-    min_ev = mastery.min_evidence(store.course_settings(db, course_id), config)
+    settings = store.course_settings(db, course_id)
+    min_ev = mastery.min_evidence(settings, config)
+    levels = mastery.badge_levels(settings)
     changed: set = _backfill(db, course_id, summaries)
     state = {}
     stale: set = set()
@@ -146,7 +148,8 @@ def _apply(db, config, course_id: str, summaries: list[dict], *, now,
         for entry in entries:
             if entry["questions_attempted"] < min_ev or entry["skill"] not in skills:
                 continue
-            for level in badge_levels_for(entry["score"], entry["questions_attempted"], min_ev):
+            for level in badge_levels_for(entry["score"], entry["questions_attempted"], min_ev,
+                                          levels):
                 if (entry["skill"], level) in have:
                     continue
                 if name is None:
@@ -388,7 +391,8 @@ def badge_class(db, config, course_id: str, skill_slug: str, level: str) -> dict
 def class_document(db, config, doc: dict) -> dict:
     """The BadgeClass of the badge ``doc`` (the Open Badges 3.0 achievement reuses it)."""
     course_id, skill_slug, level = doc["course_id"], doc["skill_slug"], doc["level"]
-    threshold = dict(zip(LEVEL_NAMES, (25, 50, 75, 90)))[level]
+    settings = store.course_settings(db, str(course_id))
+    threshold = dict(mastery.badge_levels(settings))[level]
     course = doc.get("course_name") or f"course {course_id}"
     return {
         "@context": OB_CONTEXT, "type": "BadgeClass",
@@ -396,9 +400,10 @@ def class_document(db, config, doc: dict) -> dict:
         "name": badge_name(doc["skill"], level),
         "description": f"{level.capitalize()} level in '{doc['skill']}' ({course}).",
         "image": f"{_base(config)}/images/{level}.svg",
-        "criteria": {"narrative": (f"At least {threshold}% on the graded quiz questions "
+        "criteria": {"narrative": (f"At least {threshold:g}% on the graded quiz questions "
                                    f"assessing '{doc['skill']}' in {course}, with at least "
-                                   f"{mastery.min_evidence({}, config)} questions of evidence.")},
+                                   f"{mastery.min_evidence(settings, config)} questions of "
+                                   "evidence.")},
         "issuer": f"{_base(config)}/issuer",
         "tags": [doc["skill"], level],
     }

@@ -203,7 +203,8 @@ def set_leaderboard_enabled(db, course_id: str, enabled: bool, by: str) -> None:
     db[mstore.SETTINGS].update_one(
         {"course_id": str(course_id)},
         {"$set": {LEADERBOARD_FIELD: bool(enabled), "leaderboard_updated_by": by,
-                  "leaderboard_updated_at": utcnow()}}, upsert=True)
+                  "leaderboard_updated_at": utcnow()},
+         "$setOnInsert": {"_id": str(course_id)}}, upsert=True)   # as achieveup.settings
 
 
 def opt_in_of(db, student_id: str) -> bool:

@@ -19,12 +19,13 @@ credit in [0, 1] or None (ungraded).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from achieveup.badges.levels import level_for_percentage
+from achieveup.badges.levels import BADGE_LEVELS, level_for_percentage
 from knowgap.canvas.results import normalize_correct  # noqa: F401  (calc.normalize_correct)
 from knowgap.core.numbers import finite_float
 
@@ -135,10 +136,11 @@ def kept_credits(history: Sequence[Mapping[str, Any]], policy: str = DEFAULT_POL
 class BKTParams:
     """BKT parameters shared by all skills of a course.
 
-    p_init P(L0), p_transit P(T), p_slip P(S), p_guess P(G). The defaults are the usual
-    textbook starting values; mastery is declared at P(L) >= 0.95 (CANVAS.md).
-    ``p_slip + p_guess`` must stay below 1, otherwise a correct answer would be weaker evidence
-    of knowing than a wrong one (the model degenerates).
+    p_init P(L0), p_transit P(T), p_slip P(S), p_guess P(G), p_forget P(F) (a known skill is
+    lost after an answer; 0 in classic BKT). The defaults are the usual textbook starting
+    values; mastery is declared at P(L) >= 0.95 (CANVAS.md). ``p_slip + p_guess`` must stay
+    below 1, otherwise a correct answer would be weaker evidence of knowing than a wrong one
+    (the model degenerates). Fitted values come from ``achieveup.mastery.fit``.
     """
 
     p_init: float = 0.3
@@ -146,16 +148,18 @@ class BKTParams:
     p_slip: float = 0.1
     p_guess: float = 0.2
     mastery_threshold: float = 0.95
+    p_forget: float = 0.0
 
     def __post_init__(self):
-        for name in ("p_init", "p_transit", "p_slip", "p_guess", "mastery_threshold"):
+        for name in ("p_init", "p_transit", "p_slip", "p_guess", "p_forget",
+                     "mastery_threshold"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"{name} must be a number, got {value!r}")
         for name in ("p_init", "p_transit"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1]")
-        for name in ("p_slip", "p_guess"):
+        for name in ("p_slip", "p_guess", "p_forget"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be within [0, 1)")
         if self.p_slip + self.p_guess >= 1.0:
@@ -172,7 +176,7 @@ def bkt_update(p_known: float, credit: Optional[float], params: BKTParams = DEFA
 
     correct: P(L|1) = P(L)(1-S) / (P(L)(1-S) + (1-P(L))G)
     wrong:   P(L|0) = P(L)S / (P(L)S + (1-P(L))(1-G))
-    then     P(L')  = P(L|obs) + (1 - P(L|obs)) T
+    then     P(L')  = P(L|obs) (1 - F) + (1 - P(L|obs)) T
 
     Partial credit c in (0, 1) is a fractional observation: the posterior is
     c * P(L|1) + (1 - c) * P(L|0), so c=1 and c=0 reduce exactly to the classic formulas and
@@ -197,7 +201,7 @@ def bkt_update(p_known: float, credit: Optional[float], params: BKTParams = DEFA
     else:
         pw = 0.0
     post = c * pc + (1.0 - c) * pw
-    return post + (1.0 - post) * t
+    return post * (1.0 - params.p_forget) + (1.0 - post) * t
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,11 +215,16 @@ class SkillMastery:
     questions_attempted: distinct (quiz, question) pairs counted under the attempt policy.
     questions_correct: sum of their credits (float, partial credit allowed).
     percentage: 100 * correct / attempted, 1 decimal (0.0 when nothing attempted).
-    p_mastery: BKT probability after all attempts (p_init when no evidence), 4 decimals.
+    p_mastery: BKT probability after all attempts (p_init when no evidence), 4 decimals,
+        decayed when the course's model says so (:class:`MasteryModel`).
     evidence_count: graded observations BKT consumed (all attempts).
     mastered: p_mastery >= params.mastery_threshold.
-    level: "not_started" without evidence, else the badge level for the percentage, with
-        "beginner" also covering started-but-below-25% (the student has begun the skill).
+    score: the course's number for the skill, 0-100 with 1 decimal: ``percentage`` under the
+        percentage model, ``100 * p_mastery`` under the BKT model.
+    level: "not_started" without evidence, else the badge level the score reaches, with
+        "beginner" also covering started-but-below-the-first-threshold (the student has begun).
+    model: what produced ``score``: "percentage", or "bkt_" + where the skill's parameters
+        come from ("fitted", "course", "default", "fixed").
     last_graded_at: the latest ``graded_at`` seen for the skill, as given (None if none).
     """
 
@@ -228,9 +237,45 @@ class SkillMastery:
     mastered: bool = False
     level: str = "not_started"
     last_graded_at: Any = None
+    score: float = 0.0
+    model: str = "percentage"
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+SCORE_MODELS = ("percentage", "bkt")
+
+
+@dataclass(frozen=True)
+class MasteryModel:
+    """How a course turns evidence into its numbers (instructor settings + fitted parameters).
+
+    score: "percentage" (the gradebook view, the default) or "bkt" (100 x P(L)).
+    skill_params: BKT parameters per skill (fitted); other skills use the ``params`` passed to
+        the computation. sources: per skill, where its parameters come from ("fitted",
+        "course", "default", "fixed"), shown as ``SkillMastery.model``; ``default_source``
+        for skills not listed.
+    levels: badge thresholds (``achieveup.badges.levels``) for the ``level`` label.
+    decay_half_life_days / now: when set, P(L) of a skill decays toward its p_init with this
+        half-life, counted from the skill's last graded answer to ``now`` (an unpractised
+        skill is less certainly known). None: no decay.
+    """
+
+    score: str = "percentage"
+    skill_params: Mapping[str, BKTParams] = field(default_factory=dict)
+    sources: Mapping[str, str] = field(default_factory=dict)
+    default_source: str = "default"
+    levels: tuple = BADGE_LEVELS
+    decay_half_life_days: Optional[float] = None
+    now: Optional[datetime] = None
+
+    def __post_init__(self):
+        if self.score not in SCORE_MODELS:
+            raise ValueError(f"unknown score model {self.score!r}; expected one of {SCORE_MODELS}")
+
+
+DEFAULT_MODEL = MasteryModel()
 
 
 def prepare_question_skills(question_skills: Mapping[Any, Iterable[str]]) -> dict:
@@ -372,10 +417,11 @@ def latest_quiz_percentages(quizzes: dict) -> list:
 
 
 def compute_grouped(quizzes: dict, question_skills, params: BKTParams = DEFAULT_PARAMS,
-                    policy_by_quiz: Optional[Mapping[Any, str]] = None) -> dict:
+                    policy_by_quiz: Optional[Mapping[Any, str]] = None,
+                    model: MasteryModel = DEFAULT_MODEL) -> dict:
     """:func:`compute_student_mastery` on :func:`group_rows` output (same result as on the
     equivalent dict rows). Pass a map from :func:`prepare_course_skills` for course loops."""
-    return _compute(quizzes, _skill_map(question_skills), params, policy_by_quiz)
+    return _compute(quizzes, _skill_map(question_skills), params, policy_by_quiz, model)
 
 
 def prepare_course_skills(question_skills) -> dict:
@@ -387,25 +433,84 @@ def prepare_course_skills(question_skills) -> dict:
     return prepared
 
 
-def _compute(quizzes: dict, smap: dict, params: BKTParams, policy_by_quiz) -> dict:
-    p0 = params.p_init
-    s_, g_, t_ = params.p_slip, params.p_guess, params.p_transit
-    not_s, not_g = 1.0 - s_, 1.0 - g_
-
-    # --- BKT over every graded attempt, oldest first -----------------------------------
+def _chronological(quizzes: dict) -> list:
+    """Every graded attempt entry of :func:`group_rows` / :func:`_group` output, oldest first
+    (grading time, then attempt number): the order BKT consumes (and is fitted on)."""
     attempts = []
-    for quiz_id, by_attempt in quizzes.items():
+    for by_attempt in quizzes.values():
         for attempt_no, entry in by_attempt.items():
             attempts.append((entry[0], attempt_no, entry))
     attempts.sort(key=lambda a: (a[0], a[1]))
+    return [a[2] for a in attempts]
 
-    pk: dict = {}
-    evidence: dict = {}
-    last: dict = {}
-    pk_get = pk.get
-    ev_get = evidence.get
+
+def skill_sequences(quizzes: dict, question_skills, into: Optional[dict] = None) -> dict:
+    """``{skill: [credit, ...]}``: one student's graded answers per skill in the order BKT
+    traces them (what ``achieveup.mastery.fit`` fits on). With ``into`` (``{skill: [seq]}``)
+    each non-empty sequence is appended there instead, for collecting a whole course."""
+    smap = _skill_map(question_skills)
+    out: dict = {}
+    get = smap.get
+    for entry in _chronological(quizzes):
+        for qid, c in entry[2].items():
+            skills = get(qid)
+            if skills is None:
+                if not isinstance(qid, str):
+                    skills = get(str(qid))
+                if skills is None:
+                    continue
+            for skill in skills:
+                seq = out.get(skill)
+                if seq is None:
+                    seq = out[skill] = []
+                seq.append(c)
+    if into is not None:
+        for skill, seq in out.items():
+            into.setdefault(skill, []).append(seq)
+    return out
+
+
+def _bkt_row(params: BKTParams) -> tuple:
+    return (params.p_init, params.p_slip, params.p_guess, params.p_transit, params.p_forget)
+
+
+def _decayed(p: float, p_init: float, last, now: datetime, half_life_days: float) -> float:
+    """P(L) decayed toward ``p_init`` by the time since ``last`` (see :class:`MasteryModel`)."""
+    if p <= p_init or last is None:
+        return p
+    when = _as_datetime(last)
+    if when is None:
+        return p
+    idle_days = (now - when).total_seconds() / 86400.0
+    if idle_days <= 0:
+        return p
+    return p_init + (p - p_init) * 0.5 ** (idle_days / half_life_days)
+
+
+def _as_datetime(value) -> Optional[datetime]:
+    """Aware UTC datetime of a timestamp (datetime or ISO string), or None."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+def _compute(quizzes: dict, smap: dict, params: BKTParams, policy_by_quiz,
+             model: MasteryModel = DEFAULT_MODEL) -> dict:
+    base = _bkt_row(params)
+    rows = {skill: _bkt_row(p) for skill, p in model.skill_params.items()}
+    rows_get = rows.get
+
+    # --- BKT over every graded attempt, oldest first -----------------------------------
+    # per skill: [P(L), evidence, last graded_at, (p_init, slip, guess, transit, forget)]
+    state: dict = {}
+    state_get = state.get
     sm_get = smap.get
-    for _, _, entry in attempts:
+    for entry in _chronological(quizzes):
         graded_at = entry[1]
         for qid, c in entry[2].items():
             skills = sm_get(qid)
@@ -415,26 +520,31 @@ def _compute(quizzes: dict, smap: dict, params: BKTParams, policy_by_quiz) -> di
                 if skills is None:
                     continue
             for skill in skills:
-                p = pk_get(skill, p0)
+                st = state_get(skill)
+                if st is None:
+                    prm = rows_get(skill, base)
+                    st = state[skill] = [prm[0], 0, None, prm]
+                p = st[0]
+                _, s_, g_, t_, f_ = st[3]
                 if c >= 1.0:
-                    a = p * not_s
+                    a = p * (1.0 - s_)
                     d = a + (1.0 - p) * g_
                     post = a / d if d > 0.0 else p
                 elif c <= 0.0:
                     a = p * s_
-                    d = a + (1.0 - p) * not_g
+                    d = a + (1.0 - p) * (1.0 - g_)
                     post = a / d if d > 0.0 else p
                 else:
-                    a = p * not_s
+                    a = p * (1.0 - s_)
                     d = a + (1.0 - p) * g_
                     pc = a / d if d > 0.0 else p
                     a = p * s_
-                    d = a + (1.0 - p) * not_g
+                    d = a + (1.0 - p) * (1.0 - g_)
                     pw = a / d if d > 0.0 else p
                     post = pw + c * (pc - pw)
-                pk[skill] = post + (1.0 - post) * t_
-                evidence[skill] = ev_get(skill, 0) + 1
-                last[skill] = graded_at
+                st[0] = post * (1.0 - f_) + (1.0 - post) * t_ if f_ else post + (1.0 - post) * t_
+                st[1] += 1
+                st[2] = graded_at
 
     # --- percentage under each quiz's attempt policy -----------------------------------
     attempted: dict = {}
@@ -469,18 +579,34 @@ def _compute(quizzes: dict, smap: dict, params: BKTParams, policy_by_quiz) -> di
 
     # --- assemble ------------------------------------------------------------------------
     threshold = params.mastery_threshold
+    levels = model.levels
+    by_bkt = model.score == "bkt"
+    half_life, now = model.decay_half_life_days, model.now
+    decay = bool(half_life) and now is not None
+    if by_bkt:
+        sources, default_label = model.sources, "bkt_" + model.default_source
     out: dict = {}
-    all_skills = _all_skills(smap)
-    for skill in all_skills:
+    for skill in _all_skills(smap):
         n = attempted.get(skill, 0)
         ok = correct.get(skill, 0.0)
         pct = round(100.0 * ok / n, 1) if n else 0.0
-        p = pk_get(skill, p0)
-        ev = ev_get(skill, 0)
-        if ev == 0 and n == 0:
-            level = "not_started"
+        st = state_get(skill)
+        if st is None:
+            p, ev, last = rows_get(skill, base)[0], 0, None
         else:
-            level = level_for_percentage(pct) or "beginner"
+            p, ev, last = st[0], st[1], st[2]
+            if decay:
+                p = _decayed(p, st[3][0], last, now, half_life)
+        if by_bkt:
+            score = round(100.0 * p, 1)
+            label = sources.get(skill)
+            label = "bkt_" + label if label else default_label
+        else:
+            score, label = pct, "percentage"
+        if ev == 0 and n == 0:
+            level, score = "not_started", 0.0  # no evidence: nothing to score (not the prior)
+        else:
+            level = level_for_percentage(score, levels) or "beginner"
         out[skill] = SkillMastery(
             skill=skill,
             questions_attempted=n,
@@ -490,7 +616,9 @@ def _compute(quizzes: dict, smap: dict, params: BKTParams, policy_by_quiz) -> di
             evidence_count=ev,
             mastered=p >= threshold,
             level=level,
-            last_graded_at=last.get(skill),
+            last_graded_at=last,
+            score=score,
+            model=label,
         )
     return out
 
@@ -512,6 +640,7 @@ def compute_student_mastery(
     question_skills: Mapping[Any, Iterable[str]],
     params: BKTParams = DEFAULT_PARAMS,
     policy_by_quiz: Optional[Mapping[Any, str]] = None,
+    model: MasteryModel = DEFAULT_MODEL,
 ) -> dict[str, SkillMastery]:
     """Mastery of every skill in ``question_skills`` for one student.
 
@@ -523,9 +652,12 @@ def compute_student_mastery(
     keep_highest (Canvas' default); an unknown policy name raises ValueError.
 
     Every skill present in ``question_skills`` is returned (``not_started`` when the student
-    has no evidence for it), so the UI can render a full breakdown. Runs in O(len(results)).
+    has no evidence for it), so the UI can render a full breakdown. ``model``: the course's
+    score model, per-skill parameters, thresholds and decay (defaults: percentage, ``params``
+    for every skill, the standard thresholds, no decay). Runs in O(len(results)).
     """
-    return _compute(_group(question_results), _skill_map(question_skills), params, policy_by_quiz)
+    return _compute(_group(question_results), _skill_map(question_skills), params,
+                    policy_by_quiz, model)
 
 
 def compute_course_mastery(
@@ -533,6 +665,7 @@ def compute_course_mastery(
     question_skills: Mapping[Any, Iterable[str]],
     params: BKTParams = DEFAULT_PARAMS,
     policy_by_quiz: Optional[Mapping[Any, str]] = None,
+    model: MasteryModel = DEFAULT_MODEL,
 ) -> dict[Any, dict[str, SkillMastery]]:
     """``{student_id: {skill: SkillMastery}}``: :func:`compute_student_mastery` for each
     student, with the question→skill map normalized once for the whole course."""
@@ -541,7 +674,7 @@ def compute_course_mastery(
     prepared = _PreparedWithSkills(smap)
     prepared._skills = skills
     return {
-        sid: _compute(_group(results), prepared, params, policy_by_quiz)
+        sid: _compute(_group(results), prepared, params, policy_by_quiz, model)
         for sid, results in results_by_student.items()
     }
 
@@ -578,15 +711,19 @@ def mastery_time_series(
     question_skills: Mapping[Any, Iterable[str]],
     params: BKTParams = DEFAULT_PARAMS,
     policy_by_quiz: Optional[Mapping[Any, str]] = None,
+    model: MasteryModel = DEFAULT_MODEL,
 ) -> dict[str, list[dict]]:
-    """``{skill: [{date, percentage, p_mastery}]}``, one point per UTC day on which the skill
-    received graded evidence, each point being the *cumulative* state at the end of that day
-    (exactly what :func:`compute_student_mastery` returns on the results graded up to then).
+    """``{skill: [{date, percentage, p_mastery, score}]}``, one point per UTC day on which the
+    skill received graded evidence, each point being the *cumulative* state at the end of that
+    day (exactly what :func:`compute_student_mastery` returns on the results graded up to
+    then; ``model``'s decay is not applied: a past point is not decayed by today's date).
 
     Results without ``graded_at`` have no place on a time axis and are left out. Skills with no
     evidence get an empty list. Cost is O(days x results) for one student, fine for a graph.
     """
     smap = _skill_map(question_skills)
+    if model.now is not None:
+        model = dataclasses.replace(model, now=None)
     dated = []
     for r in question_results:
         if r.get("credit") is None:
@@ -609,8 +746,9 @@ def mastery_time_series(
             i += 1
         if not touched:
             continue
-        state = _compute(_group(prefix), smap, params, policy_by_quiz)
+        state = _compute(_group(prefix), smap, params, policy_by_quiz, model)
         for skill in touched:
             m = state[skill]
-            series[skill].append({"date": day, "percentage": m.percentage, "p_mastery": m.p_mastery})
+            series[skill].append({"date": day, "percentage": m.percentage,
+                                  "p_mastery": m.p_mastery, "score": m.score})
     return series

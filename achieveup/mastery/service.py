@@ -1,8 +1,10 @@
 """Course mastery: recompute every student's per-skill summary from ALL stored results.
 
-``recompute_course`` is the one writer of ``AchieveUp_Student_Mastery``. It reads the course's
-packed evidence (one document per student, see ``store``), the question->skill map, the quizzes'
-scoring policies and the course's BKT settings, computes the complete new state in memory with
+``recompute_course`` is the one writer of ``AchieveUp_Student_Mastery`` (and of the fitted
+``AchieveUp_BKT_Parameters``). It reads the course's packed evidence (one document per student,
+see ``store``), the question->skill map, the quizzes' scoring policies, the course's mastery
+settings and fitted parameters (``achieveup.mastery.model``), fits the parameters again when
+asked and due (``achieveup.mastery.fit``), computes the complete new state in memory with
 ``achieveup.mastery.calc`` (pure), and only then replaces the per-(course, student) summary
 documents. Nothing is incremented, so running it twice gives the same documents; a failure
 before the write leaves the previous summaries untouched.
@@ -12,12 +14,13 @@ Summary document (``_id`` "course|student")::
     {course_id, student_id, student_name, progress, skills_mastered, total_questions_attempted,
      average_score, current_score, risk_level, risk_index, computed_at,
      skills: [{skill, score, level, questions_attempted, questions_correct, p_mastery,
-               evidence_count, mastered, last_graded_at}],
+               evidence_count, mastered, last_graded_at, model}],
      packed: "<the same skills as compact JSON rows>"}
 
-Definitions: ``score`` is the skill percentage (attempt policy applied, partial credit as the
-points ratio); ``progress`` is the mean score over the course's mapped skills (not started
-counts 0); ``skills_mastered`` counts skills whose BKT probability reached the course's mastery
+Definitions: ``score`` is the course's number for the skill: the percentage (attempt policy
+applied, partial credit as the points ratio) or, under the ``bkt`` model, 100 x P(L); ``model``
+names which (``calc.SkillMastery``); ``progress`` is the mean score over the course's mapped
+skills (not started counts 0); ``skills_mastered`` counts skills whose BKT probability reached the course's mastery
 threshold (default 0.95); ``average_score`` is the mean score over skills with evidence (None
 without any); risk uses ``knowgap.risk.calc.compute_risk`` with the Canvas current score, the
 last five graded quiz percentages, ``average_score`` and the engagement index
@@ -29,33 +32,36 @@ import logging
 from typing import Any
 
 from achieveup.badges.levels import DEFAULT_MIN_EVIDENCE
-from achieveup.mastery import calc
+from achieveup.mastery import calc, model
 from achieveup.mastery import store
 from knowgap.risk.calc import compute_risk
 
 log = logging.getLogger("achieveup.mastery")
 
 PACKED_FIELDS = ("skill", "score", "level", "questions_attempted", "questions_correct",
-                 "p_mastery", "evidence_count", "mastered", "last_graded_at")
+                 "p_mastery", "evidence_count", "mastered", "last_graded_at", "model")
 
 
-def bkt_params(settings: dict) -> calc.BKTParams:
-    raw = settings.get("bkt") or {}
-    allowed = {k: raw[k] for k in ("p_init", "p_transit", "p_slip", "p_guess",
-                                   "mastery_threshold") if k in raw}
-    try:
-        return calc.BKTParams(**allowed)
-    except (TypeError, ValueError) as exc:
-        log.warning("invalid BKT settings for course %s (%s); using defaults",
-                    settings.get("course_id"), exc)
-        return calc.DEFAULT_PARAMS
+def settings_of(settings_doc: dict | None, config) -> dict:
+    """The course's effective mastery settings (``model.effective``)."""
+    return model.effective(settings_doc, getattr(config, "badge_min_evidence",
+                                                 DEFAULT_MIN_EVIDENCE))
 
 
-def min_evidence(settings: dict, config) -> int:
-    value = settings.get("min_evidence")
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-        return value
-    return getattr(config, "badge_min_evidence", DEFAULT_MIN_EVIDENCE)
+def min_evidence(settings_doc: dict, config) -> int:
+    return settings_of(settings_doc, config)["min_evidence"]
+
+
+def badge_levels(settings_doc: dict) -> tuple:
+    """The course's badge thresholds as a levels tuple (``achieveup.badges.levels``)."""
+    return model.levels(settings_of(settings_doc, None))
+
+
+def course_model(db, config, course_id: str, now=None) -> tuple[calc.BKTParams,
+                                                                  calc.MasteryModel]:
+    """What the course's numbers are computed with (settings + stored fits)."""
+    settings = settings_of(store.course_settings(db, str(course_id)), config)
+    return model.build(settings, store.fitted_parameters(db, str(course_id)), now)
 
 
 def policies(quizzes: list[dict]) -> dict[str, str]:
@@ -115,12 +121,12 @@ def build_summary(course_id: str, student: dict, skills: dict, quiz_pcts: list, 
         else:
             mapped.append(len(entries))
         last = m.last_graded_at
-        entries.append({"skill": name, "score": m.percentage, "level": m.level,
+        entries.append({"skill": name, "score": m.score, "level": m.level,
                         "questions_attempted": m.questions_attempted,
                         "questions_correct": m.questions_correct, "p_mastery": m.p_mastery,
                         "evidence_count": m.evidence_count, "mastered": bool(m.mastered),
                         "last_graded_at": last if last is None or isinstance(last, str)
-                        else store.iso(last)})
+                        else store.iso(last), "model": m.model})
     mapped = [entries[i] for i in mapped]
     started = [e for e in mapped if e["questions_attempted"] > 0]
     progress = round(sum(e["score"] for e in mapped) / len(mapped), 1) if mapped else 0.0
@@ -144,6 +150,14 @@ def build_summary(course_id: str, student: dict, skills: dict, quiz_pcts: list, 
     }
 
 
+def score_basis(entry: dict) -> dict:
+    """``{model, evidence}`` of a per-skill entry: what produced its score and how many graded
+    answers it rests on (distinct questions for a percentage, every attempt for BKT)."""
+    name = entry.get("model") or "percentage"
+    return {"model": name, "evidence": entry["questions_attempted"] if name == "percentage"
+            else entry["evidence_count"]}
+
+
 def packed_skills(doc: dict) -> list[dict]:
     if doc.get("packed"):
         return [dict(zip(PACKED_FIELDS, row)) for row in store.unpack(doc["packed"])]
@@ -157,26 +171,37 @@ def badge_rows(doc: dict) -> list[list]:
 
 
 def compute_course(db, config, course_id: str, now=None) -> list[dict]:
-    """The complete new summary documents for the course (no writes).
+    """The complete new summary documents for the course (no writes); see
+    :func:`compute_course_state`."""
+    return compute_course_state(db, config, course_id, now)[0]
+
+
+def compute_course_state(db, config, course_id: str, now=None, *,
+                         refit: bool = False) -> tuple[list[dict], list[dict] | None]:
+    """``(summary documents, new fitted-parameter documents or None)``, no writes.
 
     Each document also carries the badge state recorded in the student's previous summary
     (``badges``, ``revoked_badges``); ``achieveup.badges.service.apply_awards`` then adds the
     newly earned levels before :func:`write_summaries` stores everything in one go. The
     in-memory documents keep the per-skill dicts in ``skills`` for the caller's convenience;
     only ``packed`` is stored.
+
+    With ``refit`` the BKT parameters are fitted again first when ``model.refit_due`` says
+    so (enough new evidence, a new skill, a changed forgetting option), and the summaries use
+    the new fit; the caller stores the returned parameter documents.
     """
     from achieveup.insights import service as insights
 
     course_id = str(course_id)
     now = now or store.utcnow()
-    settings = store.course_settings(db, course_id)
-    params = bkt_params(settings)
+    settings = settings_of(store.course_settings(db, course_id), config)
     qskills = store.question_skill_map(db, course_id)
     quizzes = store.quizzes_of(db, course_id)
     policy = policies(quizzes)
     students = {str(s["student_id"]): s for s in store.students_of(db, course_id)}
-    evidence = {str(e["student_id"]): e.get("packed") for e in store.fetch_all(
-        db[store.EVIDENCE], {"course_id": course_id}, {"_id": 0, "student_id": 1, "packed": 1})}
+    evidence_docs = store.fetch_all(db[store.EVIDENCE], {"course_id": course_id},
+                                    {"_id": 0, "student_id": 1, "packed": 1, "count": 1})
+    evidence = {str(e["student_id"]): e.get("packed") for e in evidence_docs}
     previous = {d["student_id"]: d for d in store.fetch_all(
         db[store.MASTERY], {"course_id": course_id},
         {"_id": 0, "student_id": 1, "badges": 1, "revoked_badges": 1})}
@@ -186,14 +211,45 @@ def compute_course(db, config, course_id: str, now=None) -> list[dict]:
     prepared = calc.prepare_course_skills(qskills)
     skill_order = list(dict.fromkeys(
         [s for skills in qskills.values() for s in skills] + store.matrix_skills(db, course_id)))
+    order = sorted(students, key=_sort_key)
+    fit_docs = store.fitted_parameters(db, course_id)
+    new_fit = None
+    grouped: dict = {}
+    rows = sum(int(e.get("count") or 0) for e in evidence_docs)
+    if refit and model.refit_due(settings, fit_docs, rows, prepared._skills):
+        new_fit, grouped = _fit_course(course_id, settings, prepared, evidence, rows, now,
+                                       previous=fit_docs)
+        fit_docs = new_fit
+    params, mastery_model = model.build(settings, fit_docs, now)
     docs = []
-    for sid in sorted(students, key=_sort_key):
-        groups = calc.group_rows(store.unpack_evidence(evidence.get(sid)))
-        state = calc.compute_grouped(groups, prepared, params, policy)
+    for sid in order:
+        groups = grouped.pop(sid, None)
+        if groups is None:
+            groups = calc.group_rows(store.unpack_evidence(evidence.get(sid)))
+        state = calc.compute_grouped(groups, prepared, params, policy, mastery_model)
         docs.append(build_summary(course_id, students[sid], state,
                                   calc.latest_quiz_percentages(groups), now, skill_order,
                                   previous.get(sid), engagement.get(sid)))
-    return docs
+    return docs, new_fit
+
+
+def _fit_course(course_id: str, settings: dict, prepared, evidence: dict, rows: int,
+                now, previous: list[dict]) -> tuple[list[dict], dict]:
+    """Fit the course's BKT parameters on every student's answer sequences (EM starts from
+    the ``previous`` fit); returns the parameter documents and the grouped evidence (reused by
+    the recompute)."""
+    grouped = {}
+    sequences: dict = {skill: [] for skill in prepared._skills}
+    for sid, packed in evidence.items():
+        groups = grouped[sid] = calc.group_rows(store.unpack_evidence(packed))
+        calc.skill_sequences(groups, prepared, into=sequences)
+    course_fit, skill_fits = model.fit(settings, sequences, previous)
+    docs = model.fit_documents(course_id, course_fit, skill_fits,
+                               forgetting=bool(settings["forgetting"]), rows=rows, now=now)
+    log.info("fitted BKT parameters of course %s: %d of %d skills on their own evidence",
+             course_id, sum(1 for f in skill_fits.values() if f.source == "fitted"),
+             len(skill_fits))
+    return docs, grouped
 
 
 def _sort_key(sid: str):
@@ -214,17 +270,26 @@ def write_summaries(db, course_id: str, docs: list[dict]) -> int:
 
 
 def recompute_course(db, config, course_id: str, now=None, *,
-                     course_name: str | None = None) -> tuple[list[dict], list[dict]]:
+                     course_name: str | None = None, refit: bool = False,
+                     counts: dict | None = None) -> tuple[list[dict], list[dict]]:
     """Mastery + badges for the whole course under the course's write lock:
-    ``(summaries, newly awarded badges)``."""
+    ``(summaries, newly awarded badges)``. ``refit``: fit the BKT parameters again first when
+    it is due (see :func:`compute_course_state`). ``counts``, when given, receives
+    ``bkt_refit`` (1 when parameters were fitted) and ``bkt_skills_fitted``."""
     from achieveup.badges import service as badges
 
     now = now or store.utcnow()
     with store.course_lock(db, course_id):
-        docs = compute_course(db, config, course_id, now)
+        docs, fitted = compute_course_state(db, config, course_id, now, refit=refit)
         awarded = badges.apply_awards(db, config, course_id, docs, now=now,
                                       course_name=course_name)
+        if fitted is not None:
+            store.replace_course_docs(db[store.BKT_PARAMETERS], str(course_id), fitted)
         write_summaries(db, course_id, docs)
+    if counts is not None:
+        counts["bkt_refit"] = int(fitted is not None)
+        counts["bkt_skills_fitted"] = sum(1 for d in fitted or []
+                                          if d["scope"] == "skill" and d["source"] == "fitted")
     return docs, awarded
 
 

@@ -50,6 +50,7 @@ MASTERY = "AchieveUp_Student_Mastery"
 BADGES = "AchieveUp_Badges"
 SYNC_STATE = "AchieveUp_Sync_State"
 SETTINGS = "AchieveUp_Course_Settings"
+BKT_PARAMETERS = "AchieveUp_BKT_Parameters"
 MATRICES = "AchieveUp_Skill_Matrices"
 QUESTION_SKILLS = "AchieveUp_Question_Skills"
 USERS = "AchieveUp_Users"
@@ -233,6 +234,11 @@ def replace_many(collection, docs: Iterable[dict]) -> int:
 
 def course_settings(db: Database, course_id: str) -> dict:
     return db[SETTINGS].find_one({"course_id": course_id}) or {}
+
+
+def fitted_parameters(db: Database, course_id: str) -> list[dict]:
+    """The course's stored BKT fit (see ``achieveup.mastery.model``)."""
+    return fetch_all(db[BKT_PARAMETERS], {"course_id": str(course_id)})
 
 
 def question_skill_map(db: Database, course_id: str) -> dict[str, list[str]]:

@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 
 from achieveup.auth.guards import (current_user, is_admin, require_course_instructor,
                                    role_required, login_required)
+from achieveup.settings.service import RECOMPUTE_JOB_KIND
 from achieveup.sync import schemas as s
 from achieveup.sync import service
 from knowgap.core.errors import Forbidden, NotFound
@@ -13,6 +14,10 @@ from knowgap.core.services import services
 from knowgap.jobs.queue import get_job
 
 blp = Blueprint("achieveup_sync", __name__, description="AchieveUp course sync jobs")
+
+#: Jobs of a course that every instructor of the course may follow (the queue hands one
+#: running job per course and key to everyone who asks for it).
+COURSE_JOB_KINDS = (service.JOB_KIND, RECOMPUTE_JOB_KIND)
 
 
 @blp.route("/achieveup/instructor/course/<course_id>/force-sync", methods=["POST"])
@@ -44,8 +49,7 @@ def job_status(job_id):
     user = current_user()
     payload = job.get("payload") or {}
     if not is_admin(user) and payload.get("user_id") != str(user["_id"]):
-        # the queue hands a running sync of the same course to every instructor who asks
-        if job.get("kind") != service.JOB_KIND or user.get("role") != "instructor":
+        if job.get("kind") not in COURSE_JOB_KINDS or user.get("role") != "instructor":
             raise Forbidden("This job belongs to someone else.", error="forbidden_job")
         require_course_instructor(payload.get("course_id"))
     return {"job_id": job["id"], "state": job["state"],

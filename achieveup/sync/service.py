@@ -14,10 +14,12 @@ Steps, each reported through the job reporter:
    changed rows (regrades) replaced, identical rows left alone, so re-running is idempotent;
    then rebuild the packed evidence of every student whose results changed, and bring the
    insights read models up to date (item responses, quiz submissions; ``achieveup.insights``);
-3. recompute mastery for the whole course from all stored results (``achieveup.mastery``),
-   award the badges it newly justifies (``achieveup.badges.service.apply_awards``: only the
-   difference to the badges the previous summaries record) and replace the summaries, all
-   under the course's write lock (``mastery.recompute_course``);
+3. recompute mastery for the whole course from all stored results (``achieveup.mastery``;
+   the BKT parameters are fitted again first when enough new evidence arrived, see
+   ``achieveup.mastery.model.refit_due``), award the badges it newly justifies
+   (``achieveup.badges.service.apply_awards``: only the difference to the badges the previous
+   summaries record) and replace the summaries, all under the course's write lock
+   (``mastery.recompute_course``);
 4. (badge counts are part of step 3);
 5. move the cursor forward, only now: an interrupted sync re-reads the same window next time.
 
@@ -353,7 +355,8 @@ def run_course_sync(services, course_id: str, user_id: str, *, full: bool = Fals
     course = snap.course or {}
     course_name = course.get("name") or state.get("course_name")
     summaries, awarded = mastery.recompute_course(db, config, course_id, now,
-                                                  course_name=course_name)
+                                                  course_name=course_name, refit=True,
+                                                  counts=counts)
     counts["students_with_mastery"] = len(summaries)
     counts["badges_awarded"] = len(awarded)
     # the cursor and the incremental state move together, and only after a successful sync

@@ -90,4 +90,5 @@ INDEXES: list[IndexSpec] = [
     plain("AchieveUp_Item_Responses", "course_id", "question_id"),
     plain("AchieveUp_Quiz_Submissions", "course_id", "student_id"),
     IndexSpec("AchieveUp_Quiz_Submissions", [("course_id", ASC), ("last_submitted_at", DESC)]),
+    plain("AchieveUp_BKT_Parameters", "course_id", "skill"),
 ]
