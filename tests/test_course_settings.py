@@ -190,3 +190,26 @@ def test_sync_stores_the_fit_and_refits_only_on_new_evidence(client, app, teache
     assert job["counts"]["bkt_refit"] == 1
     refit = db[store.BKT_PARAMETERS].find_one({"_id": course_doc["_id"]})
     assert refit["forgetting"] is True and refit["fitted_at"] > course_doc["fitted_at"]
+
+
+def test_settings_keep_the_leaderboard_switch_and_bkt_badges_say_what_they_measure(
+        client, app, teacher, synced):
+    db = synced
+    r = client.put(f"/achieveup/instructor/courses/{COURSE}/leaderboard", headers=teacher,
+                   json={"enabled": False})
+    assert r.status_code == 200 and r.get_json()["enabled"] is False
+    before = badges_of(db)
+    job = put(client, teacher, {"mastery_model": "bkt", "badge_thresholds": {
+        "beginner": 5, "intermediate": 10, "advanced": 15, "expert": 20}})
+    run_job(client, app, teacher, job["job_id"])
+    assert db[store.SETTINGS].count_documents({"course_id": COURSE}) == 1
+    assert db[store.SETTINGS].find_one({"course_id": COURSE})["leaderboard_enabled"] is False
+    after = badges_of(db)
+    assert set(before) < set(after)                   # lower thresholds: new levels, none lost
+    new = db[store.BADGES].find_one({"_id": {"$in": sorted(set(after) - set(before))},
+                                     "course_id": COURSE})
+    assert new["model"] == "bkt_fitted"
+    from achieveup.badges.service import evidence_narrative
+    assert "mastery estimate" in evidence_narrative(new)
+    old = db[store.BADGES].find_one({"_id": next(iter(before))})
+    assert "model" not in old and evidence_narrative(old).startswith("Scored ")

@@ -78,11 +78,14 @@ def new_badge(course_id: str, summary: dict, entry: dict, level: str, now,
               course_name: str | None) -> dict:
     """The badge document (kept small: the embedded engine's insert cost grows per field)."""
     bid = store.badge_key_id(course_id, summary["student_id"], entry["skill"], level)
-    return {"_id": bid, "course_id": course_id, "course_name": course_name,
-            "student_id": summary["student_id"], "skill": entry["skill"],
-            "skill_slug": _slug(entry["skill"]), "level": level,
-            "percentage": entry["score"], "evidence_count": entry["questions_attempted"],
-            "earned_at": now, "public": False, "revoked": False}
+    doc = {"_id": bid, "course_id": course_id, "course_name": course_name,
+           "student_id": summary["student_id"], "skill": entry["skill"],
+           "skill_slug": _slug(entry["skill"]), "level": level,
+           "percentage": entry["score"], "evidence_count": entry["questions_attempted"],
+           "earned_at": now, "public": False, "revoked": False}
+    if (entry.get("model") or "percentage") != "percentage":
+        doc["model"] = entry["model"]             # the score is a BKT mastery estimate
+    return doc
 
 
 def course_name_of(db, course_id: str) -> str | None:
@@ -375,9 +378,14 @@ EVIDENCE_NAME = "Canvas quiz results"
 
 
 def evidence_narrative(doc: dict) -> str:
-    return (f"Scored {doc.get('percentage')}% on {doc.get('evidence_count')} graded questions "
-            f"assessing '{doc['skill']}' in "
-            f"{doc.get('course_name') or 'course ' + doc['course_id']}.")
+    where = (f"assessing '{doc['skill']}' in "
+             f"{doc.get('course_name') or 'course ' + doc['course_id']}.")
+    if doc.get("model"):
+        return (f"Reached a {doc.get('percentage')}% mastery estimate (Bayesian Knowledge "
+                f"Tracing over every graded attempt) on {doc.get('evidence_count')} graded "
+                f"questions " + where)
+    return f"Scored {doc.get('percentage')}% on {doc.get('evidence_count')} graded questions " \
+        + where
 
 
 def badge_class(db, config, course_id: str, skill_slug: str, level: str) -> dict:
