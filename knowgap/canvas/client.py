@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import email.utils
 import logging
 import random
@@ -50,6 +51,21 @@ MAX_PAGES = 10_000                 # a loop guard, far above any real list
 THROTTLE_MARKER = b"rate limit exceeded"
 
 Params = dict[str, Any] | Iterable[tuple[str, Any]] | None
+
+#: Requests made while this is set go ahead of others waiting for the window (``urgent``).
+_URGENT: contextvars.ContextVar[bool] = contextvars.ContextVar("canvas_urgent", default=False)
+
+
+@contextlib.contextmanager
+def urgent():
+    """Within this block (in the current task) requests jump the client's queue: for short
+    chains that Canvas itself makes us wait on, like a report's Progress polls, which would
+    otherwise queue behind long lists started earlier."""
+    token = _URGENT.set(True)
+    try:
+        yield
+    finally:
+        _URGENT.reset(token)
 
 
 class _Throttled(Exception):
@@ -202,7 +218,7 @@ class CanvasClient:
         A redirect (file downloads) is followed by hand: on the Canvas origin with the token,
         elsewhere without it (``_follow``), so the token never travels to another host."""
         assert self._session is not None and self.limiter is not None, "use `async with`"
-        admitted = await self.limiter.acquire()
+        admitted = await self.limiter.acquire(_URGENT.get())
         await TokenSlots.acquire(self.fingerprint, self.max_concurrency)
         started = time.perf_counter()
         status: Any = "error"

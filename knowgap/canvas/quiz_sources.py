@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 
 from knowgap.canvas import new_quizzes as nq
+from knowgap.canvas.client import urgent
 from knowgap.canvas.tasks import gather_all
 from knowgap.canvas.errors import (CanvasConflict, CanvasError, CanvasNotFound,
                                    CanvasPermissionDenied, CanvasTokenInvalid)
@@ -171,9 +172,10 @@ async def fetch_reports(client, course_id, quiz_ids, *, wait_seconds: float,
 
     async def one(quiz_id: str) -> None:
         try:
-            report, existing = await student_analysis(
-                client, course_id, nq.assignment_of(quiz_id), deadline=deadline,
-                remembered=remembered.get(quiz_id))
+            with urgent():          # the report waits are the longest chain of a sync
+                report, existing = await student_analysis(
+                    client, course_id, nq.assignment_of(quiz_id), deadline=deadline,
+                    remembered=remembered.get(quiz_id))
             outcome.reports[quiz_id] = report
             if existing:
                 outcome.recheck.append(quiz_id)

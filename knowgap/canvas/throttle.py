@@ -61,12 +61,24 @@ class AdaptiveLimiter:
         self._started = 0            # requests admitted so far (admission numbers)
         self._cond = asyncio.Condition()
         self._active: set[int] = set()   # admission numbers of requests in flight
+        self._urgent = 0                 # waiting requests that go first (``acquire``)
 
     # ------------------------------------------------------------------ admission
-    async def acquire(self) -> int:
-        """Wait for room in the window; returns the admission number (FIFO order)."""
+    async def acquire(self, urgent: bool = False) -> int:
+        """Wait for room in the window; returns the admission number. Waiting requests are
+        admitted in order, ``urgent`` ones (a chain Canvas makes us wait on, such as a report's
+        polls) before all others."""
         async with self._cond:
-            await self._cond.wait_for(lambda: self.in_flight < max(1, int(self.limit)))
+            if urgent:
+                self._urgent += 1
+            try:
+                await self._cond.wait_for(lambda: self.in_flight < max(1, int(self.limit))
+                                          and (urgent or not self._urgent))
+            finally:
+                if urgent:
+                    self._urgent -= 1
+                    if not self._urgent:
+                        self._cond.notify_all()
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
             self._started += 1
