@@ -6,21 +6,11 @@ import pytest
 
 from achieveup.mastery import store
 from knowgap.jobs.worker import run_pending
-from tests.test_mastery_sync import COURSE, SKILLS, setup_course, signup, sync
+from tests.test_mastery_sync import (COURSE, SKILLS, setup_course, signup,  # noqa: F401
+                                     sync, synced, teacher)
 
 URL = f"/achieveup/instructor/course/{COURSE}/settings"
 
-
-@pytest.fixture
-def teacher(client):
-    return signup(client, "teacher-token")
-
-
-@pytest.fixture
-def synced(client, app, teacher, canvas_world):
-    db = setup_course(client, app, teacher, canvas_world)
-    assert sync(client, app, teacher)["state"] == "succeeded"
-    return db
 
 
 def put(client, headers, body, status=202):

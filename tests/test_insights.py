@@ -14,22 +14,11 @@ from knowgap.core.extensions import limiter
 from tests.canvas_sandbox import CourseSpec, build_world
 from tests.conftest import canvas_settings, make_config
 from tests.knowgap_support import TEACHER, post, student_token
-from tests.test_mastery_sync import setup_course, signup, sync
+from tests.test_mastery_sync import setup_course, signup, sync, synced, teacher  # noqa: F401
 
 COURSE = "101"
 CHOICE = ("multiple_choice_question", "true_false_question")
 
-
-@pytest.fixture
-def teacher(client):
-    return signup(client, "teacher-token")
-
-
-@pytest.fixture
-def synced(client, app, teacher, canvas_world):
-    db = setup_course(client, app, teacher, canvas_world)
-    assert sync(client, app, teacher)["state"] == "succeeded"
-    return db
 
 
 def latest_credits(db, course, quiz_id) -> dict:

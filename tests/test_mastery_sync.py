@@ -51,6 +51,14 @@ def sync(client, app, teacher, course=COURSE):
     return client.get(f"/achieveup/jobs/{job_id}", headers=teacher).get_json()
 
 
+@pytest.fixture
+def synced(client, app, teacher, canvas_world):
+    """Course 101 with the skills mapped and synced once; the database."""
+    db = setup_course(client, app, teacher, canvas_world)
+    assert sync(client, app, teacher)["state"] == "succeeded"
+    return db
+
+
 def snapshot_state(db):
     summaries = sorted((d["_id"], d["packed"], d["progress"]) for d in db[store.MASTERY].find())
     badges = sorted((d["_id"], d["level"], str(d["earned_at"])) for d in db[store.BADGES].find())

@@ -23,7 +23,6 @@ from knowgap.core.numbers import finite_float
 
 CLASSIC = "classic"
 NEW = "new"
-SOURCES = (CLASSIC, NEW)
 
 _UNGRADED = frozenset({"undefined", "no_score", "", "none", "null"})
 

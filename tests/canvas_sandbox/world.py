@@ -430,12 +430,6 @@ class World:
         return sorted((q for q in self.quizzes.values() if q.course_id == course_id
                        and (engine is None or q.engine == engine)), key=lambda q: q.position)
 
-    def set_engine(self, quiz_id: int, engine: str) -> None:
-        """Serve a quiz from the other engine (as when a course migrates to New Quizzes)."""
-        with self.lock:
-            self.quizzes[quiz_id].engine = engine
-            self.touch()
-
     def quiz_by_assignment(self, assignment_id: int) -> Quiz | None:
         return next((q for q in self.quizzes.values() if q.assignment_id == assignment_id), None)
 
