@@ -27,6 +27,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Iterable, Mapping, Optional
 
+from knowgap.core.clock import parse as when
+
 WEIGHTS = {"on_time": 0.35, "participation": 0.25, "recency": 0.25, "videos": 0.15}
 ACTIVE_DAYS = 7.0
 INACTIVE_DAYS = 28.0
@@ -39,18 +41,6 @@ def level_for(index: Optional[float]) -> Optional[str]:
     if index is None:
         return None
     return "high" if index >= HIGH_FROM else "medium" if index >= MEDIUM_FROM else "low"
-
-
-def when(value) -> Optional[dt.datetime]:
-    """An aware UTC datetime from a datetime or an ISO-8601 string (None if unusable)."""
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    if not isinstance(value, dt.datetime):
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
 def _submitted(sub: Mapping) -> bool:

@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 from achieveup.insights import store
-from achieveup.insights.engagement import when
+from knowgap.core.clock import parse as when
 from knowgap.core.numbers import finite_float
 
 

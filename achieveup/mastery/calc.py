@@ -27,6 +27,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from achieveup.badges.levels import BADGE_LEVELS, level_for_percentage
 from knowgap.canvas.results import normalize_correct  # noqa: F401  (calc.normalize_correct)
+from knowgap.core.clock import parse as parse_time
 from knowgap.core.numbers import finite_float
 
 POLICIES = ("keep_highest", "keep_latest", "keep_average", "keep_first")
@@ -478,25 +479,13 @@ def _decayed(p: float, p_init: float, last, now: datetime, half_life_days: float
     """P(L) decayed toward ``p_init`` by the time since ``last`` (see :class:`MasteryModel`)."""
     if p <= p_init or last is None:
         return p
-    when = _as_datetime(last)
+    when = parse_time(last)
     if when is None:
         return p
     idle_days = (now - when).total_seconds() / 86400.0
     if idle_days <= 0:
         return p
     return p_init + (p - p_init) * 0.5 ** (idle_days / half_life_days)
-
-
-def _as_datetime(value) -> Optional[datetime]:
-    """Aware UTC datetime of a timestamp (datetime or ISO string), or None."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    if not isinstance(value, datetime):
-        return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
 def _compute(quizzes: dict, smap: dict, params: BKTParams, policy_by_quiz,

@@ -33,12 +33,13 @@ ungraded (an essay waiting for the teacher). Every row is one attempt; all attem
 """
 from __future__ import annotations
 
-import re
-from datetime import datetime, timezone
+from datetime import timezone
 from typing import Any, Iterable, Optional
 
 from knowgap.canvas.results import NEW, QuestionResult, normalize_correct, verdict
+from knowgap.core.clock import parse as parse_time
 from knowgap.core.numbers import finite_float
+from knowgap.topics.text import html_to_text
 
 PREFIX = "nq-"
 
@@ -64,8 +65,6 @@ CLASSIC_TYPES = {
     "hot-spot": "hot_spot_question",
 }
 
-_TAGS = re.compile(r"<[^>]+>")
-_SPACE = re.compile(r"\s+")
 
 
 def quiz_key(assignment_id) -> str:
@@ -83,11 +82,6 @@ def is_new_quiz_id(quiz_id) -> bool:
 def assignment_of(quiz_id: str) -> str:
     """The assignment id inside a ``nq-`` quiz id."""
     return quiz_id[len(PREFIX):]
-
-
-def plain(html) -> str:
-    """Tag-free, whitespace-collapsed text (answer matching compares texts, not markup)."""
-    return _SPACE.sub(" ", _TAGS.sub(" ", str(html or ""))).strip()
 
 
 # ------------------------------------------------------------------ quizzes and items
@@ -126,7 +120,7 @@ def _choices(entry: dict) -> list[dict]:
     if slug in ("choice", "multi-answer"):
         right = set(value) if isinstance(value, list) else {value}
         choices = sorted(data.get("choices") or [], key=lambda c: c.get("position") or 0)
-        return [{"id": str(c.get("id")), "text": plain(c.get("item_body")),
+        return [{"id": str(c.get("id")), "text": html_to_text(c.get("item_body")),
                  "weight": 100 if c.get("id") in right else 0} for c in choices]
     return []
 
@@ -169,29 +163,25 @@ def _iso(value) -> Optional[str]:
     ``2024-09-05 12:00:00 UTC`` or with an offset); unparseable values are kept."""
     if not isinstance(value, str) or not value.strip():
         return None
-    text = value.strip().replace(" UTC", "+00:00").replace("Z", "+00:00")
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
+    when = parse_time(value.strip().replace(" UTC", "+00:00"))
+    if when is None:
         return value
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
     return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _answer_ids(answer, choices: list[dict]) -> tuple[str, ...]:
     """The choice ids whose text the report's answer names (several for multi-answer,
-    which the report lists comma-separated)."""
+    which the report lists comma-separated). Choice texts are already plain text
+    (``normalize_item``); answers are compared as visible text, case-insensitively."""
     if not choices or answer is None:
         return ()
+    texts = [c["text"].lower() for c in choices]
     if isinstance(answer, list):
-        parts = [plain(a) for a in answer]
+        wanted = {html_to_text(a).lower() for a in answer}
     else:
-        text = plain(answer)
-        parts = [text] if any(plain(c["text"]) == text for c in choices) else \
-            [p.strip() for p in text.split(",")]
-    wanted = {p.lower() for p in parts if p}
-    return tuple(c["id"] for c in choices if plain(c["text"]).lower() in wanted)
+        text = html_to_text(answer).lower()
+        wanted = {text} if text in texts else {p.strip() for p in text.split(",")}
+    return tuple(c["id"] for c, t in zip(choices, texts) if t in wanted and t)
 
 
 def student_analysis_results(report: Any, quiz_id: str,

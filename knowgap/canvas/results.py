@@ -100,10 +100,6 @@ def verdict(credit: Optional[float]) -> bool | str | None:
     return "partial" if credit > 0.0 else False
 
 
-def _num(value) -> Optional[float]:
-    return finite_float(value)
-
-
 # ------------------------------------------------------------------ Classic Quizzes
 
 def classic_answer_ids(item: dict) -> tuple[str, ...]:
@@ -152,7 +148,8 @@ def classic_results(submissions: Iterable[dict], quiz_by_assignment: dict,
                     quiz_id=str(quiz_id), question_id=qid, student_id=str(sid),
                     attempt=int(attempt), credit=normalize_correct(raw, item.get("points"),
                                                                    possible),
-                    points=_num(item.get("points")), points_possible=_num(possible),
+                    points=finite_float(item.get("points")),
+                    points_possible=finite_float(possible),
                     graded_at=entry.get("graded_at"), source=CLASSIC,
                     correct=raw if isinstance(raw, (bool, str)) else None,
                     answer_ids=classic_answer_ids(item))

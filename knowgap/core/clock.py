@@ -24,3 +24,16 @@ def iso(value) -> str | None:
         return value
     return aware(value).astimezone(dt.timezone.utc).isoformat(
         timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse(value) -> dt.datetime | None:
+    """An aware datetime from a datetime or an ISO-8601 string (``…Z`` or an
+    offset; naive values are taken as UTC); None when it is neither."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not isinstance(value, dt.datetime):
+        return None
+    return aware(value)

@@ -156,3 +156,17 @@ def test_empty_and_foreign_reports_give_nothing():
     assert nq.student_analysis_results({"errors": ["x"]}, "nq-1") == []
     assert nq.student_analysis_results([{"id": 1, "attempt": 1, "item_responses": "x"}],
                                        "nq-1") == []
+
+
+def test_answers_match_choices_as_visible_text():
+    item = {"id": "601", "position": 1, "points_possible": 1.0, "entry_type": "Item",
+            "entry": {"item_body": "<p>Pick</p>", "interaction_type_slug": "choice",
+                      "interaction_data": {"choices": [
+                          {"id": "x", "position": 1, "item_body": "<p>Salt &amp; water</p>"},
+                          {"id": "y", "position": 2, "item_body": "<p>Oil</p>"}]},
+                      "scoring_data": {"value": "x"}}}
+    question = nq.normalize_item(item, "nq-1")
+    assert question["answers"][0]["text"] == "Salt & water"
+    [r] = nq.student_analysis_results([row(7, 1, [{"item_id": "601", "answer": "SALT & WATER",
+                                                   "points": 1}])], "nq-1", [question])
+    assert r.answer_ids == ("x",)
