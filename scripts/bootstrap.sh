@@ -6,6 +6,21 @@ PY=${PYTHON:-python3}
 # The 1EdTech Open Badges 2.0 verifier (tests only). Its pins cannot be installed on Python 3.11,
 # so it comes without its dependencies, which requirements-openbadges.txt pins at working versions.
 OPENBADGES_VERIFIER=openbadges==1.1.2
+# Debian packages listed in scripts/system-packages.txt (browsers, office tools for tests).
+missing=()
+while read -r pkg; do
+  pkg=${pkg%%#*}; pkg=${pkg// /}
+  [ -n "$pkg" ] || continue
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done < scripts/system-packages.txt
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "bootstrap: missing Debian packages; run: sudo apt-get install ${missing[*]}" >&2
+  fi
+fi
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
