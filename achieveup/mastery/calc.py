@@ -598,7 +598,9 @@ def _compute(quizzes: dict, smap: dict, params: BKTParams, policy_by_quiz,
                 if skills is None:
                     continue
             if by_recency:
-                q = q_get(qid if isinstance(qid, str) else str(qid))
+                q = q_get(qid)
+                if q is None and not isinstance(qid, str):
+                    q = q_get(str(qid))
                 for skill in skills:
                     acc = weighted.get(skill)
                     if acc is None:
@@ -756,7 +758,7 @@ def _quiz_results(quizzes: dict, sm_get) -> dict:
     out: dict = {}
     for quiz_id, by_attempt in quizzes.items():
         entry = max(by_attempt.items(), key=lambda a: (a[0], a[1][0]))[1]
-        points = entry[5] if len(entry) > 5 else None
+        points = entry[5]
         per_skill: dict = {}
         for qid, c in entry[2].items():
             skills = _skills_of(sm_get, qid)

@@ -91,9 +91,8 @@ def _problems(settings: dict) -> dict:
     problems: dict = {}
     if settings["mastery_model"] not in SCORE_MODELS:
         problems["mastery_model"] = "unknown model"
-    elif outcomes.int_problem(settings["mastery_model"], settings["calculation_int"]):
-        problems["calculation_int"] = outcomes.int_problem(settings["mastery_model"],
-                                                           settings["calculation_int"])
+    elif problem := outcomes.int_problem(settings["mastery_model"], settings["calculation_int"]):
+        problems["calculation_int"] = problem
     if settings["bkt_parameters"] not in PARAMETER_MODES:
         problems["bkt_parameters"] = "unknown parameter mode"
     checks = {

@@ -1,10 +1,11 @@
 """Course mastery: recompute every student's per-skill summary from ALL stored results.
 
 ``recompute_course`` is the one writer of ``AchieveUp_Student_Mastery`` (and of the fitted
-``AchieveUp_BKT_Parameters``: BKT per skill, and the course's recency fit). It reads the course's packed evidence (one document per student,
-see ``store``), the question->skill map, the quizzes' scoring policies, the course's mastery
-settings and fitted parameters (``achieveup.mastery.model``), fits the parameters again when
-asked and due (``achieveup.mastery.fit``), computes the complete new state in memory with
+``AchieveUp_BKT_Parameters``: BKT per skill, and the course's recency fit). It reads the
+course's packed evidence (one document per student, see ``store``), the question->skill map,
+the quizzes' scoring policies, the course's mastery settings and fitted parameters
+(``achieveup.mastery.model``), fits the parameters again when asked and due
+(``achieveup.mastery.fit``), computes the complete new state in memory with
 ``achieveup.mastery.calc`` (pure), and only then replaces the per-(course, student) summary
 documents. Nothing is incremented, so running it twice gives the same documents; a failure
 before the write leaves the previous summaries untouched.
