@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+import numpy as np
+
 from achieveup.badges.levels import BADGE_LEVELS, level_for_percentage
 from achieveup.mastery import explain, outcomes, recency
 from knowgap.canvas.results import normalize_correct  # noqa: F401  (calc.normalize_correct)
@@ -488,8 +490,6 @@ def recency_answers(groups_by_student: Iterable[dict], question_skills) -> "rece
     """Every graded answer of a course (:func:`group_rows` output per student) as the arrays
     :func:`recency.fit` fits on, with the attempt times the per-student computation uses.
     Built with bulk list operations per attempt (a course has about a million answers)."""
-    import numpy as np
-
     smap = _skill_map(question_skills)
     skills = _all_skills(smap)
     skill_index = {s: i for i, s in enumerate(skills)}
