@@ -312,6 +312,10 @@ def test_studentview_248_get_student_profile(client, sandbox, canvas_world):
     assert r.status_code == 200, r.get_json()
     profile = r.get_json()["profile"]
     assert profile == {"id": str(sid), "name": canvas_world.users[sid].name}
+    # no Canvas named (getCanvasDomain() found none): the server's Canvas
+    r = call(client, "/get-student-profile", {"access_token": student_token(sid),
+                                              "canvas_domain": ""})
+    assert r.status_code == 200 and r.get_json()["profile"]["id"] == str(sid)
     r = call(client, "/get-student-profile", {"canvas_domain": domain_link(sandbox)})
     assert r.status_code == 401 and r.get_json()["message"] == TOKEN_MISSING_MESSAGE
     r = call(client, "/get-student-profile", {"access_token": "not-a-token",

@@ -33,7 +33,7 @@ def register_token(svc, caller, course_ids: list[str] | None) -> dict:
         lambda client: client.list_courses())
     roles = {str(c.get("id")): sorted(course_roles(c)) for c in courses if isinstance(c, dict)}
     if course_ids is None:
-        wanted = [cid for cid, course_role in roles.items() if course_role]
+        wanted = [cid for cid, held in roles.items() if held]
     else:
         wanted = list(dict.fromkeys(str(c) for c in course_ids))
     missing = [c for c in wanted if not roles.get(c)]

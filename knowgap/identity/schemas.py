@@ -18,7 +18,7 @@ class CanvasHost(Text):
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
         if text == "":
-            return None
+            return text
         try:
             parse_origin(text)
         except ValueError:
