@@ -51,6 +51,11 @@ def domain_link(sandbox) -> str:
     return sandbox.base_url.split("://", 1)[1]
 
 
+def student_body(sandbox, sid, **fields) -> dict:
+    """Studentview's body: the call's fields, the student's token and ``link`` as a bare host."""
+    return {**fields, "access_token": student_token(sid), "link": domain_link(sandbox)}
+
+
 def knowgap_data(db) -> dict:
     """Everything KnowGap stored (the identity cache aside), to show a refused call changed
     nothing."""
@@ -357,10 +362,8 @@ def test_studentview_496_update_course_db_as_student(client, sandbox, canvas_wor
     """Studentview.jsx:496 POST /update-course-db {course_id, access_token, link: bare host,
     student_id: String(userId)} (the answer is not read)."""
     sid = canvas_world.student_ids(COURSE)[0]
-    r = call(client, "/update-course-db", {"course_id": str(COURSE),
-                                           "access_token": student_token(sid),
-                                           "link": domain_link(sandbox),
-                                           "student_id": str(sid)})
+    r = call(client, "/update-course-db", student_body(sandbox, sid, course_id=str(COURSE),
+                                                      student_id=str(sid)))
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["mode"] == "student"
 
@@ -370,10 +373,8 @@ def test_studentview_286_assessment_videos(client, synced, sandbox, canvas_world
     course_id, access_token, link: bare host}; reads ``assessment_videos[].video.{title,
     channel, link, thumbnail}``, ``topic``, ``quiz_name`` (Studentview.jsx:316-333)."""
     sid = canvas_world.student_ids(COURSE)[0]
-    r = call(client, "/get-assessment-videos", {"student_id": str(sid),
-                                                "course_id": str(COURSE),
-                                                "access_token": student_token(sid),
-                                                "link": domain_link(sandbox)})
+    r = call(client, "/get-assessment-videos", student_body(sandbox, sid, student_id=str(sid),
+                                                            course_id=str(COURSE)))
     assert r.status_code == 200, r.get_json()
     items = r.get_json()["assessment_videos"]
     assert items
