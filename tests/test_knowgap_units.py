@@ -25,8 +25,18 @@ def test_latest_attempt_wins():
         {"attempt": 1, "graded_at": "a", "submission_data": [{"question_id": 9, "correct": False}]},
     ])
     assert rows == [{"student_id": "42", "quiz_id": "70", "attempt": 2, "graded_at": "b",
-                     "incorrect": [], "correct": ["9"]}]
+                     "incorrect": [], "correct": ["9"], "picked": []}]
     assert _rows([{"attempt": None}]) == []
+
+
+def test_the_choices_of_wrong_answers_are_kept():
+    [row] = _rows([{"attempt": 1, "graded_at": "a", "submission_data": [
+        {"question_id": 1, "correct": False, "answer_id": 11},
+        {"question_id": 2, "correct": True, "answer_id": 21},
+        {"question_id": 3, "correct": "partial", "answer_31": "1", "answer_32": "0"},
+        {"question_id": 4, "correct": False, "text": "membrane"}]}])
+    assert row["picked"] == [{"question_id": "1", "answer_ids": ["11"]},
+                             {"question_id": "3", "answer_ids": ["31"]}]
 
 
 def test_parse_video_id():

@@ -91,4 +91,8 @@ INDEXES: list[IndexSpec] = [
     plain("AchieveUp_Quiz_Submissions", "course_id", "student_id"),
     IndexSpec("AchieveUp_Quiz_Submissions", [("course_id", ASC), ("last_submitted_at", DESC)]),
     plain("AchieveUp_BKT_Parameters", "course_id", "skill"),
+    # KnowGap: tutor sessions, messages, per-course daily budget (knowgap/tutor/store.py)
+    plain("knowgap_tutor_sessions", "canvas_host", "student_id", "course_id", "updated_at"),
+    plain("knowgap_tutor_sessions", "canvas_host", "course_id", "question_id"),
+    plain("knowgap_tutor_messages", "canvas_host", "session_id", "seq"),
 ]

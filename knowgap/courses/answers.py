@@ -19,13 +19,17 @@ from knowgap.canvas.results import QuestionResult, latest_attempts
 
 
 def incorrect_rows(results: Iterable[QuestionResult]) -> list[dict]:
-    """``{student_id, quiz_id, attempt, graded_at, incorrect, correct}`` per (student, quiz)
-    from the latest attempt; question ids in the order they were answered."""
+    """``{student_id, quiz_id, attempt, graded_at, incorrect, correct, picked}`` per (student,
+    quiz) from the latest attempt; question ids in the order they were answered; ``picked``:
+    ``[{question_id, answer_ids}]``, the choices of each wrong answer (what the tutor tells the
+    model the student answered)."""
     rows = []
     for (student_id, quiz_id), latest in latest_attempts(results).items():
         graded_at = next((r.graded_at for r in latest if r.graded_at), None)
         rows.append({"student_id": student_id, "quiz_id": quiz_id,
                      "attempt": latest[0].attempt, "graded_at": graded_at,
                      "incorrect": [r.question_id for r in latest if r.is_wrong],
-                     "correct": [r.question_id for r in latest if r.is_right]})
+                     "correct": [r.question_id for r in latest if r.is_right],
+                     "picked": [{"question_id": r.question_id, "answer_ids": list(r.answer_ids)}
+                                for r in latest if r.is_wrong and r.answer_ids]})
     return rows
