@@ -273,7 +273,7 @@ class Turn:
     def _pieces(self, source: str, reason: str, ground: Grounding, usage: Usage):
         if source == "offline":
             follow_up = any(t["role"] == "assistant" for t in self.history)
-            return iter(pieces(offline_answer(ground, follow_up=follow_up, reason=reason)))
+            return (p for p in pieces(offline_answer(ground, follow_up=follow_up, reason=reason)))
         config = self.svc.config
         messages = model_messages(ground, self.history, self.user["content"],
                                   config.tutor_history_tokens)

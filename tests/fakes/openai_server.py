@@ -42,6 +42,9 @@ texts and answers with JSON:
   the first skill).
 * ``TASK: suggest_skills``: ``{"skills": [{"skill", "description", "relevance"}]}``, five
   skills derived from ``INPUT.course_name``/``courseName`` (or ``INPUT.skills`` if given).
+* ``TASK: tutor`` (the tutor's course material message): plain text, not JSON, built from
+  ``INPUT`` (the student's answer, the instructor's comments, the correct answer, the topic)
+  and the student's last message, about 40 words: a grounded answer a test can check.
 * anything else: ``{"task": <name or null>, "echo": <last user message, 200 chars>}``.
 
 Pass ``responder=callable`` (or set ``fake.responder``) to return any other string.
@@ -310,6 +313,15 @@ def default_responder(request_json: dict) -> str:
     for m in request_json.get("messages") or []:
         if isinstance(m, dict) and m.get("role") == "user":
             last_user = _message_text(m)
+
+    if task == "tutor":
+        mine = "; ".join(data.get("your_answer") or []) or "an answer"
+        right = "; ".join(data.get("correct_answers") or []) or "(not released)"
+        notes = " ".join(data.get("answer_comments") or [])
+        return (f"You asked: {last_user[:80]} You chose {mine}, but the answer is {right}. "
+                f"{notes} {data.get('incorrect_comments') or ''} Review "
+                f"{data.get('topic') or 'the concept'} and try explaining it in your own words. "
+                "What would you answer now?")
     return json.dumps({"task": task, "echo": last_user[:200]})
 
 

@@ -1,0 +1,405 @@
+"""The tutor over HTTP: the Canvas sandbox, the fake OpenAI server (real HTTP, streamed chunks),
+and for Server-Sent Events the app served on a loopback port read by aiohttp's streaming client.
+
+Course 102 of the sandbox: every student took every quiz twice and has no attempt left, so its
+quizzes are closed to them; a sandbox of its own is used where a test changes the world.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from knowgap.courses import store as courses
+from knowgap.tutor import store
+from knowgap.tutor.prompt import OFFLINE_LABEL, SYSTEM_PROMPT
+from tests.canvas_sandbox import build_world
+from tests.conftest import ai_settings, canvas_settings, make_config
+from tests.fakes.openai_server import extract_task
+from tests.knowgap_support import TEACHER, kg_config, post, student_token, sync
+from tests.live_server import live_app
+from tests.sse_client import read_events
+
+COURSE = 102
+
+
+@pytest.fixture
+def config(sandbox, openai_fake):
+    return kg_config(sandbox, openai_fake)
+
+
+def missed(app, world, course=COURSE, qtype="multiple_choice_question", nth=0):
+    """(student id, quiz id, question id, picked answer ids) of a stored wrong answer."""
+    db = app.extensions["knowgap"].db
+    types = {str(q.id): q.question_type for quiz in world.course_quizzes(course)
+             for q in world.questions[quiz.id]}
+    found = []
+    for doc in db[courses.INCORRECT].find({"course_id": str(course)}).sort("student_id", 1):
+        for quiz_id, entry in sorted(doc["quizzes"].items()):
+            for pick in entry.get("picked") or []:
+                if types.get(pick["question_id"]) == qtype:
+                    found.append((doc["student_id"], quiz_id, pick["question_id"],
+                                  pick["answer_ids"]))
+    return found[nth]
+
+
+def bearer(student):
+    return {"Authorization": f"Bearer {student_token(student)}"}
+
+
+def start(client, student, quiz, question, course=COURSE):
+    return post(client, "/tutor/sessions", student_token(student), course_id=course,
+                quiz_id=quiz, question_id=question)
+
+
+def send(client, student, session_id, content, **headers):
+    return client.post(f"/tutor/sessions/{session_id}/messages",
+                       json={"content": content}, headers={**bearer(student), **headers})
+
+
+@pytest.fixture
+def synced(client, app, canvas_world):
+    sync(client, COURSE)
+    return missed(app, canvas_world)
+
+
+def tutor_requests(fake):
+    return [r["json"] for r in fake.requests if r["json"] and r["json"].get("stream")]
+
+
+# ------------------------------------------------------------------ sessions and grounding
+
+def test_session_is_grounded_in_the_students_own_canvas_data(client, app, synced, canvas_world):
+    student, quiz_id, question_id, picked = synced
+    response = start(client, student, quiz_id, question_id)
+    assert response.status_code == 201, response.get_json()
+    session = response.get_json()
+    question = next(q for q in canvas_world.questions[int(quiz_id)] if str(q.id) == question_id)
+    chosen = next(a for a in question.answers if str(a["id"]) == picked[0])
+    right = next(a for a in question.answers if a["weight"] == 100)
+    context = session["context"]
+    assert "<" not in context["question"] and context["question"]
+    assert context["your_answer"] == [chosen["text"]]
+    assert chosen["comments"] in context["answer_comments"]      # the instructor's words
+    assert context["incorrect_comments"] == question.extras["incorrect_comments"]
+    assert context["correct_answers"] == [right["text"]]
+    assert context["topic"]
+    again = start(client, student, quiz_id, question_id)
+    assert again.status_code == 200 and again.get_json()["id"] == session["id"]
+
+
+def test_json_answer_from_the_model_with_what_it_was_sent(client, app, synced, openai_fake,
+                                                         canvas_world):
+    student, quiz_id, question_id, _ = synced
+    session = start(client, student, quiz_id, question_id).get_json()
+    openai_fake.reset()
+    response = send(client, student, session["id"], "Why is my answer wrong?")
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["source"] == "ai" and body["message"]["status"] == "complete"
+    assert "Why is my answer wrong?" in body["message"]["content"]
+    [sent] = tutor_requests(openai_fake)
+    assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
+    assert sent["messages"][0] == {"role": "system", "content": SYSTEM_PROMPT}
+    task, payload = extract_task(sent)
+    assert task == "tutor" and payload["question"] == session["context"]["question"]
+    # nothing but the caller's own material: no Canvas token, no other student
+    raw = json.dumps(openai_fake.requests)
+    assert "student-token" not in raw and "teacher-token" not in raw
+    others = [u for u in canvas_world.student_ids(COURSE) if str(u) != student]
+    names = [canvas_world.users[u].name for u in others]
+    assert not any(name in raw for name in names)
+    assert canvas_world.users[int(student)].name not in raw
+    stored = client.get(f"/tutor/sessions/{session['id']}", headers=bearer(student)).get_json()
+    assert [(m["role"], m["status"]) for m in stored["messages_list"]] == [
+        ("user", "answered"), ("assistant", "complete")]
+    assert stored["messages_list"][1]["content"] == body["message"]["content"]
+
+
+def test_history_is_bounded_in_tokens(sandbox, openai_fake, db, canvas_world):
+    from knowgap import create_app
+
+    app = create_app(kg_config(sandbox, openai_fake, tutor_history_tokens=150), db=db)
+    client = app.test_client()
+    sync(client, COURSE)
+    student, quiz_id, question_id, _ = missed(app, canvas_world)
+    session = start(client, student, quiz_id, question_id).get_json()
+    for n in range(3):
+        assert send(client, student, session["id"], f"Question number {n}?").status_code == 200
+    last = tutor_requests(openai_fake)[-1]["messages"]
+    turns = [m["content"] for m in last[3:]]            # after system, material, greeting
+    assert turns[-1] == "Question number 2?"
+    assert "Question number 0?" not in turns             # the oldest pair no longer fits
+    assert len(turns) in (1, 3)
+
+
+def test_a_question_answered_right_or_never_answered_has_no_session(client, app, synced,
+                                                                    canvas_world):
+    student = synced[0]
+    db = app.extensions["knowgap"].db
+    doc = db[courses.INCORRECT].find_one({"course_id": str(COURSE), "student_id": student})
+    quiz_id, entry = sorted(doc["quizzes"].items())[0]
+    right = start(client, student, quiz_id, entry["correct"][0])
+    assert right.status_code == 409 and right.get_json()["error"] == "answered_right"
+    other_quiz = next(str(q.id) for q in canvas_world.course_quizzes(101))
+    unknown = start(client, student, other_quiz, "123456", course=COURSE)
+    assert unknown.status_code == 404 and unknown.get_json()["error"] == "no_graded_answer"
+
+
+def test_students_see_only_their_own_and_instructors_only_counts(client, app, synced,
+                                                               canvas_world):
+    student, quiz_id, question_id, _ = synced
+    session = start(client, student, quiz_id, question_id).get_json()
+    send(client, student, session["id"], "Explain please")
+    other = next(u for u in canvas_world.student_ids(COURSE) if str(u) != student)
+    for path in (f"/tutor/sessions/{session['id']}",):
+        refused = client.get(path, headers=bearer(other))
+        assert refused.status_code == 404 and refused.get_json()["error"] == "session_not_found"
+    assert send(client, other, session["id"], "hi").status_code == 404
+    assert client.get("/tutor/sessions", headers=bearer(other)).get_json() == []
+    mine = client.get(f"/tutor/sessions?course_id={COURSE}", headers=bearer(student)).get_json()
+    assert [s["id"] for s in mine] == [session["id"]] and "context" not in mine[0]
+    counts = client.get(f"/tutor/courses/{COURSE}/questions",
+                        headers={"Authorization": f"Bearer {TEACHER}"})
+    assert counts.status_code == 200
+    assert counts.get_json()["questions"] == [{"quiz_id": quiz_id, "question_id": question_id,
+                                               "sessions": 1, "students": 1, "messages": 2}]
+    assert "Explain please" not in json.dumps(counts.get_json())
+    assert client.get(f"/tutor/courses/{COURSE}/questions",
+                      headers=bearer(student)).status_code == 403
+
+
+def test_an_ended_session_takes_no_more_messages(client, synced):
+    student, quiz_id, question_id, _ = synced
+    session = start(client, student, quiz_id, question_id).get_json()
+    ended = client.post(f"/tutor/sessions/{session['id']}/end", headers=bearer(student))
+    assert ended.status_code == 200 and ended.get_json()["state"] == "ended"
+    refused = send(client, student, session["id"], "one more")
+    assert refused.status_code == 409 and refused.get_json()["error"] == "session_ended"
+    fresh = start(client, student, quiz_id, question_id)
+    assert fresh.status_code == 201 and fresh.get_json()["id"] != session["id"]
+
+
+def test_bad_input_is_refused_and_nothing_stored(client, app, synced):
+    student, quiz_id, question_id, _ = synced
+    session = start(client, student, quiz_id, question_id).get_json()
+    for body in ({"content": ""}, {"content": {"$ne": 1}}, {"content": "x" * 2001}, {}):
+        response = client.post(f"/tutor/sessions/{session['id']}/messages", json=body,
+                               headers=bearer(student))
+        assert response.status_code == 422, body
+    assert client.get("/tutor/sessions/not-an-id", headers=bearer(student)).status_code == 422
+    assert app.extensions["knowgap"].db[store.MESSAGES].count_documents({}) == 0
+
+
+# ------------------------------------------------------------------ quiz still open, answers hidden
+
+def _own_sandbox(sandbox_factory, change):
+    world = build_world(seed=7)
+    for quiz in world.course_quizzes(COURSE):
+        change(quiz)
+    world.touch()
+    return sandbox_factory(world)
+
+
+def test_a_quiz_still_open_to_the_student_waits(sandbox_factory, openai_fake, db):
+    from knowgap import create_app
+
+    def unlimited(quiz):
+        quiz.allowed_attempts = -1
+
+    server = _own_sandbox(sandbox_factory, unlimited)
+    app = create_app(kg_config(server, openai_fake), db=db)
+    client = app.test_client()
+    sync(client, COURSE)
+    student, quiz_id, question_id, _ = missed(app, server.world)
+    refused = start(client, student, quiz_id, question_id)
+    assert refused.status_code == 409 and refused.get_json()["error"] == "quiz_still_open"
+    quiz = server.world.quizzes[int(quiz_id)]
+    quiz.lock_at = int(time.time()) - 60                  # availability over: closed
+    server.world.touch()
+    assert start(client, student, quiz_id, question_id).status_code == 201
+
+
+def test_correct_answers_the_quiz_hides_stay_out(sandbox_factory, openai_fake, db):
+    from knowgap import create_app
+
+    def hidden(quiz):
+        quiz.show_correct_answers = False
+
+    server = _own_sandbox(sandbox_factory, hidden)
+    app = create_app(kg_config(server, openai_fake), db=db)
+    client = app.test_client()
+    sync(client, COURSE)
+    student, quiz_id, question_id, _ = missed(app, server.world)
+    session = start(client, student, quiz_id, question_id).get_json()
+    assert session["context"]["correct_answers"] is None
+    question = next(q for q in server.world.questions[int(quiz_id)] if str(q.id) == question_id)
+    right = next(a for a in question.answers if a["weight"] == 100)
+    send(client, student, session["id"], "What is the answer?")
+    _, payload = extract_task(tutor_requests(openai_fake)[-1])
+    assert "correct_answers" not in payload and "correct_comments" not in payload
+    assert right["comments"] not in json.dumps(payload)   # the right choice's own comment
+
+
+# ------------------------------------------------------------------ offline, limits, budget
+
+def test_without_a_key_the_answer_comes_from_the_courses_feedback(sandbox, db, canvas_world,
+                                                                  openai_fake):
+    from knowgap import create_app
+
+    app = create_app(kg_config(sandbox), db=db)
+    client = app.test_client()
+    sync(client, COURSE)
+    student, quiz_id, question_id, picked = missed(app, canvas_world)
+    session = start(client, student, quiz_id, question_id).get_json()
+    openai_fake.reset()
+    body = send(client, student, session["id"], "Why?").get_json()
+    assert body["source"] == "offline" and openai_fake.calls == 0
+    text = body["message"]["content"]
+    question = next(q for q in canvas_world.questions[int(quiz_id)] if str(q.id) == question_id)
+    chosen = next(a for a in question.answers if str(a["id"]) == picked[0])
+    right = next(a for a in question.answers if a["weight"] == 100)
+    assert text.startswith(OFFLINE_LABEL)
+    for part in (chosen["text"], chosen["comments"], question.extras["incorrect_comments"],
+                 right["text"], question.extras["neutral_comments"]):
+        assert part in text
+
+
+def test_per_student_rate_limit(sandbox, openai_fake, db, canvas_world):
+    from knowgap import create_app
+
+    app = create_app(kg_config(sandbox, openai_fake, tutor_student_rate_limit="2/minute"), db=db)
+    client = app.test_client()
+    sync(client, COURSE)
+    student, quiz_id, question_id, _ = missed(app, canvas_world)
+    session = start(client, student, quiz_id, question_id).get_json()
+    assert send(client, student, session["id"], "one").status_code == 200
+    assert send(client, student, session["id"], "two").status_code == 200
+    third = send(client, student, session["id"], "three")
+    assert third.status_code == 429 and third.get_json()["error"] == "tutor_rate_limited"
+    assert int(third.headers["Retry-After"]) >= 1
+    db_ = app.extensions["knowgap"].db
+    assert db_[store.MESSAGES].count_documents({"content": "three"}) == 0
+    other_student, q2, qq2, _ = missed(app, canvas_world, nth=5)
+    if other_student != student:                         # another student has their own limit
+        s2 = start(client, other_student, q2, qq2).get_json()
+        assert send(client, other_student, s2["id"], "mine").status_code == 200
+
+
+def test_a_spent_course_budget_falls_back_to_the_courses_own_words(sandbox, openai_fake, db,
+                                                                  canvas_world):
+    from knowgap import create_app
+
+    app = create_app(kg_config(sandbox, openai_fake, tutor_course_daily_tokens=10), db=db)
+    client = app.test_client()
+    sync(client, COURSE)
+    student, quiz_id, question_id, _ = missed(app, canvas_world)
+    session = start(client, student, quiz_id, question_id).get_json()
+    first = send(client, student, session["id"], "first").get_json()
+    second = send(client, student, session["id"], "second").get_json()
+    assert first["source"] == "ai" and second["source"] == "offline"
+    assert "allowance for today is used up" in second["message"]["content"]
+
+
+# ------------------------------------------------------------------ model failures (JSON)
+
+@pytest.mark.parametrize("mode, status, code", [("429", 503, "tutor_model_busy"),
+                                                ("500", 502, "tutor_model_unavailable"),
+                                                ("timeout", 504, "tutor_timeout")])
+def test_model_failures_keep_the_session_and_the_message(sandbox, openai_fake, db, canvas_world,
+                                                         mode, status, code):
+    from knowgap import create_app
+
+    app = create_app(kg_config(sandbox, openai_fake, tutor_timeout_seconds=1.0), db=db)
+    client = app.test_client()
+    sync(client, COURSE)
+    student, quiz_id, question_id, _ = missed(app, canvas_world)
+    session = start(client, student, quiz_id, question_id).get_json()
+    openai_fake.mode = mode
+    failed = send(client, student, session["id"], "Why was I wrong?")
+    assert failed.status_code == status, failed.get_json()
+    error = failed.get_json()
+    assert error["error"] == code and error["message"] and error["statusCode"] == status
+    assert error["details"]["session_id"] == session["id"]
+    openai_fake.mode = "ok"
+    later = send(client, student, session["id"], "Why was I wrong?")
+    assert later.status_code == 200
+    messages = client.get(f"/tutor/sessions/{session['id']}", headers=bearer(student)
+                          ).get_json()["messages_list"]
+    assert [(m["role"], m["status"]) for m in messages] == [
+        ("user", "unanswered"), ("user", "answered"), ("assistant", "complete")]
+    assert messages[0]["error"]["code"] == code
+
+
+# ------------------------------------------------------------------ streaming over real HTTP
+
+@pytest.fixture
+def live(sandbox, openai_fake, db, canvas_world):
+    openai_fake.chunk_delay_s = 0.02
+    settings = dict(canvas_settings(sandbox), **ai_settings(openai_fake),
+                    tutor_timeout_seconds=2.0)
+    with live_app(db, **settings) as app:
+        client = app.test_client()
+        sync(client, COURSE)
+        student, quiz_id, question_id, _ = missed(app, canvas_world)
+        session = start(client, student, quiz_id, question_id).get_json()
+        yield {"app": app, "client": client, "student": student, "session": session,
+               "url": f"{app.extensions['knowgap'].config.public_base_url}/tutor/sessions/{session['id']}/messages"}
+
+
+def test_the_answer_streams_as_server_sent_events(live, openai_fake):
+    result = read_events(live["url"], {"content": "Why?"}, bearer(live["student"]))
+    assert result["status"] == 200 and result["content_type"].startswith("text/event-stream")
+    names = [e["event"] for e in result["events"]]
+    assert names[0] == "start" and names[-1] == "done" and set(names[1:-1]) == {"chunk"}
+    chunks = [e for e in result["events"] if e["event"] == "chunk"]
+    assert len(chunks) > 10                               # one event per model chunk
+    done = result["events"][-1]["data"]
+    assert "".join(c["data"]["text"] for c in chunks) == done["message"]["content"]
+    # streamed, not buffered: the first chunk came well before the last
+    assert chunks[-1]["at"] - chunks[0]["at"] > 0.1
+    stored = live["app"].extensions["knowgap"].db[store.MESSAGES].find_one(
+        {"_id": done["message_id"]})
+    assert stored["content"] == done["message"]["content"] and stored["status"] == "complete"
+
+
+def test_a_dropped_model_stream_keeps_what_was_shown(live, openai_fake):
+    openai_fake.mode = "drop"
+    result = read_events(live["url"], {"content": "Why?"}, bearer(live["student"]))
+    names = [e["event"] for e in result["events"]]
+    assert names[0] == "start" and names[-1] == "error" and "chunk" in names
+    error = result["events"][-1]["data"]
+    assert error["error"] == "tutor_answer_cut_off" and error["statusCode"] == 502
+    shown = "".join(e["data"]["text"] for e in result["events"] if e["event"] == "chunk")
+    kept = live["app"].extensions["knowgap"].db[store.MESSAGES].find_one(
+        {"_id": error["message_id"]})
+    assert kept["status"] == "incomplete" and kept["content"] == shown
+    openai_fake.mode = "ok"
+    again = read_events(live["url"], {"content": "Why?"}, bearer(live["student"]))
+    assert again["events"][-1]["event"] == "done"
+
+
+def test_a_stalled_model_times_out_with_a_clear_error(live, openai_fake):
+    openai_fake.mode = "stall"
+    started = time.perf_counter()
+    result = read_events(live["url"], {"content": "Why?"}, bearer(live["student"]))
+    assert time.perf_counter() - started < 8
+    error = result["events"][-1]
+    assert error["event"] == "error" and error["data"]["error"] == "tutor_timeout"
+    session = live["client"].get(f"/tutor/sessions/{live['session']['id']}",
+                                 headers=bearer(live["student"])).get_json()
+    assert session["state"] == "active"
+
+
+def test_a_429_from_the_model_is_an_error_event(live, openai_fake):
+    openai_fake.mode = "429"
+    result = read_events(live["url"], {"content": "Why?"}, bearer(live["student"]))
+    assert [e["event"] for e in result["events"]] == ["start", "error"]
+    assert result["events"][-1]["data"]["error"] == "tutor_model_busy"
+    assert result["events"][-1]["data"]["message_id"] is None
+
+
+def test_refusals_before_the_stream_are_plain_errors(live):
+    result = read_events(live["url"], {"content": ""}, bearer(live["student"]))
+    assert result["status"] == 422 and result["json"]["statusCode"] == 422
