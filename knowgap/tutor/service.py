@@ -182,7 +182,7 @@ def _stream_slots(svc) -> threading.BoundedSemaphore:
     slots = svc.extras.get("tutor_streams")
     if slots is None:
         slots = svc.extras.setdefault("tutor_streams",
-                                      threading.BoundedSemaphore(svc.config.tutor_max_streams))
+                                      threading.BoundedSemaphore(svc.config.tutor_stream_slots))
     return slots
 
 
