@@ -105,8 +105,11 @@ def test_verifiers_keep_getting_the_same_bytes(client, shared, kind):
         assert (r.status_code, r.mimetype, r.data) == (200, reference.mimetype, reference.data), \
             headers
         assert {"Accept", "User-Agent"} <= set(r.vary), headers
-    # the browser gets the page from the same URL, and asking for a format is never a page
+    # the browser gets the page from the same URL (also with the tracking parameter a social
+    # network appends), and asking for a format is never a page
     assert client.get(url, headers=BROWSER).mimetype == "text/html"
+    if kind == "shareable_link":
+        assert client.get(url + "?fbclid=IwAR0x", headers=BROWSER).mimetype == "text/html"
     if kind == "credential_url":
         as_json = client.get(url + "?format=json", headers=BROWSER)
         assert as_json.mimetype == "application/json" and as_json.get_json()["type"] == [

@@ -27,6 +27,7 @@ from knowgap.core.errors import NotFound
 #: level -> the level's colour (the design's only variable).
 LEVEL_COLORS = {"beginner": "#cd7f32", "intermediate": "#c0c0c0", "advanced": "#ffd700",
                 "expert": "#4b0082"}
+ICON_LEVEL = "expert"                                 # the pages' icon where no badge is shown
 OB2_KEYWORD = baking.ITXT_KEYWORD.decode()           # "openbadges"
 OB3_KEYWORD = baking.ITXT_KEYWORD_OB3.decode()       # "openbadgecredential"
 SIZE = 256                                           # design units (the SVG's viewBox)

@@ -2,8 +2,9 @@
 
 **Content negotiation.** The public assertion and credential URLs (and the student's public
 profile) answer a page when the request prefers ``text/html`` over JSON: what a browser sends.
-Everything else — verifiers, ``Accept: */*``, no Accept, JSON or JSON-LD asked for, any
-``?format=`` — gets exactly the JSON (or VC-JWT) it got before. One exception keeps link
+Everything else — verifiers, ``Accept: */*``, no Accept, JSON or JSON-LD asked for, a
+``?format=`` — gets exactly the JSON (or VC-JWT) it got before. (Other query parameters, such
+as the ``fbclid`` a social network appends to a link, change nothing.) One exception keeps link
 previews working: the crawlers that build previews for LinkedIn, Facebook, X, Slack, Discord,
 WhatsApp, Telegram and iMessage often send ``Accept: */*``; they are recognised by their
 user agent and get the page (its Open Graph and Twitter-card tags), unless they ask for JSON
@@ -44,7 +45,7 @@ CSP = ("default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 
 
 def wants_html() -> bool:
     """Should this request get a page (see module docstring)?"""
-    if request.args:
+    if "format" in request.args or "download" in request.args:
         return False
     accept = request.accept_mimetypes
     if accept.best_match(OFFERED) == "text/html":
@@ -61,10 +62,17 @@ def _html(body: str, status: int = 200) -> Response:
     return response
 
 
+def _render(config, template: str, **context) -> str:
+    """A page; ``icon`` (the tab's icon, so browsers do not ask for /favicon.ico) is the
+    page's badge image, or the top level's."""
+    context.setdefault("icon", image_url(config, images.ICON_LEVEL))
+    return render_template(f"badges/{template}", issuer=service.issuer_profile(config),
+                           **context)
+
+
 def not_found_page(config) -> Response:
     """The one 404 page of every public badge URL: it names nothing that was asked for."""
-    return _html(render_template("badges/not_found.html",
-                                 issuer=service.issuer_profile(config)), 404)
+    return _html(_render(config, "not_found.html"), 404)
 
 
 # ------------------------------------------------------------------ the badge page
@@ -119,7 +127,7 @@ def badge_context(db, config, doc: dict) -> dict:
                   "criteria": cls["criteria"]["narrative"],
                   "evidence_name": service.EVIDENCE_NAME,
                   "evidence": service.evidence_narrative(doc)},
-        "issuer": issuer, "student": student,
+        "student": student,
         "profile": service.public_url(config, f"student/{doc['student_id']}")
         if student else None,
         "verification": panel, "checked": _moment(panel["checked_at"]),
@@ -138,15 +146,15 @@ def badge_page(db, config, public_id: str) -> Response:
     doc = public.shown(db, public_id) if ID_PATTERN.match(public_id) else None
     if doc is None:
         return not_found_page(config)
-    return _html(render_template("badges/badge.html", **badge_context(db, config, doc)))
+    context = badge_context(db, config, doc)
+    return _html(_render(config, "badge.html", icon=context["image"], **context))
 
 
 # ------------------------------------------------------------------ the profile page
 
 
 def profile_page(db, config, student_id: str) -> Response:
-    badges = service.badges_of_student(db, student_id, public_only=True) \
-        if ID_PATTERN.match(student_id) else []
+    badges = public.shared_badges_of(db, student_id) if ID_PATTERN.match(student_id) else []
     if not badges:
         return not_found_page(config)
     issuer = service.issuer_profile(config)
@@ -158,8 +166,8 @@ def profile_page(db, config, student_id: str) -> Response:
               "url": service.shareable_link(config, b["public_id"]),
               "image": image_url(config, b["level"]),
               "image_alt": f"{b['level'].capitalize()} level badge"} for b in badges]
-    return _html(render_template(
-        "badges/profile.html", title=title, student=name, issuer=issuer, badges=items,
+    return _html(_render(
+        config, "profile.html", title=title, student=name, badges=items,
         url=service.public_url(config, f"student/{student_id}"),
         description=f"{len(items)} verifiable badge{'s' if len(items) != 1 else ''} issued by "
                     f"{issuer['name']}.",

@@ -8,11 +8,13 @@ What the public sees (every public URL: assertion, credential, page, baked image
 * a badge that is not shared answers 404 exactly as an unknown id does, revoked or not, so
   probing ids tells nothing about what exists.
 
-Lookups keep the badge in a per-process cache (a bounded LRU) tagged with the visibility
-revision (``achieveup.badges.revisions``): a hit costs one read of the tiny revisions document
-instead of a query on the badge collection (on the embedded engine every query scans it), and
-any share, unshare or revocation anywhere makes every process read the badge again. The other
-fields of a badge never change after it is awarded, except its status-list position, which is
+Lookups by public id, and each student's list of shared badges, are kept in a per-process
+cache (a bounded LRU) tagged with the visibility revision (``achieveup.badges.revisions``): a
+hit costs one read of the tiny revisions document instead of a query on the badge collection
+(on the embedded engine every query scans it), and any share, unshare or revocation anywhere
+makes every process read them again. Unknown ids are kept too (as None): public ids are random,
+so no id unknown now can name a badge later. The other fields of a badge never change after it
+is awarded (newly awarded badges are not shared), except its status-list position, which is
 assigned once and written into the cached document too. Callers treat returned documents as
 read-only.
 """
@@ -26,28 +28,48 @@ from achieveup.mastery import store
 from knowgap.core.errors import Forbidden, Gone, NotFound
 
 CACHE_SIZE = 4096
-_cache: OrderedDict = OrderedDict()          # (database, public id) -> (revision, badge)
+_cache: OrderedDict = OrderedDict()          # key -> (visibility revision, value)
 _lock = threading.Lock()
+
+
+def _kept(db, kind: str, key: str, load):
+    """``load()``, or what it returned at the current visibility revision (also None)."""
+    revision = revisions.current(db)[0]
+    slot = (id(db.client), db.name, kind, key)
+    with _lock:
+        hit = _cache.get(slot)
+        if hit is not None and hit[0] == revision:
+            _cache.move_to_end(slot)
+            return hit[1]
+    value = load()
+    with _lock:
+        _cache[slot] = (revision, value)
+        _cache.move_to_end(slot)
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return value
 
 
 def find(db, public_id: str) -> dict | None:
     """The badge with this public id (shared or not, revoked or not), or None."""
-    revision = revisions.current(db)[0]
-    key = (id(db.client), db.name, public_id)
-    with _lock:
-        hit = _cache.get(key)
-        if hit is not None and hit[0] == revision:
-            _cache.move_to_end(key)
-            return hit[1]
-    doc = db[store.BADGES].find_one({"public_id": public_id}) \
-        or privacy.legacy_badge(db, public_id)
-    if doc is not None:
-        with _lock:
-            _cache[key] = (revision, doc)
-            _cache.move_to_end(key)
-            while len(_cache) > CACHE_SIZE:
-                _cache.popitem(last=False)
-    return doc
+    return _kept(db, "badge", public_id, lambda: db[store.BADGES].find_one(
+        {"public_id": public_id}) or privacy.legacy_badge(db, public_id))
+
+
+def shared_badges_of(db, student_id: str) -> list[dict]:
+    """The badges a student shares (not revoked), newest first."""
+    return _kept(db, "student", str(student_id),
+                 lambda: service.badges_of_student(db, student_id, public_only=True))
+
+
+def earned_response(db, config, student_id: str) -> dict:
+    """The badges a student shared, named only if the student chose to show their name. A
+    student who shared nothing gets the very answer an unknown id gets."""
+    badges = shared_badges_of(db, student_id)
+    name = (privacy.display_name(db, student_id) if badges else None) or ""
+    return {"student_id": str(student_id), "student_name": name,
+            "total_badges": len(badges),
+            "badges": [service.earned_view(config, b) for b in badges]}
 
 
 def shared(db, public_id: str) -> dict | None:

@@ -77,7 +77,7 @@ def _public_profile(student_id):
     svc = services()
     if pages.wants_html():
         return pages.profile_page(svc.db, svc.config, str(student_id))
-    return service.public_earned_response(svc.db, svc.config, path_id(student_id, "student_id"))
+    return public.earned_response(svc.db, svc.config, path_id(student_id, "student_id"))
 
 
 @blp.route("/achieveup/public/badges/student/<student_id>/earned")

@@ -309,15 +309,6 @@ def earned_response(db, config, student_id: str, badges: list[dict]) -> dict:
             "total_badges": len(badges), "badges": [earned_view(config, b) for b in badges]}
 
 
-def public_earned_response(db, config, student_id: str) -> dict:
-    """The badges a student shared, named only if the student chose to show their name. A
-    student who shared nothing gets the very answer an unknown id gets."""
-    badges = badges_of_student(db, student_id, public_only=True)
-    name = (privacy.display_name(db, student_id) if badges else None) or ""
-    return {"student_id": str(student_id), "student_name": name,
-            "total_badges": len(badges), "badges": [earned_view(config, b) for b in badges]}
-
-
 # ------------------------------------------------------------------ Open Badges 2.0
 
 def _base(config) -> str:

@@ -48,11 +48,13 @@ def ensure_position(db, doc: dict) -> tuple[int, int]:
     """The badge's (list, index), assigned once; ``doc`` is updated in place."""
     if doc.get("status_index") is None:
         number, index = _allocate(db)
-        db[store.BADGES].update_one({"_id": doc["_id"], "status_index": None},
-                                    {"$set": {"status_list": number, "status_index": index}})
+        fields = {"status_list": 1, "status_index": 1}
+        stored = db[store.BADGES].find_one_and_update(
+            {"_id": doc["_id"], "status_index": None},
+            {"$set": {"status_list": number, "status_index": index}}, projection=fields,
+            return_document=ReturnDocument.AFTER)
         # a concurrent request may have assigned it first: the stored position wins
-        stored = db[store.BADGES].find_one({"_id": doc["_id"]},
-                                           {"status_list": 1, "status_index": 1})
+        stored = stored or db[store.BADGES].find_one({"_id": doc["_id"]}, fields)
         doc["status_list"], doc["status_index"] = stored["status_list"], stored["status_index"]
     return doc["status_list"], doc["status_index"]
 
