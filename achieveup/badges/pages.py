@@ -114,7 +114,7 @@ def badge_context(db, config, doc: dict) -> dict:
     assertion = service.shareable_link(config, pid)
     panel = verification.panel(db, config, doc)
     description = (f"{level.capitalize()} level in {doc['skill']}, "
-                   f"{service.course_name(doc)}. Issued by {issuer['name']} on "
+                   f"{service.course_label(doc)}. Issued by {issuer['name']} on "
                    f"{_date(doc['earned_at'])}; verifiable as an Open Badge.")
     return {
         "title": cls["name"], "description": description, "url": assertion,
@@ -122,14 +122,13 @@ def badge_context(db, config, doc: dict) -> dict:
         "image_alt": f"{level.capitalize()} level badge: a medal with a star and the word "
                      f"{level.upper()}",
         "badge": {"name": cls["name"], "skill": doc["skill"], "level": level.capitalize(),
-                  "course": service.course_name(doc), "issued": _date(doc["earned_at"]),
+                  "course": service.course_label(doc), "issued": _date(doc["earned_at"]),
                   "issued_iso": aware(doc["earned_at"]).isoformat(),
                   "criteria": cls["criteria"]["narrative"],
                   "evidence_name": service.EVIDENCE_NAME,
                   "evidence": service.evidence_narrative(doc)},
         "student": student,
-        "profile": service.public_url(config, f"student/{doc['student_id']}")
-        if student else None,
+        "profile": public.profile_url(config, doc["student_id"]) if student else None,
         "verification": panel, "checked": _moment(panel["checked_at"]),
         "checked_iso": aware(panel["checked_at"]).isoformat(),
         "linkedin": linkedin_url(config, doc, cls["name"], issuer["name"]),
@@ -161,14 +160,14 @@ def profile_page(db, config, student_id: str) -> Response:
     name = privacy.display_name(db, student_id)
     title = f"{name}'s badges" if name else "Shared badges"
     items = [{"name": service.badge_name(b["skill"], b["level"]), "skill": b["skill"],
-              "level": b["level"].capitalize(), "course": service.course_name(b),
+              "level": b["level"].capitalize(), "course": service.course_label(b),
               "issued": _date(b["earned_at"]), "issued_iso": aware(b["earned_at"]).isoformat(),
               "url": service.shareable_link(config, b["public_id"]),
               "image": image_url(config, b["level"]),
               "image_alt": f"{b['level'].capitalize()} level badge"} for b in badges]
     return _html(_render(
         config, "profile.html", title=title, student=name, badges=items,
-        url=service.public_url(config, f"student/{student_id}"),
+        url=public.profile_url(config, student_id),
         description=f"{len(items)} verifiable badge{'s' if len(items) != 1 else ''} issued by "
                     f"{issuer['name']}.",
         image=items[0]["image"], image_size=images.PNG_SIZE, image_alt=items[0]["image_alt"]))

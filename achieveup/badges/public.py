@@ -35,6 +35,8 @@ _lock = threading.Lock()
 def _kept(db, kind: str, key: str, load):
     """``load()``, or what it returned at the current visibility revision (also None)."""
     revision = revisions.current(db)[0]
+    if revision[0] is None:                 # nothing was ever shared here: nothing to keep
+        return load()
     slot = (id(db.client), db.name, kind, key)
     with _lock:
         hit = _cache.get(slot)
@@ -60,6 +62,17 @@ def shared_badges_of(db, student_id: str) -> list[dict]:
     """The badges a student shares (not revoked), newest first."""
     return _kept(db, "student", str(student_id),
                  lambda: service.badges_of_student(db, student_id, public_only=True))
+
+
+def profile_url(config, student_id: str) -> str:
+    return service.public_url(config, f"student/{student_id}")
+
+
+def profile_settings(db, config, student_id: str) -> dict:
+    """What the student sees of their own public profile: whether it shows their name."""
+    return {"student_id": student_id, "show_name": privacy.shows_name(db, student_id),
+            "name": privacy.real_name(db, student_id),
+            "profile_url": profile_url(config, student_id)}
 
 
 def earned_response(db, config, student_id: str) -> dict:

@@ -108,7 +108,8 @@ def public_profile(student_id):
 @blp.doc(summary="Your public badge profile: whether pages and lists of your shared badges "
                  "show your name (off unless you turn it on)")
 def badge_profile():
-    return _profile_view(_own_student_id())
+    svc = services()
+    return public.profile_settings(svc.db, svc.config, _own_student_id())
 
 
 @blp.route("/achieveup/badge-profile", methods=["PUT"])
@@ -117,9 +118,10 @@ def badge_profile():
 @blp.response(200, s.BadgeProfileSchema)
 @blp.doc(summary="Show or hide your name on your shared badges' pages and public lists")
 def update_badge_profile(body):
+    svc = services()
     student_id = _own_student_id()
-    privacy.set_show_name(services().db, student_id, body["show_name"])
-    return _profile_view(student_id)
+    privacy.set_show_name(svc.db, student_id, body["show_name"])
+    return public.profile_settings(svc.db, svc.config, student_id)
 
 
 def _own_student_id() -> str:
@@ -128,13 +130,6 @@ def _own_student_id() -> str:
         raise BadRequest("Add your Canvas API token in Settings first: badges and their "
                          "profile belong to your Canvas account.", error="canvas_token_missing")
     return str(own)
-
-
-def _profile_view(student_id: str) -> dict:
-    svc = services()
-    return {"student_id": student_id, "show_name": privacy.shows_name(svc.db, student_id),
-            "name": privacy.real_name(svc.db, student_id),
-            "profile_url": service.public_url(svc.config, f"student/{student_id}")}
 
 
 @blp.route("/achieveup/badges/<student_id>")
@@ -194,16 +189,25 @@ def _png(data: bytes, filename: str | None = None) -> Response:
     return response
 
 
+def _baked(badge_id: str, version: str) -> Response:
+    """A shared badge's PNG baked for Open Badges ``version`` ("ob2": the assertion URL in
+    the ``openbadges`` chunk; "ob3": the signed VC-JWT in ``openbadgecredential``)."""
+    svc = services()
+    doc = ob3.shared_badge(svc.db, path_id(badge_id, "badge_id"))
+    if version == "ob2":
+        keyword, text = images.OB2_KEYWORD, service.shareable_link(svc.config, doc["public_id"])
+    else:
+        keyword, text = images.OB3_KEYWORD, ob3.issue(svc.db, svc.config, doc)
+    return _png(images.baked_png(doc["level"], keyword, text),
+                f"badge-{doc['public_id']}-{version}.png")
+
+
 @blp.route("/achieveup/public/badges/assertions/<badge_id>/image.png")
 @blp.doc(summary="The shared badge's image baked as an Open Badges 2.0 badge: a PNG whose "
                  "iTXt chunk 'openbadges' holds the assertion URL (404 when not shared, 410 "
                  "when revoked)", responses=PNG)
 def baked_ob2(badge_id):
-    svc = services()
-    doc = ob3.shared_badge(svc.db, path_id(badge_id, "badge_id"))
-    url = service.shareable_link(svc.config, doc["public_id"])
-    return _png(images.baked_png(doc["level"], images.OB2_KEYWORD, url),
-                f"badge-{doc['public_id']}-ob2.png")
+    return _baked(badge_id, "ob2")
 
 
 @blp.route("/achieveup/public/badges/credentials/<badge_id>/image.png")
@@ -211,11 +215,7 @@ def baked_ob2(badge_id):
                  "iTXt chunk 'openbadgecredential' holds the signed VC-JWT (404 when not "
                  "shared, 410 when revoked)", responses=PNG)
 def baked_ob3(badge_id):
-    svc = services()
-    doc = ob3.shared_badge(svc.db, path_id(badge_id, "badge_id"))
-    token = ob3.issue(svc.db, svc.config, doc)
-    return _png(images.baked_png(doc["level"], images.OB3_KEYWORD, token),
-                f"badge-{doc['public_id']}-ob3.png")
+    return _baked(badge_id, "ob3")
 
 
 @blp.route("/achieveup/public/badges/classes/<course_id>/<skill_slug>/<level>")
@@ -288,7 +288,8 @@ def download_credential(query, badge_id):
 @blp.arguments(s.CredentialQuerySchema, location="query")
 @blp.doc(summary="Open Badges 3.0 credential of a shared badge (404 when not shared, 410 when "
                  "a shared badge was revoked); download=true adds Content-Disposition. "
-                 "Without a query, a request preferring text/html gets the badge's page.",
+                 "Without format or download, a request preferring text/html gets the "
+                 "badge's page.",
          responses={"200": {**CREDENTIAL_DOC["200"],
                             "content": {**CREDENTIAL_DOC["200"]["content"], **PAGE}}})
 def public_credential(query, badge_id):

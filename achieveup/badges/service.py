@@ -271,7 +271,7 @@ def credential_url(config, public_id: str) -> str:
     return public_url(config, f"credentials/{public_id}")
 
 
-def course_name(doc: dict) -> str:
+def course_label(doc: dict) -> str:
     return doc.get("course_name") or f"Course {doc['course_id']}"
 
 
@@ -281,7 +281,7 @@ def earned_view(config, doc: dict) -> dict:
             "skill_name": doc["skill"], "badge_level": doc["level"],
             "progress_percentage": doc.get("percentage"),
             "earned_at": store.iso(doc.get("earned_at")), "course_id": doc["course_id"],
-            "course_name": course_name(doc),
+            "course_name": course_label(doc),
             "shareable_link": shareable_link(config, pid),
             "credential_url": credential_url(config, pid),
             "is_public": bool(doc.get("public"))}

@@ -73,7 +73,7 @@ def revoked_indexes(db, list_number: int) -> tuple[int, ...]:
     revision = revisions.current(db)[1]
     key = (id(db.client), db.name, list_number)
     cached = _REVOKED.get(key)
-    if cached is not None and cached[0] == revision:
+    if cached is not None and cached[0] == revision and revision[0] is not None:
         return cached[1]
     docs = store.fetch_all(db[store.BADGES], {"status_list": list_number, "revoked": True},
                            {"_id": 0, "status_index": 1})
