@@ -11,10 +11,12 @@ test's temporary folder. ``scripts/system-packages.txt`` brings ``chromium``;
 from __future__ import annotations
 
 import os
+import re
 from urllib.parse import urlsplit
 
 import pytest
 
+from achieveup.badges.images import contrast
 from tests.badge_support import share_a_badge
 from tests.conftest import canvas_settings
 from tests.live_server import live_app
@@ -22,6 +24,16 @@ from tests.live_server import live_app
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+#: The colour of an element's text and the first opaque background behind it, as rendered.
+COLORS = """el => {
+  const fg = getComputedStyle(el).color;
+  let node = el, bg = "rgba(0, 0, 0, 0)";
+  while (node && /rgba\\(.*, 0\\)|transparent/.test(bg)) {
+    bg = getComputedStyle(node).backgroundColor; node = node.parentElement;
+  }
+  return [fg, bg];
+}"""
 
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
@@ -50,6 +62,24 @@ def _open(browser, url: str, screenshot):
     return page, response, problems, requested
 
 
+def _hex(css: str) -> str:
+    r, g, b = (int(v) for v in re.findall(r"\d+", css)[:3])
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def _check_accessibility(page) -> None:
+    """lang, one h1 first, alt text on every image, text contrast of at least 4.5:1."""
+    assert page.evaluate("document.documentElement.lang") == "en"
+    headings = page.evaluate("[...document.querySelectorAll('h1,h2,h3')].map(h => h.tagName)")
+    assert headings[0] == "H1" and headings.count("H1") == 1
+    assert page.evaluate("[...document.images].every(i => i.alt.trim().length > 0)")
+    for selector in ("h1", "p", "a", "dt", "dd", "li", "#verified-mark", "#linkedin",
+                     "header a", "footer"):
+        for element in page.locator(selector).all():
+            fg, bg = element.evaluate(COLORS)
+            assert contrast(_hex(fg), _hex(bg)) >= 4.5, (selector, fg, bg)
+
+
 def test_a_shared_badge_opens_as_a_verified_page(browser, sandbox, db, tmp_path):
     with live_app(db, **canvas_settings(sandbox), badge_issuer_name="UCF AchieveUp") as app:
         ctx = share_a_badge(app.test_client(), app, sandbox.world)
@@ -71,6 +101,7 @@ def test_a_shared_badge_opens_as_a_verified_page(browser, sandbox, db, tmp_path)
         loaded = image.evaluate("img => img.complete && img.naturalWidth")
         assert loaded == 512 and image.is_visible()
         assert problems == []
+        _check_accessibility(page)
         ours = urlsplit(view["shareable_link"]).netloc
         assert {urlsplit(u).netloc for u in requested} == {ours}
         assert shot.stat().st_size > 10_000
@@ -95,6 +126,7 @@ def test_the_public_profile_in_the_browser(browser, sandbox, db, tmp_path):
         page, response, problems, _ = _open(browser, url, tmp_path / "profile.png")
         assert response.status == 200 and problems == []
         assert page.title() == f"{name}'s badges — AchieveUp"
+        _check_accessibility(page)
         page.get_by_role("link", name=ctx["view"]["badge_name"]).click()
         page.wait_for_load_state("load")
         assert page.url == ctx["view"]["shareable_link"]
