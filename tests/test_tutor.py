@@ -448,3 +448,51 @@ def test_hostile_question_html_cannot_change_the_instructions(sandbox_factory, o
             assert m is sent["messages"][1] and m["role"] == "user"
             head = m["content"].split("\nINPUT:\n", 1)[0]
             assert "Ignore all previous" not in head
+
+
+# ------------------------------------------------------------------ stream slots
+
+def test_streams_beyond_the_workers_slots_wait_and_a_closed_stream_frees_its_slot(
+        sandbox, openai_fake, db, canvas_world):
+    import asyncio
+
+    import aiohttp
+
+    openai_fake.chunk_delay_s = 0.05
+    settings = dict(canvas_settings(sandbox), **ai_settings(openai_fake), tutor_max_streams=1)
+    with live_app(db, **settings) as app:
+        client = app.test_client()
+        sync(client, COURSE)
+        student, quiz_id, question_id, _ = missed(app, canvas_world)
+        session = start(client, student, quiz_id, question_id).get_json()
+        url = (f"{app.extensions['knowgap'].config.public_base_url}/tutor/sessions/"
+               f"{session['id']}/messages")
+
+        async def scenario():
+            async with aiohttp.ClientSession() as http:
+                headers = {**bearer(student), "Accept": "text/event-stream"}
+                first = await http.post(url, json={"content": "long one"}, headers=headers)
+                seen = b""
+                while b"event: chunk" not in seen:
+                    seen += await first.content.readany()
+                async with http.post(url, json={"content": "second"},
+                                     headers=bearer(student)) as busy:
+                    assert busy.status == 503
+                    assert (await busy.json())["error"] == "tutor_busy"
+                    assert busy.headers["Retry-After"] == "5"
+                first.close()                         # the student leaves mid-answer
+                for _ in range(100):
+                    async with http.post(url, json={"content": "third"},
+                                         headers=bearer(student)) as again:
+                        if again.status == 200:
+                            return await again.json()
+                    await asyncio.sleep(0.1)
+                raise AssertionError("the closed stream never gave its slot back")
+
+        answer = asyncio.run(scenario())
+        assert answer["message"]["status"] == "complete"
+        messages = client.get(f"/tutor/sessions/{session['id']}", headers=bearer(student)
+                              ).get_json()["messages_list"]
+        left = next(m for m in messages if m["role"] == "assistant")
+        assert left["status"] == "incomplete" and left["error"]["code"] == "tutor_stream_closed"
+        assert messages[0]["content"] == "long one" and messages[0]["status"] == "unanswered"

@@ -19,7 +19,7 @@ import json
 import re
 from urllib.parse import urlsplit
 
-from flask import Response, request, stream_with_context
+from flask import Response, request
 from flask_smorest import Blueprint
 
 from knowgap.core.schemas import path_id
@@ -94,15 +94,25 @@ def end_session(query, session_id):
     return service.end_session(svc, caller, _session_id(session_id))
 
 
-def _sse(turn) -> Response:
-    def events():
-        try:
-            for event, data in turn:
-                yield f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-        finally:
-            turn.close()
+class _EventStream:
+    """A turn's events as ``text/event-stream`` text. The WSGI server calls ``close`` when the
+    response ends, also when the client left before the first byte: the turn's stream slot is
+    released there, whether or not iteration began. (Not ``stream_with_context``: the turn
+    needs no request context, and that wrapper would close only an iterator it started.)"""
 
-    return Response(stream_with_context(events()), mimetype="text/event-stream",
+    def __init__(self, turn):
+        self.turn = turn
+
+    def __iter__(self):
+        for event, data in self.turn:
+            yield f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+    def close(self) -> None:
+        self.turn.close()
+
+
+def _sse(turn) -> Response:
+    return Response(_EventStream(turn), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 

@@ -286,9 +286,9 @@ class Turn:
         ground = Grounding.from_dict(session.get("grounding"))
         usage, parts = Usage(), []
         self._prompt_tokens = 0
-        yield "start", {"session_id": session["_id"], "user_message_id": user["_id"],
-                        "source": source}
         try:
+            yield "start", {"session_id": session["_id"], "user_message_id": user["_id"],
+                            "source": source}
             with closing(self._pieces(source, reason, ground, usage)) as stream:
                 for text in stream:
                     parts.append(text)
