@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
 import socket
@@ -71,15 +70,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def call(method, url, body=None, headers=None, timeout=120):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={
-        "Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+def call(method: str, url: str, body=None, headers=None) -> tuple[int, object]:
+    """One JSON request (the setup's calls), with aiohttp like the streams."""
+    async def go():
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
+            async with http.request(method, url, json=body, headers=headers or {}) as resp:
+                return resp.status, await resp.json(content_type=None)
+
+    return asyncio.run(go())
 
 
 def worker_pid(master: int) -> int:

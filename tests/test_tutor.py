@@ -15,7 +15,7 @@ from knowgap.courses import store as courses
 from knowgap.tutor import store
 from knowgap.tutor.prompt import OFFLINE_LABEL, SYSTEM_PROMPT
 from tests.canvas_sandbox import build_world
-from tests.conftest import ai_settings, canvas_settings, make_config
+from tests.conftest import ai_settings, canvas_settings
 from tests.fakes.openai_server import extract_task
 from tests.knowgap_support import TEACHER, kg_config, post, student_token, sync
 from tests.live_server import live_app
