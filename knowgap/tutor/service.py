@@ -88,7 +88,9 @@ def _missed(db, course_id: str, student_id: str, quiz_id: str, question_id: str)
 
 
 async def _classic_state(client, course_id: str, quiz_id: str) -> tuple[dict, dict | None]:
-    """The quiz and the caller's own quiz submission, as the student's token sees them."""
+    """The quiz and the caller's own quiz submission, as the student's token sees them (Canvas'
+    quiz submissions list answers a student with their own submissions only: "A user who can
+    only submit will have only their own submissions returned", Quiz Submissions API)."""
     quiz = await client.get(f"/courses/{course_id}/quizzes/{quiz_id}")
     page = await client.get(f"/courses/{course_id}/quizzes/{quiz_id}/submissions")
     subs = (page or {}).get("quiz_submissions") if isinstance(page, dict) else None

@@ -160,23 +160,19 @@ def build_question_body(qtype: str, rng: random.Random, next_id: Callable[[], in
 
     ``extras`` may hold ``matches`` (matching) or ``variables``/``formulas`` (calculated).
     """
-    body = _question_body(qtype, rng, next_id)
+    i = rng.randrange(len(TOPICS))
+    body = _shape(qtype, rng, next_id, i)
     if qtype != "text_only_question":
-        concept, meaning, fact = TOPICS[body.pop("_topic")]
+        concept, meaning, fact = TOPICS[i]
         body.update(feedback(concept, meaning, fact))
         if qtype in ("multiple_choice_question", "true_false_question",
                      "multiple_answers_question", "multiple_dropdowns_question"):
             _commented(body["answers"], concept, meaning)
-    body.pop("_topic", None)
     return body
 
 
-def _question_body(qtype: str, rng: random.Random, next_id: Callable[[], int]) -> dict:
-    i = rng.randrange(len(TOPICS))
-    return {**_shape(qtype, rng, next_id, i), "_topic": i}
-
-
 def _shape(qtype: str, rng: random.Random, next_id: Callable[[], int], i: int) -> dict:
+    """The question and answers of ``qtype`` about ``TOPICS[i]``."""
     concept, meaning, fact = TOPICS[i]
     cap = concept[0].upper() + concept[1:]
 
