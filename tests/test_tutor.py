@@ -497,3 +497,29 @@ def test_streams_beyond_the_workers_slots_wait_and_a_closed_stream_frees_its_slo
         left = next(m for m in messages if m["role"] == "assistant")
         assert left["status"] == "incomplete" and left["error"]["code"] == "tutor_stream_closed"
         assert messages[0]["content"] == "long one" and messages[0]["status"] == "unanswered"
+
+
+# ------------------------------------------------------------------ tenancy
+
+def test_the_same_ids_on_another_canvas_host_see_nothing(sandbox, sandbox_factory, openai_fake,
+                                                          db, canvas_world):
+    """Course 102 and student ids exist on both hosts (same world): a session of host A is
+    not found, listed or counted through host B, and B's own session is B's alone."""
+    from knowgap import create_app
+
+    other = sandbox_factory()
+    app_a = create_app(kg_config(sandbox, openai_fake), db=db)
+    app_b = create_app(kg_config(other, openai_fake), db=db)
+    a, b = app_a.test_client(), app_b.test_client()
+    sync(a, COURSE)
+    student, quiz_id, question_id, _ = missed(app_a, canvas_world)
+    session = start(a, student, quiz_id, question_id).get_json()
+    assert send(a, student, session["id"], "on A").status_code == 200
+    assert b.get(f"/tutor/sessions/{session['id']}", headers=bearer(student)).status_code == 404
+    assert send(b, student, session["id"], "from B").status_code == 404
+    assert b.get("/tutor/sessions", headers=bearer(student)).get_json() == []
+    counts = b.get(f"/tutor/courses/{COURSE}/questions",
+                   headers={"Authorization": f"Bearer {TEACHER}"}).get_json()
+    assert counts["questions"] == []
+    stored = db[store.SESSIONS].find_one({"_id": session["id"]})
+    assert stored["canvas_host"] == sandbox.base_url.split("//", 1)[1]
