@@ -126,7 +126,7 @@ def send_message(body, session_id):
     caller, svc = _caller(body)
     session = service.own_session(svc, caller, session_id)
     caller = with_course(svc, caller, session["course_id"])
-    turn = service.begin_turn(svc, caller, session_id, body["content"])
+    turn = service.begin_turn(svc, caller, session, body["content"])
     accept = request.accept_mimetypes
     if accept["text/event-stream"] > accept["application/json"]:
         return _sse(turn)

@@ -209,26 +209,25 @@ def _today() -> str:
 
 
 # ------------------------------------------------------------------ a turn
-def begin_turn(svc, caller: Caller, session_id: str, content: str) -> "Turn":
-    """Check, store the student's message, and return the ``Turn`` that answers it."""
-    session = own_session(svc, caller, session_id)
+def begin_turn(svc, caller: Caller, session: dict, content: str) -> "Turn":
+    """Check, store the student's message, and return the ``Turn`` that answers it.
+    ``session``: the caller's own (``own_session``)."""
     if session["state"] != "active":
         raise Conflict("This tutor session has ended; start a new one on the question.",
                        error="session_ended")
-    if utcnow() - (aware(session.get("checked_at")) or dt.datetime.min.replace(
-            tzinfo=dt.timezone.utc)) > RECHECK:
+    if utcnow() - aware(session["checked_at"]) > RECHECK:
         row = _missed(svc.db, session["course_id"], caller.user_id, session["quiz_id"],
                       session["question_id"])
         _require_closed(_quiz_state(svc, caller, session["course_id"], session["quiz_id"],
                                     row.get("attempt")))
         store.touch_session(svc.db, session["_id"], checked_at=utcnow())
-    _rate_limit(svc, session)
     slots = _stream_slots(svc)
     if not slots.acquire(blocking=False):
         raise ServiceUnavailable("The tutor is answering many students right now. Your message "
                                  "was not sent; send it again in a few seconds.",
                                  error="tutor_busy", headers={"Retry-After": "5"})
     try:
+        _rate_limit(svc, session)
         history = [{"role": m["role"], "content": m["content"]}
                    for m in store.messages_of(svc.db, session["_id"])
                    if m["status"] in ("answered", "complete")]
