@@ -2,12 +2,14 @@
 
 Collections (all ids are strings):
 - ``knowgap_quizzes``  {course_id, quiz_id, title, assignment_id, points_possible, base_url,
-  source classic|new, allowed_attempts (-1 unlimited), lock_at (Canvas' string), synced_at}  unique (course_id, quiz_id)
+  source classic|new, allowed_attempts (-1 unlimited), lock_at (Canvas' string), synced_at}
+  unique (course_id, quiz_id)
 - ``knowgap_questions`` {course_id, quiz_id, question_id, position, question_type,
   question_html (as Canvas sent it), question_text (clean text), text_hash, points_possible,
   correct_comments, incorrect_comments, neutral_comments, answers [{id, text, correct,
-  comments}] (the instructor's feedback as text, ``knowgap.courses.feedback``), core_topic, topic_source ai|heuristic|cache, topic_key, video {title, link, channel,
-  thumbnail, video_id} | None, video_status, video_checked_at, video_override, synced_at}
+  comments}] (the instructor's feedback as text, ``knowgap.courses.feedback``), core_topic,
+  topic_source ai|heuristic|cache, topic_key, video {title, link, channel, thumbnail,
+  video_id} | None, video_status, video_checked_at, video_override, synced_at}
   unique (course_id, question_id)
 - ``knowgap_incorrect_answers`` {course_id, student_id, quizzes: {quiz_id: {incorrect [qid],
   correct [qid], picked [{question_id, answer_ids}] (the choices of the wrong answers), attempt,
