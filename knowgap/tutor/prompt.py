@@ -17,8 +17,9 @@ turns that follow.
 
 History is bounded in tokens (``bounded_history``): the newest complete turns that fit
 ``budget``; the current message always goes. Tokens are estimated (``estimate_tokens``: UTF-8
-bytes / 4, OpenAI's rule of thumb for English; BPE tables cannot be downloaded here), an
-over- rather than an under-estimate for most text.
+bytes / 4, OpenAI's rule of thumb for English text; tiktoken would fetch its BPE tables over the
+network on first use), an over- rather than an under-estimate for most text; the course budget
+counts the tokens the API reports (``usage``) whenever it reports them.
 
 Offline (no API key, or the course's budget spent): ``offline_answer`` assembles an answer from
 the same grounding: the instructor's comments on the student's choice and on the question, the
