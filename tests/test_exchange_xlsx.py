@@ -234,6 +234,18 @@ def test_summary_charts_plot_their_tables(wb, data):
     assert [e.idx for e in scatter.legend.legendEntry] == list(range(2, 2 + len(flagged)))
 
 
+def test_a_course_without_data_still_gets_its_summary():
+    empty = {"course_id": "5", "course_name": None, "exported_at": None, "matrices": [],
+             "question_skills": [], "mastery": [], "badges": [], "items": []}
+    book = load_workbook(io.BytesIO(service.to_xlsx(empty, [])))
+    ws = book["Summary"]
+    figures = {r[0]: r[1] for r in ws.iter_rows(max_col=2, values_only=True) if r[0]}
+    assert ws["A2"].value == "Course 5" and figures["Students"] == 0
+    assert "No skill matrix yet." in figures
+    assert [c.type for c in ws._charts] == ["col"]          # no skills, no item analysis
+    assert [list(book[s].iter_rows(values_only=True))[1:] for s in SECTIONS] == [[]] * 5
+
+
 def test_text_stays_inert_and_sheet_names_stay_fixed(wb, xlsx):
     cells = [c for ws in wb for row in ws.iter_rows() for c in row]
     assert not [c.coordinate for c in cells if c.data_type == "f"]

@@ -62,7 +62,8 @@ def levels_by_skill(data: dict) -> tuple[list[str], list[str], list[list[int]]]:
     return skills, levels, counts
 
 
-def _finite(value) -> float | None:
+def finite(value) -> float | None:
+    """``value`` as a float when it is a finite number (not a bool), else None."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     return float(value)
@@ -73,7 +74,7 @@ def progress_bands(progress) -> list[tuple[str, int]]:
     bands; missing ones nowhere)."""
     counts = [0] * (100 // BAND)
     for value in progress:
-        value = _finite(value)
+        value = finite(value)
         if value is not None:
             counts[min(len(counts) - 1, max(0, int(value // BAND)))] += 1
     return [(f"{lo}–{lo + BAND}%", n) for lo, n in zip(range(0, 100, BAND), counts)]
@@ -92,20 +93,20 @@ def question_label(item: dict) -> str:
 
 def discrimination(item: dict) -> float | None:
     """The discrimination a flag is based on: the point-biserial, else the upper-lower index."""
-    pb = _finite(item.get("point_biserial"))
-    return pb if pb is not None else _finite(item.get("upper_lower"))
+    pb = finite(item.get("point_biserial"))
+    return pb if pb is not None else finite(item.get("upper_lower"))
 
 
 def questions_to_check(items: list[dict]) -> list[dict]:
     return [{"label": question_label(i), "quiz_title": i.get("quiz_title"),
-             "difficulty": _finite(i.get("difficulty")), "discrimination": discrimination(i),
+             "difficulty": finite(i.get("difficulty")), "discrimination": discrimination(i),
              "why": i.get("flags") or ""}
             for i in items if i.get("check")]
 
 
 def summarize(data: dict, progress: list) -> Summary:
     skills, levels, counts = levels_by_skill(data)
-    finite = [v for v in map(_finite, progress) if v is not None]
+    known = [v for v in map(finite, progress) if v is not None]
     badge_levels = ordered_levels(b.get("level") for b in data["badges"])[1:]
     per_level = {lv: 0 for lv in badge_levels}
     for b in data["badges"]:
@@ -114,8 +115,8 @@ def summarize(data: dict, progress: list) -> Summary:
     items = data.get("items") or []
     return Summary(
         students=len(progress), skills=skills, levels=levels, level_counts=counts,
-        bands=progress_bands(finite),
-        mean_progress=round(sum(finite) / len(finite), 1) if finite else None,
+        bands=progress_bands(known),
+        mean_progress=round(sum(known) / len(known), 1) if known else None,
         badges_by_level=list(per_level.items()),
         questions_mapped=len(data["question_skills"]),
         quizzes_analysed=len({i["quiz_id"] for i in items}),

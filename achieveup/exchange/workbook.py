@@ -30,7 +30,7 @@ import re
 
 import xlsxwriter
 
-from achieveup.exchange.summary import Summary
+from achieveup.exchange.summary import Summary, finite
 from knowgap.core.clock import parse as parse_time
 
 SUMMARY = "Summary"
@@ -93,8 +93,7 @@ def write_workbook(sheets: dict, summary: Summary, course: dict, text=str) -> by
                                 "valign": "top"})
         parts = {name: sheet_parts(name, rows) for name, (_, rows) in sheets.items()}
         SummarySheet(wb, summary, course, text).write(
-            items=[(sheet, len(rows)) for sheet, rows in parts.get(ITEMS, [])],
-            item_columns=sheets[ITEMS][0] if ITEMS in sheets else ())
+            items=parts.get(ITEMS, []), item_columns=sheets[ITEMS][0] if ITEMS in sheets else ())
         for name, (columns, _) in sheets.items():
             for sheet, rows in parts[name]:
                 _write_section(wb.add_worksheet(sheet), columns, rows, text, looks, header)
@@ -231,7 +230,8 @@ class SummarySheet:
         return [SUMMARY, r0, c0, r0 if r1 is None else r1, c0 if c1 is None else c1]
 
     # -- layout
-    def write(self, items: list[tuple[str, int]], item_columns) -> None:
+    def write(self, items: list[tuple[str, list]], item_columns) -> None:
+        """``items``: the item analysis' sheets and their rows (the scatter plots them)."""
         s, ws = self.s, self.ws
         for c, width in enumerate(self._widths()):
             ws.set_column(c, c, width)
@@ -311,7 +311,10 @@ class SummarySheet:
             "Skill", *map(level_title, s.levels)])
         for skill, counts in zip(s.skills, s.level_counts):
             self._line((skill, None), *((n, None) for n in counts))
-        return head, self.row - 1
+        last = self.row - 1
+        if not s.skills:
+            self._line(("No skill matrix yet.", "note"))
+        return head, last
 
     def _bands_table(self) -> tuple[int, int]:
         head = self._table_head("Course progress", ["Progress", "Students"],
@@ -384,21 +387,23 @@ class SummarySheet:
         chart.set_size({"width": self.WIDE_CHART, "height": height})
         return chart
 
-    def _scatter(self, items: list[tuple[str, int]], columns, check_at):
+    def _scatter(self, items: list[tuple[str, list]], columns, check_at):
         """Difficulty vs discrimination of every analysed question (the items sheets), the
-        questions to check on top, each named by a label that refers to its table cell."""
+        questions to check on top, each named by a label that refers to its table cell.
+        Every series carries its values too (the cache some readers draw from)."""
         x, y = columns.index("difficulty"), columns.index("point_biserial")
         chart = self._chart({"type": "scatter"}, "Question difficulty vs discrimination")
-        for sheet, n in items:
-            if n:
+        for sheet, rows in items:
+            if rows:
                 chart.add_series({
                     "name": "Questions", "name_data": ["Questions"],
-                    "categories": [sheet, 1, x, n, x], "values": [sheet, 1, y, n, y],
+                    "categories": [sheet, 1, x, len(rows), x],
+                    "values": [sheet, 1, y, len(rows), y],
+                    "categories_data": [finite(r.get("difficulty")) for r in rows],
+                    "values_data": [finite(r.get("point_biserial")) for r in rows],
                     "marker": {"type": "circle", "size": 5,
                                "fill": {"color": "#6BAED6"}, "border": {"color": "#2171B5"}}})
         head, last = check_at
-        marked = {"type": "diamond", "size": 8, "fill": {"color": "#C00000"},
-                  "border": {"color": "#C00000"}}
         if last > head:
             to_check = self.s.to_check
             chart.add_series({
@@ -406,7 +411,9 @@ class SummarySheet:
                 "categories": self._ref(head + 1, 1, last, 1),
                 "values": self._ref(head + 1, 2, last, 2),
                 "categories_data": [q["difficulty"] for q in to_check],
-                "values_data": [q["discrimination"] for q in to_check], "marker": marked})
+                "values_data": [q["discrimination"] for q in to_check],
+                "marker": {"type": "diamond", "size": 8, "fill": {"color": "#C00000"},
+                           "border": {"color": "#C00000"}}})
             # one more series per question, named by its label cell and showing that name
             # (LibreOffice ignores per-point label text; every reader shows series names)
             for r, q in zip(range(head + 1, last + 1), to_check):
