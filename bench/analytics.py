@@ -102,8 +102,9 @@ def bench_sandbox():
 def bench_config(sandbox):
     from tests.conftest import make_config
 
+    # the access token outlives the run (50 exports on a slow or busy machine take a while)
     return make_config(canvas_base_url=sandbox.base_url, canvas_allowed_hosts=("127.0.0.1",),
-                       log_level="ERROR")
+                       log_level="ERROR", jwt_access_minutes=24 * 60)
 
 
 def instructor_headers(app, config, sandbox) -> dict:
