@@ -230,6 +230,20 @@ MATRIX: dict[tuple[str, str], Entry] = {
         "/achieveup/public/badges/assertions/{badge}", PUBLIC),
     ("GET", "/achieveup/public/badges/classes/<course_id>/<skill_slug>/<level>"): Entry(
         "/achieveup/public/badges/classes/101/{badge_slug}/{badge_level}", PUBLIC),
+    ("GET", "/achieveup/public/badges/student/<student_id>"): Entry(
+        "/achieveup/public/badges/student/1001", PUBLIC),
+    ("GET", "/achieveup/badge-profile"): Entry(
+        "/achieveup/badge-profile", access(student=OK, other=OK, admin=MISSING_TOKEN),
+        why="the caller's own Canvas account's setting"),
+    ("PUT", "/achieveup/badge-profile"): Entry(
+        "/achieveup/badge-profile", access(student=OK, other=OK, admin=MISSING_TOKEN),
+        body={"show_name": False}, why="the caller's own Canvas account's setting"),
+    ("GET", "/achieveup/public/badges/assertions/<badge_id>/image.png"): Entry(
+        "/achieveup/public/badges/assertions/{badge}/image.png", PUBLIC),
+    ("GET", "/achieveup/public/badges/credentials/<badge_id>/image.png"): Entry(
+        "/achieveup/public/badges/credentials/{badge}/image.png", PUBLIC),
+    ("GET", "/achieveup/public/badges/images/<level>.png"): Entry(
+        "/achieveup/public/badges/images/beginner.png", PUBLIC),
     ("GET", "/achieveup/public/badges/issuer"): Entry("/achieveup/public/badges/issuer", PUBLIC),
     ("GET", "/achieveup/public/badges/images/<level>.svg"): Entry(
         "/achieveup/public/badges/images/beginner.svg", PUBLIC),
@@ -257,6 +271,11 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/update-course-context"): Entry(
         "/update-course-context", KG_INSTRUCTOR, knowgap=True,
         body={"course_id": "101", "course_context": "Cell biology."}),
+    ("POST", "/sync-all-quizzes-questions"): Entry(
+        "/sync-all-quizzes-questions", KG_INSTRUCTOR, knowgap=True, body={"course_id": "101"}),
+    ("POST", "/get-student-profile"): Entry(
+        "/get-student-profile", access(student=OK, other=OK, admin=401), knowgap=True, body={},
+        why="the caller's own Canvas profile: any valid Canvas token"),
     ("POST", "/update-course-db"): Entry(
         "/update-course-db", KG_ENROLLED, knowgap=True, body={"course_id": "101"}),
     ("POST", "/get-course-quizzes"): Entry(
@@ -294,7 +313,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/get-risk"): Entry(
         "/get-risk", KG_ENROLLED, knowgap=True, body={"course_id": "101", "student_id": "1001"}),
     ("GET", "/get-toggle-risk/<string:course_id>"): Entry(
-        "/get-toggle-risk/101", KG_ENROLLED, knowgap=True),
+        "/get-toggle-risk/101", access(anonymous=OK, student=OK, other=OK, admin=OK),
+        knowgap=True,
+        why="a harmless switch the students' extension reads without a token (issue 22)"),
     ("POST", "/update-toggle-risk/<string:course_id>"): Entry(
         "/update-toggle-risk/101", KG_INSTRUCTOR, knowgap=True, body={"toggle_risk": True}),
     ("POST", "/get-support-video"): Entry(
