@@ -17,6 +17,7 @@ import collections
 import datetime as dt
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -293,9 +294,12 @@ def test_libreoffice_renders_the_summary(xlsx, data, tmp_path):
     soffice, pdftoppm = shutil.which("soffice"), shutil.which("pdftoppm")
     book = tmp_path / "course.xlsx"
     book.write_bytes(xlsx)
+    # the first page only, at low priority: a suite running beside it keeps its CPU
+    first_page = 'pdf:calc_pdf_Export:{"PageRange":{"type":"string","value":"1"}}'
     done = subprocess.run([soffice, f"-env:UserInstallation={(tmp_path / 'lo').as_uri()}",
-                           "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path),
-                           str(book)], capture_output=True, text=True, timeout=180)
+                           "--headless", "--convert-to", first_page, "--outdir", str(tmp_path),
+                           str(book)], capture_output=True, text=True, timeout=180,
+                          preexec_fn=lambda: os.nice(10))
     pdf = tmp_path / "course.pdf"
     assert done.returncode == 0 and pdf.exists(), done.stderr
     subprocess.run([pdftoppm, "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile",
