@@ -26,6 +26,7 @@ from knowgap.core.schemas import path_id
 from knowgap.core.services import services
 from knowgap.core.tenancy import scoped
 from knowgap.identity.request import identify
+from knowgap.identity.schemas import CallerBody
 from knowgap.identity.service import with_course
 from knowgap.tutor import service
 from knowgap.tutor.schemas import CallerQuery, MessageBody, SessionBody, SessionsQuery
@@ -86,11 +87,11 @@ def read_session(query, session_id):
 
 
 @blp.route("/sessions/<string:session_id>/end", methods=["POST"])
-@blp.arguments(CallerQuery, location="query")
+@blp.arguments(CallerBody)
 @blp.response(200)
-def end_session(query, session_id):
+def end_session(body, session_id):
     """End one of the caller's sessions (kept for reading; no more messages)."""
-    caller, svc = _caller(query)
+    caller, svc = _caller(body)
     return service.end_session(svc, caller, _session_id(session_id))
 
 
