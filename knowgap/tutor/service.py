@@ -317,8 +317,12 @@ class Turn:
         store.update_message(db, self.user["_id"], status="unanswered", error=error)
         partial = None
         if parts:
-            partial = store.add_message(db, self.session, "assistant", "".join(parts),
-                                        "incomplete", source=source, error=error)
+            text = "".join(parts)
+            partial = store.add_message(db, self.session, "assistant", text, "incomplete",
+                                        source=source, error=error)
+            if source == "ai":            # a cut-off answer was generated, and is billed
+                store.add_usage(db, self.session["course_id"], _today(), source=source,
+                                tokens=self._prompt_tokens + estimate_tokens(text))
         return {"error": exc.code, "message": exc.message, "statusCode": exc.status,
                 "session_id": self.session["_id"], "user_message_id": self.user["_id"],
                 "message_id": partial["_id"] if partial else None}
