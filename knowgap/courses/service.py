@@ -145,11 +145,11 @@ async def fetch_instructor_view(client, course_id: str, state: dict | None = Non
     pending = quiz_sources.remembered((state or {}).get("pending_reports"))
     due = reports_due(quizzes, submissions, set(known or ()), pending) if known is not None \
         else [q["id"] for q in quizzes if q.get("source") == NEW and q.get("published") is not False]
-    reports = await quiz_sources.fetch_reports(client, course_id, due, wait_seconds=report_wait,
-                                               remembered=pending)
+    reports = await quiz_sources.read_reports(
+        client, course_id, due, wait_seconds=report_wait, remembered=pending,
+        questions=questions, submissions=submissions if known is None else None)
     return {"quizzes": quizzes, "questions": questions, "submissions": submissions,
-            "reports": reports.reports, "pending_reports": reports.pending,
-            "failed_reports": reports.failed, "recheck_reports": reports.recheck,
+            "reports": reports.results, "report_outcome": reports,
             "incremental": known is not None, "reason": reason, "refetched": to_fetch}
 
 
@@ -204,8 +204,7 @@ def next_sync_state(state: dict | None, data: dict, base_url: str, now: dt.datet
         entries.append({"quiz_id": qid, "assignment_id": _aid(q), "signature": signature})
     since = state.get("cursor") if data["incremental"] and state else None
     return {"base_url": base_url, "quizzes": entries,
-            "pending_reports": quiz_sources.pending_entries(
-                data["pending_reports"], data["failed_reports"], data["recheck_reports"]),
+            "pending_reports": data["report_outcome"].pending_entries(),
             "cursor": latest_graded_at(data["submissions"], since),
             "full_synced_at": (state or {}).get("full_synced_at") if data["incremental"] else now,
             "mode": "incremental" if data["incremental"] else "full"}
@@ -240,8 +239,7 @@ def sync_course(svc, access, course_id: str, *, instructor: bool, generate: bool
         "students": students,
         "incorrect_answers": n_incorrect,
     }
-    notes = quiz_sources.outcome_notes(data["pending_reports"], data["failed_reports"],
-                                       {str(q["id"]): q.get("title") for q in data["quizzes"]})
+    notes = data["report_outcome"].notes({str(q["id"]): q.get("title") for q in data["quizzes"]})
     if notes:
         summary["notes"] = notes
     if generate:
