@@ -645,3 +645,29 @@ def test_upload_refuses_another_quizs_file_classic_ids_and_non_instructors(sandb
                 headers={"Authorization": f"Bearer {student.get_json()['token']}"})
     assert r.status_code == 403
     assert sorted(map(_row_key, c.results())) == before
+
+
+def test_knowgap_incremental_sync_joins_a_new_quiz_report_to_its_items(course):
+    """KnowGap's incremental instructor sync does not re-read unchanged quizzes' items; the
+    report of a New Quiz with new work is still joined to them (fetched alongside it)."""
+    def sync():
+        r = post(course.client, "/update-course-db", TEACHER, course_id=COURSE,
+                 link=course.server.host)
+        assert r.status_code == 200, r.get_json()
+        assert "notes" not in r.get_json(), r.get_json()
+
+    sync()
+    quiz = course.new_quizzes()[0]
+    sid = course.world.student_ids(COURSE)[2]
+    course.world.add_attempt(COURSE, quiz.id, sid)
+    course.server.reset_counters()
+    sync()
+    assert course.server.state.count("/reports") == 1
+    latest = course.world.work[(quiz.id, sid)].attempts[-1].submission_data
+    wrong = {f"nq-{e['question_id']}" for e in latest
+             if e["correct"] is False or e["correct"] == "partial"}
+    doc = course.db[kg_store.INCORRECT].find_one({"course_id": str(COURSE),
+                                                  "student_id": str(sid)})
+    entry = doc["quizzes"][f"nq-{quiz.assignment_id}"]
+    assert set(entry["incorrect"]) == wrong and entry["attempt"] == len(
+        course.world.work[(quiz.id, sid)].attempts)

@@ -74,7 +74,7 @@ def apply_unlisted(db, course_id: str, states: dict, listed: set) -> None:
 def report_counts(snap) -> dict:
     """The sync job's New Quizzes counts, and each asked-for quiz's state by id."""
     o = snap.report_outcome
-    return {"new_quiz_reports": len(o.results), "new_quiz_reports_pending": len(o.pending),
+    return {"new_quiz_reports": len(o.accepted), "new_quiz_reports_pending": len(o.pending),
             "new_quiz_reports_failed": len(o.failed),
             "new_quiz_reports_restricted": len(o.restricted),
             "new_quiz_reports_incomplete": len(o.incomplete),

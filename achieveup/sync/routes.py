@@ -67,28 +67,27 @@ def job_status(job_id):
 NEW_QUIZ_ID = re.compile(r"^nq-[0-9]{1,20}$")
 
 
-def _csv_body_limit(view):
-    """Let this view read a body up to ``STUDENT_ANALYSIS_MAX_BYTES`` (a class's CSV with
-    essays outgrows ``MAX_CONTENT_LENGTH``); set before the upload is parsed."""
+def _instructor_upload(view):
+    """Before the upload is read: the caller must teach the course, and the body may be up to
+    ``STUDENT_ANALYSIS_MAX_BYTES`` (a class's CSV with essays outgrows ``MAX_CONTENT_LENGTH``)."""
     @functools.wraps(view)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args, course_id, quiz_id, **kwargs):
+        course_id = path_id(course_id)
+        quiz_id = path_id(quiz_id, "quiz_id", NEW_QUIZ_ID)
+        require_course_instructor(course_id)
         request.max_content_length = services().config.student_analysis_max_bytes
-        return view(*args, **kwargs)
+        return view(*args, course_id=course_id, quiz_id=quiz_id, **kwargs)
     return wrapper
 
 
 @blp.route("/achieveup/instructor/course/<course_id>/new-quizzes/<quiz_id>/student-analysis",
            methods=["POST"])
 @role_required("instructor")
-@_csv_body_limit
+@_instructor_upload
 @blp.arguments(s.StudentAnalysisUpload, location="files")
 @blp.response(202, s.StudentAnalysisStoredSchema)
 @blp.doc(summary="Upload a New Quiz's Student Analysis CSV exported from Canvas (for when "
                  "the API is restricted); 422 names the row and column of a bad file")
 def upload_student_analysis(files, course_id, quiz_id):
-    course_id = path_id(course_id)
-    quiz_id = path_id(quiz_id, "quiz_id", NEW_QUIZ_ID)
-    require_course_instructor(course_id)
-    svc = services()
-    return nq_sync.import_csv(svc.db, user_gateway(), course_id, quiz_id,
+    return nq_sync.import_csv(services().db, user_gateway(), course_id, quiz_id,
                               files["file"].read(), str(current_user()["_id"]), utcnow())

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Optional
 
-from knowgap.canvas.results import NEW, QuestionResult, normalize_correct, verdict
+from knowgap.canvas.results import NEW, QuestionResult, verdict
 from knowgap.core.clock import parse as parse_time
 from knowgap.core.numbers import finite_float
 from knowgap.topics.text import html_to_text
@@ -198,14 +198,17 @@ def has_entry_ids(questions: Iterable[dict]) -> bool:
 
 @dataclass
 class ParsedReport:
-    """One report read: ``results``; ``students`` (Canvas user ids with a row); ``rows``;
-    ``outside`` (responses to items not in the item list, kept with ``OUTSIDE_NOTE``);
-    ``problems`` (sentences about rows or responses that could not be read: nothing is
-    dropped silently, a caller that stores results must refuse a report with problems)."""
+    """One report read: ``results`` (``parse_report`` only; ``check_report`` leaves it
+    empty); ``students`` (Canvas user ids with a row); ``rows``; ``responses`` (answers to
+    items, stimuli left out); ``outside`` (of them, answers to items not in the item list, kept
+    with ``OUTSIDE_NOTE``); ``problems`` (sentences about rows or responses that could not be
+    read: nothing is dropped silently, a caller that stores results must refuse a report with
+    problems)."""
 
     results: list = field(default_factory=list)
     students: set = field(default_factory=set)
     rows: int = 0
+    responses: int = 0
     outside: int = 0
     problems: list = field(default_factory=list)
 
@@ -262,19 +265,32 @@ def _attempt(value) -> Optional[int]:
 
 
 def _norm(text) -> str:
-    return " ".join(html_to_text(text).lower().split())
+    """Visible text, lower case, whitespace collapsed (HTML parsed only when it may be HTML:
+    a report has an answer per student and item)."""
+    text = str(text or "")
+    if "<" in text or "&" in text:
+        text = html_to_text(text)
+    return " ".join(text.lower().split())
 
 
-def answer_ids(answer, choices: list[dict]) -> tuple[str, ...]:
-    """The choice ids whose visible text the report's answer names. A multi-answer item's
-    answer is a list, or the texts comma-joined: split it into the longest runs that are
-    choice texts, so a choice whose own text holds a comma stays one answer."""
-    if not choices or answer is None or answer == "":
-        return ()
+def choice_texts(choices: list[dict]) -> dict[str, str]:
+    """{visible text: choice id} of an item's answer choices."""
     by_text: dict[str, str] = {}
-    for c in choices:
+    for c in choices or ():
         by_text.setdefault(_norm(c["text"]), c["id"])
     by_text.pop("", None)
+    return by_text
+
+
+def answer_ids(answer, choices: list[dict], by_text: dict | None = None) -> tuple[str, ...]:
+    """The choice ids whose visible text the report's answer names (``by_text``:
+    ``choice_texts(choices)``, when already known). A multi-answer item's answer is a list, or
+    the texts comma-joined: split it into the longest runs that are choice texts, so a choice
+    whose own text holds a comma stays one answer."""
+    if not choices or answer is None or answer == "":
+        return ()
+    if by_text is None:
+        by_text = choice_texts(choices)
     if isinstance(answer, list):
         picked = {by_text[t] for t in map(_norm, answer) if t in by_text}
     elif _norm(answer) in by_text:
@@ -294,22 +310,38 @@ def answer_ids(answer, choices: list[dict]) -> tuple[str, ...]:
 
 
 def _graded(response: dict) -> bool:
-    status = re.sub(r"[^a-z]", "", str(response.get("status") or "").lower())
+    status = response.get("status")
+    if status and re.sub(r"[^a-z]", "", str(status).lower()) in UNGRADED_STATUSES:
+        return False
     score = response.get("score")
-    return status not in UNGRADED_STATUSES and score is not None and score != ""
+    return score is not None and score != ""
 
 
-def parse_report(rows: Iterable, quiz_id: str, questions: Iterable[dict] = ()) -> ParsedReport:
-    """``QuestionResult`` records of one New Quiz's report rows. ``questions``: the quiz's
-    items as ``normalize_item`` returns them (the join from the report's entry ids to the
-    outer items, points possible, answer choices). A (student, item, attempt) seen twice keeps
-    the last row."""
-    by_entry: dict[str, dict] = {}
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """What every response to one item needs, worked out once per report."""
+    question_id: str
+    possible: Optional[float]
+    choices: list
+    texts: dict
+    note: Optional[str] = None
+    stimulus: bool = False
+
+
+def _items_by_entry(questions) -> dict[str, _Item]:
+    out: dict[str, _Item] = {}
     for q in questions or ():
+        item = _Item(q["id"], finite_float(q.get("points_possible")), q.get("answers") or [],
+                     choice_texts(q.get("answers")),
+                     stimulus=q.get("question_type") == "text_only_question")
         for eid in q.get("entry_ids") or ():
-            by_entry.setdefault(str(eid), q)
-    out = ParsedReport()
-    kept: dict = {}
+            out.setdefault(str(eid), item)
+    return out
+
+
+def _walk(rows: Iterable, by_entry: dict, out: ParsedReport):
+    """Every readable response of the report as (student id, attempt, submit time, response,
+    item, points or None when not graded); what cannot be read goes to ``out.problems``."""
     for n, row in enumerate(rows or (), start=1):
         out.rows += 1
         student = row.get("student_data") if isinstance(row, dict) else None
@@ -327,38 +359,66 @@ def parse_report(rows: Iterable, quiz_id: str, questions: Iterable[dict] = ()) -
         out.students.add(sid)
         graded_at = report_time(student.get("submitted") or student.get("submitted_at"))
         for response in responses:
-            result = _result(response, quiz_id, sid, attempt, graded_at, by_entry, out, n)
-            if result is not None:
-                kept[(sid, result.question_id, attempt)] = result
+            found = _read(response, sid, by_entry, out, n)
+            if found is not None:
+                yield (sid, attempt, graded_at, response, *found)
+
+
+def check_report(rows: Iterable, questions: Iterable[dict] = ()) -> ParsedReport:
+    """``parse_report`` without building the results: who is in the report, and what could
+    not be read (what judging a report needs)."""
+    out = ParsedReport()
+    for _ in _walk(rows, _items_by_entry(questions), out):
+        pass
+    return out
+
+
+def parse_report(rows: Iterable, quiz_id: str, questions: Iterable[dict] = ()) -> ParsedReport:
+    """``QuestionResult`` records of one New Quiz's report rows. ``questions``: the quiz's
+    items as ``normalize_item`` returns them (the join from the report's entry ids to the
+    outer items, points possible, answer choices). A (student, item, attempt) seen twice keeps
+    the last row."""
+    out = ParsedReport()
+    kept: dict = {}
+    for sid, attempt, graded_at, response, item, points in _walk(
+            rows, _items_by_entry(questions), out):
+        credit = None
+        if points is not None and item.possible:
+            credit = min(1.0, max(0.0, points / item.possible))
+        answer_ids_ = (answer_ids(response.get("answer"), item.choices, item.texts)
+                       if item.texts else ())
+        kept[(sid, item.question_id, attempt)] = QuestionResult(
+            quiz_id, item.question_id, sid, attempt, credit, points, item.possible, graded_at,
+            NEW, verdict(credit), answer_ids_, item.note)
     out.results = list(kept.values())
     return out
 
 
-def _result(response, quiz_id: str, sid: str, attempt: int, graded_at, by_entry: dict,
-            out: ParsedReport, n: int) -> Optional[QuestionResult]:
+def _outside(item_id: str) -> _Item:
+    return _Item(OUTSIDE_PREFIX + item_id, None, [], {}, OUTSIDE_NOTE)
+
+
+def _read(response, sid: str, by_entry: dict, out: ParsedReport,
+          n: int) -> Optional[tuple[_Item, Optional[float]]]:
+    """(the item answered, the points or None when not graded), or None: a stimulus, or a
+    response that cannot be read (said in ``out.problems``)."""
     item_id = response.get("item_id") if isinstance(response, dict) else None
-    if item_id is None or str(item_id).strip() == "":
+    key = str(item_id).strip() if item_id is not None else ""
+    if not key:
         out.problem(f"row {n} (student {sid}) has a response without an item_id")
         return None
-    question = by_entry.get(str(item_id).strip())
-    if question is not None and question.get("question_type") == "text_only_question":
+    item = by_entry.get(key)
+    if item is None:
+        item = by_entry[key] = _outside(key)
+    if item.stimulus:
         return None                       # a stimulus: nothing to answer, nothing to score
-    note = None
-    if question is None:
-        qid, possible, choices, note = OUTSIDE_PREFIX + str(item_id).strip(), None, [], OUTSIDE_NOTE
-        out.outside += 1
-    else:
-        qid, possible, choices = question["id"], finite_float(question.get("points_possible")), \
-            question.get("answers") or []
     points = None
     if _graded(response):
-        points = finite_float(response.get("score"))
+        points = finite_float(response["score"])
         if points is None:
             out.problem(f"row {n} (student {sid}): item {item_id} has an unreadable score "
-                        f"{response.get('score')!r}")
+                        f"{response['score']!r}")
             return None
-    credit = normalize_correct(None, points, possible) if points is not None else None
-    return QuestionResult(quiz_id=quiz_id, question_id=qid, student_id=sid, attempt=attempt,
-                          credit=credit, points=points, points_possible=possible,
-                          graded_at=graded_at, source=NEW, correct=verdict(credit),
-                          answer_ids=answer_ids(response.get("answer"), choices), note=note)
+    out.responses += 1
+    out.outside += item.note is not None
+    return item, points

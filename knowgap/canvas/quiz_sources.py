@@ -217,15 +217,15 @@ def graded_launches(submissions, assignment_id) -> set[str]:
 
 @dataclass
 class ReportOutcome:
-    """What became of each New Quiz's report. ``rows``: {quiz id: report rows} as downloaded;
+    """What became of each New Quiz's report. ``rows``: {quiz id: report rows} as downloaded
+    and not yet judged;
     ``pending``: {quiz id: Progress URL or None} (not ready before the deadline); ``failed``,
     ``restricted`` (403): {quiz id: reason}; ``recheck``: quiz ids whose report was one
     already running when we asked, which may predate the latest grades; ``csv``: quiz ids read
-    from the CSV form; ``items``: {quiz id: normalized items} that ``read_reports`` fetched for
-    the join (to be stored with the quiz). After ``judge``: ``results`` {quiz id: [QuestionResult]} of the reports
-    that passed, ``incomplete`` {quiz id: reason} of those refused, ``outside`` {quiz id:
-    responses to items not in the item list}. The next sync asks again for every quiz but
-    ``results``' own (``pending_entries``)."""
+    from the CSV form. After ``judge``: ``accepted`` {quiz id: {rows, items}} of the reports
+    that passed (their ``results`` are built from them), ``incomplete`` {quiz id: reason} of
+    those refused, ``outside`` {quiz id: responses to items not in the item list}. The next
+    sync asks again for every quiz but the accepted ones (``pending_entries``)."""
 
     rows: dict = field(default_factory=dict)
     pending: dict = field(default_factory=dict)
@@ -233,42 +233,57 @@ class ReportOutcome:
     restricted: dict = field(default_factory=dict)
     recheck: list = field(default_factory=list)
     csv: list = field(default_factory=list)
-    items: dict = field(default_factory=dict)
-    results: dict = field(default_factory=dict)
+    accepted: dict = field(default_factory=dict)
     incomplete: dict = field(default_factory=dict)
     outside: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._results: dict | None = None        # built from ``accepted`` (``results``)
 
     def judge(self, questions: dict, submissions) -> "ReportOutcome":
         """Read every downloaded report against its quiz's items (``questions``: {quiz id:
         normalized items}) and the assignments' ``submissions`` (complete for these
         assignments: the graded launches of each must all be in its report)."""
-        for quiz_id, rows in self.rows.items():
-            items = questions.get(quiz_id) or []
-            parsed = nq.parse_report(rows, quiz_id, items)
-            graded = graded_launches(submissions, nq.assignment_of(quiz_id))
-            missing = graded - parsed.students
-            matched = len(parsed.results) - parsed.outside
-            if parsed.problems:
-                self.incomplete[quiz_id] = (
-                    f"{len(parsed.problems)} part(s) of Canvas' report could not be read "
-                    f"(first: {parsed.problems[0]}).")
-            elif missing:
-                self.incomplete[quiz_id] = (
-                    f"Canvas' report has rows for {len(parsed.students & graded)} of the "
-                    f"{len(graded)} students with a graded submission ({len(missing)} missing).")
-            elif parsed.results and not matched and any(q.get("entry_ids") for q in items):
-                self.incomplete[quiz_id] = ("none of the items in Canvas' report are in the "
-                                            f"quiz's item list ({len(items)} items).")
-            else:
-                self.results[quiz_id] = parsed.results
-                if parsed.outside:
-                    self.outside[quiz_id] = parsed.outside
+        for quiz_id in list(self.rows):
+            self.judge_one(quiz_id, questions.get(quiz_id) or [], submissions)
         return self
+
+    def judge_one(self, quiz_id: str, items: list, submissions) -> None:
+        """``judge`` for one quiz, whose report is in ``rows`` (and leaves it)."""
+        rows = self.rows.pop(quiz_id)
+        parsed = nq.check_report(rows, items)
+        graded = graded_launches(submissions, nq.assignment_of(quiz_id))
+        missing = graded - parsed.students
+        matched = parsed.responses - parsed.outside
+        if parsed.problems:
+            self.incomplete[quiz_id] = (
+                f"{len(parsed.problems)} part(s) of Canvas' report could not be read "
+                f"(first: {parsed.problems[0]}).")
+        elif missing:
+            self.incomplete[quiz_id] = (
+                f"Canvas' report has rows for {len(parsed.students & graded)} of the "
+                f"{len(graded)} students with a graded submission ({len(missing)} missing).")
+        elif parsed.responses and not matched and any(q.get("entry_ids") for q in items):
+            self.incomplete[quiz_id] = ("none of the items in Canvas' report are in the "
+                                        f"quiz's item list ({len(items)} items).")
+        else:
+            self.accepted[quiz_id] = {"rows": rows, "items": items}
+            if parsed.outside:
+                self.outside[quiz_id] = parsed.outside
+
+    @property
+    def results(self) -> dict:
+        """{quiz id: [QuestionResult]} of the accepted reports, built when first asked for
+        (like Classic Quizzes' results, from what was fetched)."""
+        if self._results is None or set(self._results) != set(self.accepted):
+            self._results = {q: nq.parse_report(a["rows"], q, a["items"]).results
+                             for q, a in self.accepted.items()}
+        return self._results
 
     def states(self) -> dict[str, dict]:
         """{quiz id: {state, message}}: ``read``, ``pending``, ``failed``, ``restricted`` or
         ``incomplete``, for every New Quiz whose report was asked for."""
-        out = {q: {"state": "read", "message": None} for q in self.results}
+        out = {q: {"state": "read", "message": None} for q in self.accepted}
         for state, reasons in (("failed", self.failed), ("restricted", self.restricted),
                                ("incomplete", self.incomplete)):
             out.update({q: {"state": state, "message": m} for q, m in reasons.items()})
@@ -391,14 +406,13 @@ async def read_reports(client, course_id, quiz_ids, *, wait_seconds: float,
     for quiz_id, got in zip(need_items, fetched):
         if isinstance(got, CanvasError):
             if outcome.rows.pop(quiz_id, None) is not None:
-                outcome.failed[quiz_id] = f"its item list could not be read ({got.message})"
+                outcome.failed[quiz_id] = f"its item list could not be read ({got.message})."
         else:
             known[quiz_id] = got
-    outcome.items = {q: known[q] for q in need_items if q in known}
     if isinstance(complete_subs, CanvasError):
         for quiz_id in list(outcome.rows):
             del outcome.rows[quiz_id]
             outcome.failed[quiz_id] = ("its submissions could not be read to check the report "
-                                       f"({complete_subs.message})")
+                                       f"({complete_subs.message}).")
         complete_subs = []
     return outcome.judge(known, complete_subs)

@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from knowgap.canvas import quiz_sources
-from knowgap.canvas.new_quizzes import has_entry_ids, is_new_quiz_id
+from knowgap.canvas.new_quizzes import assignment_of, has_entry_ids, is_new_quiz_id
 from knowgap.canvas.quiz_sources import ReportOutcome
 from knowgap.canvas.results import NEW, QuestionResult, classic_results
 from knowgap.canvas.tasks import first_leaf, gather_all
@@ -114,9 +114,7 @@ def results_of(quizzes: list, questions: dict, submissions: list,
               for items in (questions or {}).values() for x in items or []}
     out = classic_results(submissions, classic, points)
     for results in (reports or {}).values():
-        out.extend(r if isinstance(r, QuestionResult)
-                   else QuestionResult(**{**r, "answer_ids": tuple(r.get("answer_ids") or ())})
-                   for r in results)
+        out.extend(results)
     return out
 
 
@@ -211,11 +209,13 @@ async def fetch_course_snapshot(client, course_id, *, graded_since: str | None =
     pending_reports = dict(pending_reports or {})
     reports_task = None
 
-    def start_reports(ids: list, **judge):
+    def start_reports(ids: list, **context):
+        """The reports of ``ids``: not yet judged, or judged by ``read_reports`` when the
+        ``questions`` and ``submissions`` it needs are given."""
         progress.add(len(ids))
-        read = quiz_sources.read_reports if judge else quiz_sources.fetch_reports
+        read = quiz_sources.read_reports if context else quiz_sources.fetch_reports
         return read(client, cid, ids, wait_seconds=report_wait, remembered=pending_reports,
-                    on_done=progress.tick, **judge)
+                    on_done=progress.tick, **context)
 
     try:
         async with asyncio.TaskGroup() as tg:
@@ -261,6 +261,13 @@ async def fetch_course_snapshot(client, course_id, *, graded_since: str | None =
                 cid, batch, graded_since=graded_since))) for batch in batches]
             question_tasks = [tg.create_task(tracked(quiz_sources.quiz_questions(client, cid, qid)))
                               for qid in to_fetch]
+            if reports_task is not None:
+                # each report is judged once its items and submissions are in, while the rest
+                # of the course is still arriving (reading a report is the sync's CPU work)
+                reports_task = tg.create_task(_judge_as_ready(
+                    reports_task, dict(zip(to_fetch, question_tasks)),
+                    {str(aid): task for batch, task in zip(batches, submission_tasks)
+                     for aid in batch}))
     except BaseExceptionGroup as group:
         raise first_leaf(group) from None
 
@@ -277,13 +284,8 @@ async def fetch_course_snapshot(client, course_id, *, graded_since: str | None =
                                       {q.get("id") for q in previous.quizzes}, pending_reports),
                           questions=questions, submissions=None),
             _refresh_students(client, cid, previous.students, submissions, progress)])
-        for qid, items in reports.items.items():     # fetched again for the report's join
-            questions[qid] = items
-            if qid in reused:
-                reused.remove(qid)
     else:
-        reports = reports_task.result().judge(questions, submissions)
-        students = students_task.result()
+        reports, students = reports_task.result(), students_task.result()
 
     return CourseSnapshot(course_id=cid, course=course, quizzes=quizzes, questions=questions,
                           students=students, submissions=submissions, graded_since=graded_since,
@@ -291,6 +293,21 @@ async def fetch_course_snapshot(client, course_id, *, graded_since: str | None =
                           reused_question_quizzes=reused,
                           requests=client.stats["requests"] - requests_before,
                           report_outcome=reports, new_quizzes_refused=refused)
+
+
+async def _judge_as_ready(reports_task, question_tasks: dict, batch_of: dict) -> ReportOutcome:
+    """The reports, each judged as soon as its quiz's items and its assignment's submissions
+    are fetched (in the order the submission batches were started)."""
+    outcome = await reports_task
+    order = list(batch_of)
+    for quiz_id in sorted(outcome.rows, key=lambda q: order.index(assignment_of(q))
+                          if assignment_of(q) in batch_of else len(order)):
+        task = batch_of.get(assignment_of(quiz_id))
+        submissions = await task if task is not None else []
+        items = await question_tasks[quiz_id] if quiz_id in question_tasks else []
+        outcome.judge_one(quiz_id, items, submissions)
+        await asyncio.sleep(0)             # let the responses that arrived meanwhile in
+    return outcome
 
 
 async def _refresh_students(client, cid: str, old: list, submissions: list,
