@@ -368,8 +368,8 @@ def test_report_post_is_form_encoded_and_answered_wrapped(nq):
 
 
 def test_a_report_file_behind_a_redirect_is_downloaded_as_bytes(nq):
-    """``client.py`` ``get_file``: ``results.url`` answers 302 to the signed file (same
-    origin here); the redirect is followed and the CSV arrives as bytes, not JSON."""
+    """``client.py`` ``get_url(raw=True)``: ``results.url`` answers 302 to the signed file
+    (same origin here); the redirect is followed and the CSV arrives as bytes, not JSON."""
     server, config, quiz = nq
 
     async def fetch(c):
@@ -377,7 +377,7 @@ def test_a_report_file_behind_a_redirect_is_downloaded_as_bytes(nq):
                                                    report_format="csv"))["progress"]
         for _ in range(4):
             progress = await c.get_url(progress["url"])
-        return progress, await c.get_file(progress["results"]["url"])
+        return progress, await c.get_url(progress["results"]["url"], raw=True)
 
     progress, body = call(config, fetch)
     assert progress["workflow_state"] == "completed"

@@ -12,8 +12,8 @@ Steps, each reported through the job reporter:
    pending, failed, refused (403) or incomplete (it lost students) keep their earlier rows and
    are asked for again next time, recorded in the state's ``pending_reports``, named in the
    job's ``errors`` with their counts, and shown on the quiz (``achieveup.sync.new_quizzes``)):
-   new rows are inserted,
-   changed rows (regrades) replaced, identical rows left alone, so re-running is idempotent;
+   new rows are inserted, changed rows (regrades) replaced, identical rows left alone, so
+   re-running is idempotent;
    then rebuild the packed evidence of every student whose results changed, and bring the
    insights read models up to date (item responses, quiz submissions; ``achieveup.insights``);
 3. recompute mastery for the whole course from all stored results (``achieveup.mastery``;
@@ -88,7 +88,8 @@ def quiz_docs(course_id: str, quizzes: list, now, states: dict | None = None) ->
     out = []
     for q in quizzes:
         qid = str(q.get("id"))
-        out.append({**(states or {}).get(qid, {}),"_id": f"{course_id}|{qid}", "course_id": course_id, "quiz_id": qid,
+        out.append({**(states or {}).get(qid, {}),
+                    "_id": f"{course_id}|{qid}", "course_id": course_id, "quiz_id": qid,
                     "title": q.get("title") or f"Quiz {qid}",
                     "assignment_id": str(q["assignment_id"]) if q.get("assignment_id") else None,
                     "points_possible": _num(q.get("points_possible")),

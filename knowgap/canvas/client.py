@@ -398,22 +398,15 @@ class CanvasClient:
         """POST a form (``a[b]=c`` pairs, as Canvas expects) and return the JSON answer."""
         return (await self._request(self._url(path), None, "POST", _pairs(data)))[0]
 
-    async def get_url(self, url: str) -> Any:
+    async def get_url(self, url: str, *, raw: bool = False) -> Any:
         """GET an absolute URL Canvas handed out (a Progress or a report file), only on the
         Canvas origin (a path is taken on it); redirects to file storage are followed
-        without the token."""
-        return (await self._request(self._handed_out(url)))[0]
-
-    async def get_file(self, url: str) -> bytes:
-        """``get_url``'s download as bytes (a report file in CSV form is not JSON)."""
-        return (await self._request(self._handed_out(url), raw=True))[0]
-
-    def _handed_out(self, url: str) -> URL:
+        without the token. ``raw``: the body's bytes (a report file in CSV form is not JSON)."""
         url = self._url(url)
         if not same_origin(url, self.origin):
             raise CanvasBadResponse("Canvas pointed to a file on another host; the request was "
                                     "stopped for safety.")
-        return URL(url, encoded=True)
+        return (await self._request(URL(url, encoded=True), raw=raw))[0]
 
     # ------------------------------------------------------------------ typed helpers
     async def get_self(self) -> dict:

@@ -228,9 +228,9 @@ _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%m/%d/%Y %H:%M:%S", "%m
 
 
 def report_time(value) -> Optional[str]:
-    """Canvas' ISO ``...Z`` form of a report's submit time, which is UTC (``2024-09-05T12:00:00Z``,
-    with an offset, ``2024-09-05 12:00:00 UTC``, or a spreadsheet's ``9/5/2024 12:00``); None
-    when missing or unreadable."""
+    """Canvas' ISO ``...Z`` form of a report's submit time, which is UTC
+    (``2024-09-05T12:00:00Z``, with an offset, ``2024-09-05 12:00:00 UTC``, or a spreadsheet's
+    ``9/5/2024 12:00``); None when missing or unreadable."""
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip().removesuffix(" UTC").strip()
@@ -291,12 +291,13 @@ def answer_ids(answer, choices: list[dict], by_text: dict | None = None) -> tupl
         return ()
     if by_text is None:
         by_text = choice_texts(choices)
-    if isinstance(answer, list):
+    text = None if isinstance(answer, list) else _norm(answer)
+    if text is None:
         picked = {by_text[t] for t in map(_norm, answer) if t in by_text}
-    elif _norm(answer) in by_text:
-        picked = {by_text[_norm(answer)]}
+    elif text in by_text:
+        picked = {by_text[text]}
     else:
-        parts = [p.strip() for p in _norm(answer).split(",")]
+        parts = [p.strip() for p in text.split(",")]
         picked, i = set(), 0
         while i < len(parts):
             j = next((j for j in range(len(parts), i, -1)

@@ -194,7 +194,7 @@ async def student_analysis(client, course_id, assignment_id, *, deadline: float,
             file_url = ((progress or {}).get("results") or {}).get("url")
             if not file_url:
                 raise ReportFailed("Canvas finished the report but gave no file to download.")
-            return (*report_file_rows(await client.get_file(file_url)), existing)
+            return (*report_file_rows(await client.get_url(file_url, raw=True)), existing)
         if state == "failed":
             detail = (progress or {}).get("message")
             raise ReportFailed("Canvas could not generate the New Quizzes report"
@@ -207,19 +207,19 @@ async def student_analysis(client, course_id, assignment_id, *, deadline: float,
 # ------------------------------------------------------------------ several reports
 
 def graded_launches(submissions, assignment_id) -> set[str]:
-    """Students with a scored New Quiz submission of ``assignment_id``."""
+    """Students with a scored New Quiz submission of ``assignment_id`` (not excused)."""
     aid = str(assignment_id)
     return {str(s["user_id"]) for s in submissions or ()
             if isinstance(s, dict) and s.get("user_id") is not None
             and str(s.get("assignment_id")) == aid and s.get("submission_type") == LAUNCH
-            and s.get("workflow_state") in SCORED_STATES}
+            and s.get("workflow_state") in SCORED_STATES and not s.get("excused")}
 
 
 @dataclass
 class ReportOutcome:
-    """What became of each New Quiz's report. ``rows``: {quiz id: report rows} as downloaded
-    and not yet judged;
-    ``pending``: {quiz id: Progress URL or None} (not ready before the deadline); ``failed``,
+    """What became of each New Quiz's report. ``rows``: {quiz id: report rows} downloaded and
+    not yet judged; ``pending``: {quiz id: Progress URL or None} (not ready before the
+    deadline); ``failed``,
     ``restricted`` (403): {quiz id: reason}; ``recheck``: quiz ids whose report was one
     already running when we asked, which may predate the latest grades; ``csv``: quiz ids read
     from the CSV form. After ``judge``: ``accepted`` {quiz id: {rows, items}} of the reports

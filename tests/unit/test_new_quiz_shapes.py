@@ -388,7 +388,8 @@ def launch(student, assignment="40002", state="graded", kind="basic_lti_launch")
 
 def test_a_report_missing_graded_students_is_refused_with_its_counts():
     subs = [launch(1001), launch(1002), launch(1003), launch(1004, state="pending_review"),
-            launch(1005, state="unsubmitted", kind=None), launch(1006, assignment="40003")]
+            launch(1005, state="unsubmitted", kind=None), launch(1006, assignment="40003"),
+            {**launch(1007), "excused": True}]
     assert graded_launches(subs, "40002") == {"1001", "1002", "1003", "1004"}
     outcome = ReportOutcome(rows={"nq-40002": REPORT}).judge({"nq-40002": items()}, subs)
     assert outcome.results == {}
