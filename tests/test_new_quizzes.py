@@ -671,3 +671,33 @@ def test_knowgap_incremental_sync_joins_a_new_quiz_report_to_its_items(course):
     entry = doc["quizzes"][f"nq-{quiz.assignment_id}"]
     assert set(entry["incorrect"]) == wrong and entry["attempt"] == len(
         course.world.work[(quiz.id, sid)].attempts)
+
+
+def test_knowgap_keeps_new_quizzes_canvas_refuses_to_list(course):
+    """A 403 on the New Quizzes list is not "the course has no New Quizzes": a full KnowGap
+    sync keeps their stored questions and students' wrong answers, and says why."""
+    def sync():
+        r = post(course.client, "/update-course-db", TEACHER, course_id=COURSE,
+                 link=course.server.host)
+        assert r.status_code == 200, r.get_json()
+        return r.get_json()
+
+    sync()
+    keys = {f"nq-{q.assignment_id}" for q in course.new_quizzes()}
+
+    def stored():
+        questions = {d["quiz_id"] for d in course.db[kg_store.QUESTIONS].find(
+            {"course_id": str(COURSE)})}
+        wrong = {q for d in course.db[kg_store.INCORRECT].find({"course_id": str(COURSE)})
+                 for q in d.get("quizzes") or {}}
+        return questions & keys, wrong & keys
+
+    before = stored()
+    assert before == (keys, keys)
+    course.desk.restricted_courses.add(COURSE)
+    course.db[kg_store.SYNC_STATE].update_many({}, {"$set": {"full_synced_at": None}})
+    body = sync()
+    assert any("did not list this course's New Quizzes" in n for n in body["notes"])
+    assert stored() == before
+    course.desk.restricted_courses.clear()
+    assert "notes" not in sync() and stored() == before
