@@ -248,10 +248,12 @@ class ReportOutcome:
             self.judge_one(quiz_id, questions.get(quiz_id) or [], submissions)
         return self
 
-    def judge_one(self, quiz_id: str, items: list, submissions) -> None:
-        """``judge`` for one quiz, whose report is in ``rows`` (and leaves it)."""
+    def judge_one(self, quiz_id: str, items: list, submissions,
+                  parsed: nq.ParsedReport | None = None) -> None:
+        """``judge`` for one quiz, whose report is in ``rows`` (and leaves it); ``parsed``:
+        its ``check_report`` when already done."""
         rows = self.rows.pop(quiz_id)
-        parsed = nq.check_report(rows, items)
+        parsed = parsed or nq.check_report(rows, items)
         graded = graded_launches(submissions, nq.assignment_of(quiz_id))
         missing = graded - parsed.students
         matched = parsed.responses - parsed.outside

@@ -37,7 +37,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from knowgap.canvas import quiz_sources
-from knowgap.canvas.new_quizzes import assignment_of, has_entry_ids, is_new_quiz_id
+from knowgap.canvas.new_quizzes import (assignment_of, check_report, has_entry_ids,
+                                       is_new_quiz_id)
 from knowgap.canvas.quiz_sources import ReportOutcome
 from knowgap.canvas.results import NEW, QuestionResult, classic_results
 from knowgap.canvas.tasks import first_leaf, gather_all
@@ -296,17 +297,18 @@ async def fetch_course_snapshot(client, course_id, *, graded_since: str | None =
 
 
 async def _judge_as_ready(reports_task, question_tasks: dict, batch_of: dict) -> ReportOutcome:
-    """The reports, each judged as soon as its quiz's items and its assignment's submissions
-    are fetched (in the order the submission batches were started)."""
+    """The reports, judged: each read against its items as soon as both are in (the CPU work,
+    done while the submission pages are still arriving), then checked against its
+    assignment's submissions once their batch is done."""
     outcome = await reports_task
-    order = list(batch_of)
-    for quiz_id in sorted(outcome.rows, key=lambda q: order.index(assignment_of(q))
-                          if assignment_of(q) in batch_of else len(order)):
-        task = batch_of.get(assignment_of(quiz_id))
-        submissions = await task if task is not None else []
+    checks = {}
+    for quiz_id, rows in list(outcome.rows.items()):
         items = await question_tasks[quiz_id] if quiz_id in question_tasks else []
-        outcome.judge_one(quiz_id, items, submissions)
+        checks[quiz_id] = (items, check_report(rows, items))
         await asyncio.sleep(0)             # let the responses that arrived meanwhile in
+    for quiz_id, (items, parsed) in checks.items():
+        task = batch_of.get(assignment_of(quiz_id))
+        outcome.judge_one(quiz_id, items, await task if task is not None else [], parsed)
     return outcome
 
 
