@@ -569,6 +569,12 @@ def test_an_uploaded_student_analysis_csv_gives_the_reports_results(sandbox_fact
     assert _states(c)[key][0] == "uploaded"
     again = _upload(c, key, report_csv(c.world, quiz).encode()).get_json()
     assert again["results_new"] == 0 and again["results_unchanged"] == body["results"]
+    c.desk.restricted_courses.clear()
+    job = c.sync()                     # still refused: the uploaded results stay, and it says so
+    assert job["counts"]["new_quiz_states"][key] == "restricted"
+    state, message = _states(c)[key]
+    assert state == "restricted" and "uploaded from its Student Analysis CSV" in message
+    assert len(c.results(quiz_id=key)) == body["results"]
     if TEST_MONGODB_URI:
         reference.db.client.drop_database(reference.db.name)
 

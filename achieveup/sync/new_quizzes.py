@@ -59,8 +59,12 @@ def report_states(db, course_id: str, snap, now) -> dict[str, dict]:
         else (None, None)                          # no longer in Canvas: no state to show
     changes.update({q: unlisted for q in out if q not in listed})
     for quiz_id, (state, message) in changes.items():
-        out.setdefault(quiz_id, {}).update(results_state=state, results_message=message,
-                                           results_checked_at=now)
+        fields = out.setdefault(quiz_id, {})
+        uploaded = fields.get("results_uploaded_at")
+        if state == "restricted" and uploaded:
+            message += (f" The results uploaded from its Student Analysis CSV on "
+                        f"{store.iso(uploaded)} are kept.")
+        fields.update(results_state=state, results_message=message, results_checked_at=now)
     return out
 
 
