@@ -1,13 +1,15 @@
 """Getting the caller out of a request: the Canvas token from the body or the Bearer header.
 
 Routes call these helpers so every KnowGap endpoint reads the token the same way; the body's
-``access_token``/``link`` are popped so services never see them by accident.
+``access_token`` and ``link`` (or its alias ``canvas_domain``) are popped so services never see
+them by accident.
 """
 from __future__ import annotations
 
 from flask import request
 
 from knowgap.core.services import services
+from knowgap.identity.host import canvas_host_for
 from knowgap.identity.service import Caller, resolve_caller
 
 
@@ -19,8 +21,14 @@ def bearer_token() -> str | None:
 
 
 def identify(body: dict | None = None, course_id=None) -> Caller:
-    """The verified caller; pops ``access_token`` and ``link`` from ``body``."""
+    """The verified caller; pops ``access_token``, ``link`` and ``canvas_domain`` from ``body``."""
     body = body if body is not None else {}
     token = body.pop("access_token", None) or bearer_token()
-    link = body.pop("link", None) or None
-    return resolve_caller(services(), token, link, str(course_id) if course_id else None)
+    link, domain = body.pop("link", None), body.pop("canvas_domain", None)
+    return resolve_caller(services(), token, link or domain or None,
+                          str(course_id) if course_id else None)
+
+
+def requested_canvas(link: str | None = None) -> str:
+    """The Canvas a token-less request is about (see ``knowgap.identity.host``)."""
+    return canvas_host_for(link, request.headers.get("Origin"), services().config)
