@@ -83,6 +83,7 @@ INDEXES: list[IndexSpec] = [
     plain("AchieveUp_Badges", "student_id", "revoked", "public"),
     plain("AchieveUp_Badges", "course_id", "skill_slug", "level"),
     plain("AchieveUp_Badges", "status_list", "revoked"),        # Bitstring Status List build
+    plain("AchieveUp_Badges", "public_id"),     # public URLs (random ids: no unique index needed)
     unique("AchieveUp_Course_Settings", "course_id"),
     # AchieveUp: insights (item responses read model, quiz submissions; see
     # achieveup/insights/store.py)
