@@ -6,6 +6,7 @@ quizzes are closed to them; a sandbox of its own is used where a test changes th
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -38,7 +39,7 @@ def missed(app, world, course=COURSE, qtype="multiple_choice_question", nth=0):
     for doc in db[courses.INCORRECT].find({"course_id": str(course)}).sort("student_id", 1):
         for quiz_id, entry in sorted(doc["quizzes"].items()):
             for pick in entry.get("picked") or []:
-                if types.get(pick["question_id"]) == qtype:
+                if types.get(pick["question_id"].removeprefix("nq-")) == qtype:
                     found.append((doc["student_id"], quiz_id, pick["question_id"],
                                   pick["answer_ids"]))
     return found[nth]
@@ -523,3 +524,30 @@ def test_the_same_ids_on_another_canvas_host_see_nothing(sandbox, sandbox_factor
     assert counts["questions"] == []
     stored = db[store.SESSIONS].find_one({"_id": session["id"]})
     assert stored["canvas_host"] == sandbox.base_url.split("//", 1)[1]
+
+
+def test_a_new_quiz_question_is_grounded_in_its_item_feedback(sandbox_factory, openai_fake, db):
+    """Course 102 served by New Quizzes: the items' ``feedback``/``answer_feedback`` are kept,
+    the student's choice comes from the student analysis report, and the quiz is closed by its
+    attempt settings (two attempts, both taken)."""
+    from knowgap import create_app
+    from tests.canvas_sandbox.world import DEFAULT_COURSES
+
+    specs = [dataclasses.replace(s, engine="new") if s.course_id == COURSE else s
+             for s in DEFAULT_COURSES]
+    server = sandbox_factory(build_world(specs, seed=7))
+    app = create_app(kg_config(server, openai_fake), db=db)
+    client = app.test_client()
+    sync(client, COURSE)
+    student, quiz_id, question_id, picked = missed(app, server.world)
+    assert quiz_id.startswith("nq-") and question_id.startswith("nq-")
+    response = start(client, student, quiz_id, question_id)
+    assert response.status_code == 201, response.get_json()
+    context = response.get_json()["context"]
+    quiz = server.world.quiz_by_assignment(int(quiz_id[3:]))      # nq-<assignment id>
+    question = next(q for q in server.world.questions[quiz.id] if q.id == int(question_id[3:]))
+    chosen = [a for a in question.answers if a["text"] in context["your_answer"]]
+    assert len(chosen) == 1 and chosen[0]["weight"] != 100
+    assert chosen[0]["comments"] in context["answer_comments"]
+    assert context["incorrect_comments"] == question.extras["incorrect_comments"]
+    assert context["neutral_comments"] == question.extras["neutral_comments"]

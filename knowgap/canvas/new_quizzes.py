@@ -185,7 +185,10 @@ def normalize_item(item: dict, quiz_id: str) -> dict:
             "question_text": text,
             "points_possible": 0.0 if placeholder else finite_float(item.get("points_possible")),
             "answers": [] if placeholder else _choices(entry), "interaction_type": slug,
-            "entry_ids": entry_ids, "source": NEW}
+            "entry_ids": entry_ids, "source": NEW,
+            # the instructor's feedback, read by ``knowgap.courses.feedback``
+            "feedback": None if placeholder else entry.get("feedback"),
+            "answer_feedback": None if placeholder else entry.get("answer_feedback")}
 
 
 def has_entry_ids(questions: Iterable[dict]) -> bool:
