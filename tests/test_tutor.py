@@ -193,6 +193,32 @@ def test_bad_input_is_refused_and_nothing_stored(client, app, synced):
     assert app.extensions["knowgap"].db[store.MESSAGES].count_documents({}) == 0
 
 
+@pytest.mark.parametrize("engine", ["classic", "new"])
+def test_a_typed_answer_is_the_students_answer(sandbox_factory, openai_fake, db, engine):
+    """A numerical answer has no choice to point at: what the student typed (Classic's
+    ``submission_data[].text``, New Quizzes' report ``answer``) is their answer in the
+    material and in the offline answer."""
+    from knowgap import create_app
+    from tests.canvas_sandbox.world import DEFAULT_COURSES
+
+    specs = [dataclasses.replace(s, engine=engine) if s.course_id == COURSE else s
+             for s in DEFAULT_COURSES]
+    server = sandbox_factory(build_world(specs, seed=7))
+    app = create_app(kg_config(server, openai_fake), db=db)
+    client = app.test_client()
+    sync(client, COURSE)
+    student, quiz_id, question_id, _ = missed(app, server.world, qtype="numerical_question")
+    quiz = (server.world.quizzes[int(quiz_id)] if engine == "classic"
+            else server.world.quiz_by_assignment(int(quiz_id[3:])))
+    typed = next(e["text"] for e in server.world.work[(quiz.id, int(student))]
+                 .attempts[-1].submission_data
+                 if str(e["question_id"]) == question_id.removeprefix("nq-"))
+    session = start(client, student, quiz_id, question_id)
+    assert session.status_code == 201, session.get_json()
+    context = session.get_json()["context"]
+    assert context["your_answer"] == [typed] and not context["notes"]
+
+
 # ------------------------------------------------------------------ quiz still open, answers hidden
 
 def _own_sandbox(sandbox_factory, change):

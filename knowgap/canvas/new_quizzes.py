@@ -389,11 +389,12 @@ def parse_report(rows: Iterable, quiz_id: str, questions: Iterable[dict] = ()) -
         credit = None
         if points is not None and item.possible:
             credit = min(1.0, max(0.0, points / item.possible))
-        answer_ids_ = (answer_ids(response.get("answer"), item.choices, item.texts)
-                       if item.texts else ())
+        answer = response.get("answer")
+        answer_ids_ = answer_ids(answer, item.choices, item.texts) if item.texts else ()
+        typed = answer.strip() if isinstance(answer, str) and not answer_ids_ else ""
         kept[(sid, item.question_id, attempt)] = QuestionResult(
             quiz_id, item.question_id, sid, attempt, credit, points, item.possible, graded_at,
-            NEW, verdict(credit), answer_ids_, item.note)
+            NEW, verdict(credit), answer_ids_, item.note, typed or None)
     out.results = list(kept.values())
     return out
 

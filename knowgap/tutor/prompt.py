@@ -94,18 +94,23 @@ def _cut(text: str | None, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
-def grounding(question: dict, picked_ids, *, answers_visible: bool, quiz_title: str = "",
-              course_context: str = "") -> Grounding:
+def grounding(question: dict, picked: dict | None, *, answers_visible: bool,
+              quiz_title: str = "", course_context: str = "") -> Grounding:
     """The session's material from a stored question (``knowgap_questions`` document) and the
-    ids of the choices the student picked. ``answers_visible``: the quiz lets the student see
-    correct answers now (otherwise they, the comments on correct choices and the "correct"
+    student's answer to it (``picked``: ``{answer_ids, text?}`` of ``knowgap_incorrect_answers``:
+    the choices they picked, what they typed). ``answers_visible``: the quiz lets the student
+    see correct answers now (otherwise they, the comments on correct choices and the "correct"
     comment stay out)."""
     answers = [a for a in question.get("answers") or [] if isinstance(a, dict)][:MAX_ANSWERS]
-    picked = {str(p) for p in picked_ids or ()}
-    mine = [a for a in answers if str(a.get("id")) in picked]
+    picked = picked or {}
+    ids = {str(p) for p in picked.get("answer_ids") or ()}
+    mine = [a for a in answers if str(a.get("id")) in ids]
     comments = [_cut(a.get("comments"), MAX_COMMENT_CHARS) for a in mine if a.get("comments")]
+    your_answer = [_cut(a.get("text"), MAX_ANSWER_CHARS) for a in mine]
+    if picked.get("text"):
+        your_answer.append(_cut(picked["text"], MAX_ANSWER_CHARS))
     notes = []
-    if not mine:
+    if not your_answer:
         notes.append("The student's answer is not recorded for this kind of question; it was "
                      "marked wrong.")
     correct = None
@@ -122,7 +127,7 @@ def grounding(question: dict, picked_ids, *, answers_visible: bool, quiz_title: 
         question_type=str(question.get("question_type") or ""),
         question=_cut(question.get("question_text") or html_to_text(question.get("question_html")),
                       MAX_QUESTION_CHARS),
-        your_answer=[_cut(a.get("text"), MAX_ANSWER_CHARS) for a in mine],
+        your_answer=your_answer,
         answer_comments=comments,
         incorrect_comments=_cut(question.get("incorrect_comments"), MAX_COMMENT_CHARS),
         neutral_comments=_cut(question.get("neutral_comments"), MAX_COMMENT_CHARS),

@@ -139,8 +139,8 @@ def start_session(svc, caller: Caller, course_id: str, quiz_id: str,
     existing = store.active_session(db, course_id, caller.user_id, question_id)
     if existing:
         return existing, False
-    picked = next((p["answer_ids"] for p in row.get("picked") or []
-                   if p.get("question_id") == question_id), [])
+    picked = next((p for p in row.get("picked") or [] if p.get("question_id") == question_id),
+                  None)
     context, _ = courses.get_context(db, course_id)
     material = grounding(question, picked, answers_visible=state["answers_visible"],
                          quiz_title=state["title"], course_context=context)
