@@ -12,8 +12,8 @@ Collections (all ids are strings):
   video_id} | None, video_status, video_checked_at, video_override, synced_at}
   unique (course_id, question_id)
 - ``knowgap_incorrect_answers`` {course_id, student_id, quizzes: {quiz_id: {incorrect [qid],
-  correct [qid], picked [{question_id, answer_ids}] (the choices of the wrong answers), attempt,
-  graded_at, synced_at}}, synced_at} unique (course_id, student_id)
+  correct [qid], picked [{question_id, answer_ids, text?}] (the wrong answers' choices and
+  typed text), attempt, graded_at, synced_at}}, synced_at} unique (course_id, student_id)
 - ``knowgap_course_context`` {course_id, course_context, context_hash, updated_by, updated_at}
 - ``knowgap_sync_state`` {course_id, base_url, cursor (max ``graded_at`` seen, Canvas' string),
   full_synced_at, quizzes [{quiz_id, assignment_id, signature}], pending_reports [{quiz_id,
