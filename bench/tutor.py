@@ -30,16 +30,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,10 +43,12 @@ if str(ROOT) not in sys.path:
 
 import aiohttp  # noqa: E402
 
-from config import DEFAULT_GUNICORN_THREADS, new_encryption_key  # noqa: E402
+from config import DEFAULT_GUNICORN_THREADS  # noqa: E402
 from tests.canvas_sandbox import SandboxServer, build_world  # noqa: E402
 from tests.canvas_sandbox.world import CourseSpec, student_token  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAIServer  # noqa: E402
+from tests.gunicorn_server import gunicorn_app  # noqa: E402
+from tests.sse_client import read_json  # noqa: E402
 
 COURSE = 101
 CHEAP = f"/get-toggle-risk/{COURSE}"
@@ -62,37 +59,6 @@ def pct(values, p):
         return float("nan")
     values = sorted(values)
     return values[min(len(values) - 1, max(0, round(p / 100 * len(values) + 0.5) - 1))]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def call(method: str, url: str, body=None, headers=None) -> tuple[int, object]:
-    """One JSON request (the setup's calls), with aiohttp like the streams."""
-    async def go():
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
-            async with http.request(method, url, json=body, headers=headers or {}) as resp:
-                return resp.status, await resp.json(content_type=None)
-
-    return asyncio.run(go())
-
-
-def worker_pid(master: int) -> int:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    stat = open(f"/proc/{entry}/stat").read()
-                except OSError:
-                    continue
-                if int(stat.rsplit(")", 1)[1].split()[1]) == master:
-                    return int(entry)
-        time.sleep(0.1)
-    raise RuntimeError("no gunicorn worker found")
 
 
 def threads_of(pid: int) -> int:
@@ -209,40 +175,13 @@ def report(label: str, threads: int, m: dict, chunk_s: float) -> None:
 
 
 def run(args, threads: int | None, sandbox, fake, work: Path) -> None:
-    port = free_port()
-    app = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if k != "MONGODB_URI"}
-    env.update(APP_ENV="development", LOG_LEVEL="WARNING", PORT=str(port),
-               JWT_SECRET_KEY="bench-" + new_encryption_key(),
-               TOKEN_ENCRYPTION_KEY=new_encryption_key(), BADGE_SALT="bench-salt",
-               CANVAS_BASE_URL=sandbox.base_url, CANVAS_ALLOWED_HOSTS="127.0.0.1:"
-               + sandbox.base_url.rsplit(":", 1)[1], OPENAI_API_KEY="bench-key",
-               OPENAI_BASE_URL=fake.base_url, RUN_WORKER_THREAD="false",
-               TUTOR_STUDENT_RATE_LIMIT="1000/minute", WEB_CONCURRENCY="1",
-               PYTHONUNBUFFERED="1")
-    cmd = [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py",
-           "--bind", f"127.0.0.1:{port}", "--workers", "1", "wsgi:app"]
-    if threads:
-        env["GUNICORN_THREADS"] = str(threads)
-    log = open(work / f"gunicorn-{threads or 'default'}.log", "wb")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited; see {work}")
-            try:
-                urllib.request.urlopen(app + "/health", timeout=1).read()
-                break
-            except urllib.error.HTTPError:
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        pid = worker_pid(proc.pid)
-        status, body = call("POST", app + "/update-course-db",
+    settings = dict(CANVAS_BASE_URL=sandbox.base_url, CANVAS_ALLOWED_HOSTS="127.0.0.1:"
+                    + sandbox.base_url.rsplit(":", 1)[1], OPENAI_API_KEY="bench-key",
+                    OPENAI_BASE_URL=fake.base_url, TUTOR_STUDENT_RATE_LIMIT="1000/minute")
+    with gunicorn_app(settings, work / f"gunicorn-{threads or 'default'}.log",
+                      threads=threads) as server:
+        app, pid = server.base_url, server.worker_pid()
+        status, body = read_json("POST", app + "/update-course-db",
                             {"course_id": COURSE, "access_token": "teacher-token"})
         assert status == 200, (status, body)
         world, sessions = sandbox.world, []
@@ -255,7 +194,7 @@ def run(args, threads: int | None, sandbox, fake, work: Path) -> None:
                          if e["correct"] is False]
                 if not wrong:
                     continue
-                status, body = call("POST", app + "/tutor/sessions", {
+                status, body = read_json("POST", app + "/tutor/sessions", {
                     "course_id": COURSE, "quiz_id": quiz.id,
                     "question_id": wrong[0]["question_id"]},
                     {"Authorization": f"Bearer {student_token(sid)}"})
@@ -267,14 +206,6 @@ def run(args, threads: int | None, sandbox, fake, work: Path) -> None:
         label = "production configuration" if not threads else f"GUNICORN_THREADS={threads}"
         report(label, threads or DEFAULT_GUNICORN_THREADS, m, args.chunk_ms / 1000)
         print(f"fake model: {fake.max_in_flight} requests in flight at most")
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
 
 
 def main() -> int:

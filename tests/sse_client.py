@@ -47,3 +47,14 @@ async def _read(url: str, body: dict, headers: dict, timeout: float) -> dict:
 def read_events(url: str, body: dict, headers: dict | None = None, timeout: float = 30.0) -> dict:
     """``{status, content_type, events: [{event, data, at}], json?}`` of one POST."""
     return asyncio.run(_read(url, body, headers or {}, timeout))
+
+
+def read_json(method: str, url: str, body: dict | None = None, headers: dict | None = None,
+              timeout: float = 120.0) -> tuple[int, object]:
+    """``(status, JSON body)`` of one plain request to a live server."""
+    async def go():
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http:
+            async with http.request(method, url, json=body, headers=headers or {}) as resp:
+                return resp.status, await resp.json(content_type=None)
+
+    return asyncio.run(go())

@@ -20,7 +20,7 @@ from tests.conftest import ai_settings, canvas_settings
 from tests.fakes.openai_server import extract_task
 from tests.knowgap_support import TEACHER, kg_config, post, student_token, sync
 from tests.live_server import live_app
-from tests.sse_client import read_events
+from tests.sse_client import read_events, read_json
 
 COURSE = 102
 
@@ -431,6 +431,57 @@ def test_a_429_from_the_model_is_an_error_event(live, openai_fake):
 def test_refusals_before_the_stream_are_plain_errors(live):
     result = read_events(live["url"], {"content": ""}, bearer(live["student"]))
     assert result["status"] == 422 and result["json"]["statusCode"] == 422
+
+
+def test_streams_under_gunicorn_gthread_on_the_embedded_database(sandbox, openai_fake,
+                                                                 canvas_world, tmp_path):
+    """The production server configuration (``gunicorn -c gunicorn.conf.py wsgi:app``: gthread,
+    one worker on the embedded database, as ``scripts/serve.sh`` runs it): three students'
+    answers stream at once, each as chunk events, and each is stored."""
+    import asyncio
+
+    from tests.gunicorn_server import gunicorn_app
+
+    openai_fake.chunk_delay_s = 0.03
+    settings = {"CANVAS_BASE_URL": sandbox.base_url,
+                "CANVAS_ALLOWED_HOSTS": "127.0.0.1:" + sandbox.base_url.rsplit(":", 1)[1],
+                "OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": openai_fake.base_url}
+    with gunicorn_app(settings, tmp_path / "gunicorn.log") as server:
+        synced = read_json("POST", f"{server.base_url}/update-course-db",
+                           {"course_id": COURSE, "access_token": TEACHER})
+        assert synced[0] == 200, synced
+        picks, students = [], set()
+        for quiz in canvas_world.course_quizzes(COURSE):
+            for sid in canvas_world.student_ids(COURSE):
+                wrong = [e for e in canvas_world.work[(quiz.id, sid)].attempts[-1].submission_data
+                         if e["correct"] is False and e.get("answer_id")]
+                if wrong and sid not in students and len(picks) < 3:
+                    students.add(sid)
+                    picks.append((sid, quiz.id, wrong[0]["question_id"]))
+        urls = []
+        for sid, quiz_id, question_id in picks:
+            status, session = read_json("POST", f"{server.base_url}/tutor/sessions",
+                                        {"course_id": COURSE, "quiz_id": quiz_id,
+                                         "question_id": question_id}, bearer(sid))
+            assert status == 201, session
+            urls.append((f"{server.base_url}/tutor/sessions/{session['id']}", sid))
+        openai_fake.reset()
+
+        async def together():
+            return await asyncio.gather(*(asyncio.to_thread(
+                read_events, f"{url}/messages", {"content": "Why?"}, bearer(sid))
+                for url, sid in urls))
+
+        results = asyncio.run(together())
+        assert openai_fake.max_in_flight == 3          # the three answers streamed at once
+        for (url, sid), result in zip(urls, results):
+            names = [e["event"] for e in result["events"]]
+            assert names[0] == "start" and names[-1] == "done" and names.count("chunk") > 10
+            status, stored = read_json("GET", url, headers=bearer(sid))
+            assert status == 200
+            assert [m["status"] for m in stored["messages_list"]] == ["answered", "complete"]
+            assert stored["messages_list"][1]["content"] == \
+                result["events"][-1]["data"]["message"]["content"]
 
 
 # ------------------------------------------------------------------ prompt injection
