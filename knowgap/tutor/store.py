@@ -19,7 +19,7 @@ import secrets
 from pymongo import ReturnDocument
 
 from knowgap.core.clock import utcnow
-from knowgap.core.tenancy import in_scope, key, where
+from knowgap.core.tenancy import key, where
 
 SESSIONS = "knowgap_tutor_sessions"
 MESSAGES = "knowgap_tutor_messages"
@@ -51,12 +51,8 @@ def create_session(db, course_id: str, student_id: str, quiz_id: str, question_i
 
 
 def get_session(db, session_id: str) -> dict | None:
-    """The session, when it is this host's (ids are unguessable; ownership is the caller's)."""
-    doc = db[SESSIONS].find_one({"_id": session_id})
-    if not in_scope(db, doc):
-        return None
-    doc.pop("canvas_host")
-    return doc
+    """The session, when it is this host's (ownership is the caller's to check)."""
+    return db[SESSIONS].find_one(where(db, _id=session_id), _PUBLIC)
 
 
 def sessions_of(db, student_id: str, course_id: str | None = None) -> list[dict]:
