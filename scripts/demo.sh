@@ -10,5 +10,5 @@ SANDBOX_PORT=${SANDBOX_PORT:-8900}
 sandbox=$!
 trap 'kill $sandbox 2>/dev/null || true' EXIT INT TERM
 export CANVAS_BASE_URL="http://127.0.0.1:$SANDBOX_PORT"
-export CANVAS_ALLOWED_HOSTS="127.0.0.1,localhost"
+export CANVAS_ALLOWED_HOSTS="127.0.0.1:$SANDBOX_PORT,localhost:$SANDBOX_PORT"
 bash scripts/serve.sh
