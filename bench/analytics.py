@@ -101,7 +101,7 @@ def bench_sandbox():
 def bench_config(sandbox):
     from tests.conftest import make_config
 
-    return make_config(canvas_base_url=sandbox.base_url, canvas_allowed_hosts=("127.0.0.1",),
+    return make_config(canvas_base_url=sandbox.base_url, canvas_allowed_hosts=(sandbox.host,),
                        log_level="ERROR")
 
 

@@ -106,12 +106,24 @@ def sandbox_factory():
 
 
 def canvas_settings(server) -> dict:
-    return {"canvas_base_url": server.base_url, "canvas_allowed_hosts": ("127.0.0.1",)}
+    """Config pointing at a sandbox: its base URL, and its host *and port* allowed (an
+    allow-list entry without a port admits the default port only)."""
+    return {"canvas_base_url": server.base_url, "canvas_allowed_hosts": (server.host,)}
 
 
 @pytest.fixture
 def config(sandbox):
     return make_config(**canvas_settings(sandbox))
+
+
+def sandbox_db(app):
+    """The app's database scoped to its configured Canvas host (the sandbox): what the routes
+    of a user of that Canvas read and write (``knowgap.core.tenancy``)."""
+    from knowgap.canvas.hosts import default_host
+    from knowgap.core.tenancy import scoped
+
+    services = app.extensions["knowgap"]
+    return scoped(services.db, default_host(services.config))
 
 
 @pytest.fixture

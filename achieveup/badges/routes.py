@@ -10,12 +10,14 @@ from flask_smorest import Blueprint
 
 from achieveup.auth.guards import (current_user, is_admin, login_required,
                                    require_course_instructor, require_student_access,
-                                   role_required, taught_course_ids)
+                                   role_required, taught_course_ids, tenant_db)
 from achieveup.badges import ob3, service, verification
 from achieveup.badges import schemas as s
 from knowgap.core.extensions import limit_from_config
 from knowgap.core.schemas import Id, StrictSchema, fields, path_id
+from knowgap.canvas.hosts import default_host
 from knowgap.core.services import services
+from knowgap.core.tenancy import scoped
 
 blp = Blueprint("achieveup_badges", __name__, description="AchieveUp skill badges")
 
@@ -31,12 +33,12 @@ class ShareSchema(StrictSchema):
 def _visible_badges(student_id: str) -> list[dict]:
     require_student_access(student_id)
     user = current_user()
-    svc = services()
+    db = tenant_db(user)
     own = user.get("canvas_user_id")
     if is_admin(user) or (own is not None and str(own) == student_id):
-        return service.badges_of_student(svc.db, student_id)
+        return service.badges_of_student(db, student_id)
     # an instructor sees the badges of the courses they teach only
-    return service.badges_of_student(svc.db, student_id, course_ids=taught_course_ids(user))
+    return service.badges_of_student(db, student_id, course_ids=taught_course_ids(user))
 
 
 @blp.route("/achieveup/badges/student/<student_id>/earned")
@@ -45,8 +47,8 @@ def _visible_badges(student_id: str) -> list[dict]:
 @blp.doc(summary="Badges earned by a student: {student_id, student_name, total_badges, badges}")
 def earned(student_id):
     student_id = path_id(student_id, "student_id")
-    svc = services()
-    return service.earned_response(svc.db, svc.config, student_id, _visible_badges(student_id))
+    return service.earned_response(tenant_db(), services().config, student_id,
+                                   _visible_badges(student_id))
 
 
 @blp.route("/achieveup/public/badges/student/<student_id>/earned")
@@ -55,8 +57,9 @@ def earned(student_id):
 def public_earned(student_id):
     student_id = path_id(student_id, "student_id")
     svc = services()
-    badges = service.badges_of_student(svc.db, student_id, public_only=True)
-    return service.earned_response(svc.db, svc.config, student_id, badges)
+    db = scoped(svc.db, default_host(svc.config))     # a student id alone names no Canvas
+    badges = service.badges_of_student(db, student_id, public_only=True)
+    return service.earned_response(db, svc.config, student_id, badges)
 
 
 @blp.route("/achieveup/badges/<student_id>")
@@ -77,7 +80,7 @@ def earned_list(student_id):
 def generate(body):
     require_course_instructor(body["course_id"])
     svc = services()
-    new = service.award_for_course(svc.db, svc.config, body["course_id"])
+    new = service.award_for_course(tenant_db(), svc.config, body["course_id"])
     return [service.earned_view(svc.config, b) for b in new]
 
 
@@ -87,8 +90,7 @@ def generate(body):
 @blp.response(200, s.EarnedBadgeSchema)
 @blp.doc(summary="Make one of your badges public (or private again)")
 def share(body, badge_id):
-    svc = services()
-    return service.set_public(svc.db, svc.config, path_id(badge_id, "badge_id"),
+    return service.set_public(tenant_db(), services().config, path_id(badge_id, "badge_id"),
                               current_user(), body["public"])
 
 
@@ -154,8 +156,7 @@ def _credential(doc: dict, fmt: str, *, download: bool) -> Response:
 @blp.doc(summary="Download your Open Badges 3.0 credential (.jwt or .json); only the student "
                  "who earned the badge, shared or not", responses=CREDENTIAL_DOC)
 def download_credential(query, badge_id):
-    svc = services()
-    doc = ob3.own_badge(svc.db, path_id(badge_id, "badge_id"), current_user())
+    doc = ob3.own_badge(tenant_db(), path_id(badge_id, "badge_id"), current_user())
     return _credential(doc, query["format"], download=True)
 
 

@@ -1,7 +1,7 @@
 """Skill badges: award from mastery summaries, list, share, and Open Badges 2.0 JSON.
 
-A badge is one document per (course, student, skill, level) in ``AchieveUp_Badges``; its
-``_id`` (= ``badge_id``) is derived from that key, so the database itself makes a second award
+A badge is one document per (Canvas host, course, student, skill, level) in
+``AchieveUp_Badges``; its ``_id`` (= ``badge_id``) is derived from that key, so the database itself makes a second award
 impossible. Awarding only inserts documents that do not exist yet and never touches existing
 ones: each badge keeps the evidence that earned it (percentage, questions of evidence, time),
 whatever later recomputations say ("$setOnInsert" semantics). Levels come from
@@ -23,6 +23,7 @@ from achieveup.badges.levels import LEVEL_NAMES, badge_levels_for
 from achieveup.mastery import service as mastery
 from achieveup.mastery import store
 from knowgap.core.errors import Forbidden, Gone, NotFound
+from knowgap.core.tenancy import scoped, where
 
 OB_CONTEXT = "https://w3id.org/openbadges/v2"
 ISSUER_NAME = "AchieveUp"
@@ -74,11 +75,11 @@ def _slug(skill: str) -> str:
     return slug
 
 
-def new_badge(course_id: str, summary: dict, entry: dict, level: str, now,
+def new_badge(db, course_id: str, summary: dict, entry: dict, level: str, now,
               course_name: str | None) -> dict:
     """The badge document (kept small: the embedded engine's insert cost grows per field)."""
-    bid = store.badge_key_id(course_id, summary["student_id"], entry["skill"], level)
-    doc = {"_id": bid, "course_id": course_id, "course_name": course_name,
+    bid = store.badge_key_id(db, course_id, summary["student_id"], entry["skill"], level)
+    doc = {"_id": bid, **where(db, course_id=course_id), "course_name": course_name,
            "student_id": summary["student_id"], "skill": entry["skill"],
            "skill_slug": _slug(entry["skill"]), "level": level,
            "percentage": entry["score"], "evidence_count": entry["questions_attempted"],
@@ -89,8 +90,7 @@ def new_badge(course_id: str, summary: dict, entry: dict, level: str, now,
 
 
 def course_name_of(db, course_id: str) -> str | None:
-    state = db[store.SYNC_STATE].find_one({"_id": str(course_id)}, {"course_name": 1}) or {}
-    return state.get("course_name")
+    return store.sync_state(db, str(course_id), {"course_name": 1}).get("course_name")
 
 
 def _backfill(db, course_id: str, summaries: list[dict]) -> set:
@@ -101,7 +101,7 @@ def _backfill(db, course_id: str, summaries: list[dict]) -> set:
         return set()
     active: dict = {}
     revoked: dict = {}
-    for b in store.fetch_all(db[store.BADGES], {"course_id": course_id},
+    for b in store.fetch_all(db[store.BADGES], where(db, course_id=course_id),
                              {"_id": 0, "student_id": 1, "skill": 1, "level": 1, "earned_at": 1,
                               "percentage": 1, "evidence_count": 1, "revoked": 1}):
         if b.get("revoked"):
@@ -157,13 +157,13 @@ def _apply(db, config, course_id: str, summaries: list[dict], *, now,
                     continue
                 if name is None:
                     name = [course_name or course_name_of(db, course_id)]
-                candidates.append(new_badge(course_id, doc, entry, level, now, name[0]))
+                candidates.append(new_badge(db, course_id, doc, entry, level, now, name[0]))
     new: list[dict] = []
     if candidates:
         _, dups = store.insert_new(db[store.BADGES], candidates)
         dups = set(dups)
         new = [b for b in candidates if b["_id"] not in dups] if dups else candidates
-        adopted = store.fetch_all(db[store.BADGES], {"_id": {"$in": sorted(dups)}}) \
+        adopted = store.fetch_all(db[store.BADGES], where(db, _id={"$in": sorted(dups)})) \
             if dups else []
         for b in new:
             state[b["student_id"]][0].append([b["skill"], b["level"], now_iso,
@@ -214,7 +214,7 @@ def award_for_course(db, config, course_id: str, summaries: list[dict] | None = 
 def revoke_in_collection(db, course_id: str, skills: set[str], *, now=None,
                          reason: str = "The skill was removed from the course.") -> int:
     result = db[store.BADGES].update_many(
-        {"course_id": str(course_id), "revoked": False, "skill": {"$nin": sorted(skills)}},
+        where(db, course_id=str(course_id), revoked=False, skill={"$nin": sorted(skills)}),
         {"$set": {"revoked": True, "revoked_at": now or store.utcnow(),
                   "revocation_reason": reason}})
     return result.modified_count
@@ -265,7 +265,7 @@ def earned_view(config, doc: dict) -> dict:
 
 
 def badges_of_student(db, student_id: str, *, course_ids=None, public_only=False) -> list[dict]:
-    query: dict = {"student_id": str(student_id), "revoked": False}
+    query: dict = where(db, student_id=str(student_id), revoked=False)
     if course_ids is not None:
         query["course_id"] = {"$in": sorted(course_ids)}
     if public_only:
@@ -281,7 +281,7 @@ def student_name(db, student_id: str, badges: list[dict]) -> str:
     for b in badges:
         if b.get("student_name"):
             return b["student_name"]
-    doc = db[store.STUDENTS].find_one({"student_id": str(student_id)}, {"name": 1})
+    doc = db[store.STUDENTS].find_one(where(db, student_id=str(student_id)), {"name": 1})
     return (doc or {}).get("name") or f"Student {student_id}"
 
 
@@ -291,9 +291,9 @@ def earned_response(db, config, student_id: str, badges: list[dict]) -> dict:
 
 
 def owned_badge(db, badge_id: str, user: dict) -> dict | None:
-    """The badge if ``user`` earned it (None when there is no such badge; 403 when it is
-    somebody else's)."""
-    doc = db[store.BADGES].find_one({"_id": badge_id})
+    """The badge if ``user`` earned it (None when there is no such badge on ``user``'s Canvas;
+    403 when it is somebody else's)."""
+    doc = db[store.BADGES].find_one(where(db, _id=badge_id))
     if doc is None:
         return None
     own = user.get("canvas_user_id") or user.get("canvas_student_id")
@@ -307,8 +307,8 @@ def set_public(db, config, badge_id: str, user: dict, public: bool) -> dict:
     doc = owned_badge(db, badge_id, user)
     if doc is None or doc.get("revoked"):
         raise NotFound("No such badge.", error="badge_not_found")
-    db[store.BADGES].update_one({"_id": badge_id}, {"$set": {"public": bool(public),
-                                                             "shared_at": store.utcnow()}})
+    db[store.BADGES].update_one(where(db, _id=badge_id),
+                                {"$set": {"public": bool(public), "shared_at": store.utcnow()}})
     doc["public"] = bool(public)
     return earned_view(config, doc)
 
@@ -323,12 +323,19 @@ def class_url(config, course_id, skill_slug, level) -> str:
     return f"{_base(config)}/classes/{course_id}/{skill_slug}/{level}"
 
 
+def badge_db(db, doc: dict):
+    """``db`` scoped to the Canvas host of the badge ``doc`` (public routes find a badge by its
+    id alone; what they read about it next is that host's)."""
+    return scoped(db, doc["canvas_host"])
+
+
 def recipient_email(db, doc: dict) -> str:
-    user = db[store.USERS].find_one({"canvas_user_id": doc["student_id"]}, {"email": 1})
+    db = badge_db(db, doc)
+    user = db[store.USERS].find_one(where(db, canvas_user_id=doc["student_id"]), {"email": 1})
     if user and user.get("email"):
         return user["email"]
     student = db[store.STUDENTS].find_one(
-        {"course_id": doc["course_id"], "student_id": doc["student_id"]}, {"email": 1})
+        where(db, course_id=doc["course_id"], student_id=doc["student_id"]), {"email": 1})
     if student and student.get("email"):
         return student["email"]
     return f"canvas-user-{doc['student_id']}@users.noreply.achieveup"
@@ -399,7 +406,7 @@ def badge_class(db, config, course_id: str, skill_slug: str, level: str) -> dict
 def class_document(db, config, doc: dict) -> dict:
     """The BadgeClass of the badge ``doc`` (the Open Badges 3.0 achievement reuses it)."""
     course_id, skill_slug, level = doc["course_id"], doc["skill_slug"], doc["level"]
-    settings = store.course_settings(db, str(course_id))
+    settings = store.course_settings(badge_db(db, doc), str(course_id))
     threshold = dict(mastery.badge_levels(settings))[level]
     course = doc.get("course_name") or f"course {course_id}"
     return {

@@ -9,10 +9,10 @@ asked and due (``achieveup.mastery.fit``), computes the complete new state in me
 documents. Nothing is incremented, so running it twice gives the same documents; a failure
 before the write leaves the previous summaries untouched.
 
-Summary document (``_id`` "course|student")::
+Summary document (``_id`` "host|course|student")::
 
-    {course_id, student_id, student_name, progress, skills_mastered, total_questions_attempted,
-     average_score, current_score, risk_level, risk_index, computed_at,
+    {canvas_host, course_id, student_id, student_name, progress, skills_mastered,
+     total_questions_attempted, average_score, current_score, risk_level, risk_index, computed_at,
      skills: [{skill, score, level, questions_attempted, questions_correct, p_mastery,
                evidence_count, mastered, last_graded_at, model}],
      packed: "<the same skills as compact JSON rows>"}
@@ -34,6 +34,7 @@ from typing import Any
 from achieveup.badges.levels import DEFAULT_MIN_EVIDENCE
 from achieveup.mastery import calc, model
 from achieveup.mastery import store
+from knowgap.core.tenancy import where
 from knowgap.risk.calc import compute_risk
 
 log = logging.getLogger("achieveup.mastery")
@@ -102,7 +103,7 @@ def quiz_percentages(rows: list[dict]) -> list[tuple[Any, float]]:
 BADGE_FIELDS = ("skill", "level", "earned_at", "percentage", "evidence_count")
 
 
-def build_summary(course_id: str, student: dict, skills: dict, quiz_pcts: list, now,
+def build_summary(db, course_id: str, student: dict, skills: dict, quiz_pcts: list, now,
                   skill_order: list[str], previous: dict | None = None,
                   engagement: float | None = None) -> dict:
     """One summary document. ``quiz_pcts`` is ``[(graded_at, percentage)]`` per quiz (risk);
@@ -136,7 +137,8 @@ def build_summary(course_id: str, student: dict, skills: dict, quiz_pcts: list, 
     sid = str(student["student_id"])
     previous = previous or {}
     return {
-        "_id": store.summary_id(course_id, sid), "course_id": course_id, "student_id": sid,
+        "_id": store.summary_id(db, course_id, sid),
+        **where(db, course_id=course_id, student_id=sid),
         "student_name": student.get("name") or f"Student {sid}",
         "progress": progress,
         "skills_mastered": sum(1 for e in mapped if e["mastered"]),
@@ -199,11 +201,11 @@ def compute_course_state(db, config, course_id: str, now=None, *,
     quizzes = store.quizzes_of(db, course_id)
     policy = policies(quizzes)
     students = {str(s["student_id"]): s for s in store.students_of(db, course_id)}
-    evidence_docs = store.fetch_all(db[store.EVIDENCE], {"course_id": course_id},
+    evidence_docs = store.fetch_all(db[store.EVIDENCE], where(db, course_id=course_id),
                                     {"_id": 0, "student_id": 1, "packed": 1, "count": 1})
     evidence = {str(e["student_id"]): e.get("packed") for e in evidence_docs}
     previous = {d["student_id"]: d for d in store.fetch_all(
-        db[store.MASTERY], {"course_id": course_id},
+        db[store.MASTERY], where(db, course_id=course_id),
         {"_id": 0, "student_id": 1, "badges": 1, "revoked_badges": 1})}
     for sid in evidence:
         students.setdefault(sid, {"student_id": sid, "name": None})
@@ -217,7 +219,7 @@ def compute_course_state(db, config, course_id: str, now=None, *,
     grouped: dict = {}
     rows = sum(int(e.get("count") or 0) for e in evidence_docs)
     if refit and model.refit_due(settings, fit_docs, rows, prepared._skills):
-        new_fit, grouped = _fit_course(course_id, settings, prepared, evidence, rows, now,
+        new_fit, grouped = _fit_course(db, course_id, settings, prepared, evidence, rows, now,
                                        previous=fit_docs)
         fit_docs = new_fit
     params, mastery_model = model.build(settings, fit_docs, now)
@@ -227,13 +229,13 @@ def compute_course_state(db, config, course_id: str, now=None, *,
         if groups is None:
             groups = calc.group_rows(store.unpack_evidence(evidence.get(sid)))
         state = calc.compute_grouped(groups, prepared, params, policy, mastery_model)
-        docs.append(build_summary(course_id, students[sid], state,
+        docs.append(build_summary(db, course_id, students[sid], state,
                                   calc.latest_quiz_percentages(groups), now, skill_order,
                                   previous.get(sid), engagement.get(sid)))
     return docs, new_fit
 
 
-def _fit_course(course_id: str, settings: dict, prepared, evidence: dict, rows: int,
+def _fit_course(db, course_id: str, settings: dict, prepared, evidence: dict, rows: int,
                 now, previous: list[dict]) -> tuple[list[dict], dict]:
     """Fit the course's BKT parameters on every student's answer sequences (EM starts from
     the ``previous`` fit); returns the parameter documents and the grouped evidence (reused by
@@ -244,8 +246,9 @@ def _fit_course(course_id: str, settings: dict, prepared, evidence: dict, rows: 
         groups = grouped[sid] = calc.group_rows(store.unpack_evidence(packed))
         calc.skill_sequences(groups, prepared, into=sequences)
     course_fit, skill_fits = model.fit(settings, sequences, previous)
-    docs = model.fit_documents(course_id, course_fit, skill_fits,
-                               forgetting=bool(settings["forgetting"]), rows=rows, now=now)
+    docs = store.scoped_docs(db, model.fit_documents(
+        course_id, course_fit, skill_fits, forgetting=bool(settings["forgetting"]), rows=rows,
+        now=now))
     log.info("fitted BKT parameters of course %s: %d of %d skills on their own evidence",
              course_id, sum(1 for f in skill_fits.values() if f.source == "fitted"),
              len(skill_fits))
@@ -263,7 +266,7 @@ def stored_form(doc: dict) -> dict:
 
 def write_summaries(db, course_id: str, docs: list[dict]) -> int:
     """Replace the course's summaries with ``docs`` (and drop students no longer present)."""
-    store.replace_course_docs(db[store.MASTERY], str(course_id),
+    store.replace_course_docs(db, store.MASTERY, str(course_id),
                               [stored_form(d) for d in docs])
     store.bump_version(db, course_id)
     return len(docs)
@@ -284,7 +287,7 @@ def recompute_course(db, config, course_id: str, now=None, *,
         awarded = badges.apply_awards(db, config, course_id, docs, now=now,
                                       course_name=course_name)
         if fitted is not None:
-            store.replace_course_docs(db[store.BKT_PARAMETERS], str(course_id), fitted)
+            store.replace_course_docs(db, store.BKT_PARAMETERS, str(course_id), fitted)
         write_summaries(db, course_id, docs)
     if counts is not None:
         counts["bkt_refit"] = int(fitted is not None)
@@ -296,8 +299,8 @@ def recompute_course(db, config, course_id: str, now=None, *,
 def summaries_of_course(db, course_id: str, *, projection: dict | None = None) -> list[dict]:
     """Stored summaries of the course; read their per-skill entries with
     :func:`packed_skills`."""
-    return store.fetch_all(db[store.MASTERY], {"course_id": str(course_id)}, projection)
+    return store.fetch_all(db[store.MASTERY], where(db, course_id=str(course_id)), projection)
 
 
 def summary_of(db, course_id: str, student_id: str) -> dict | None:
-    return store.find_one(db[store.MASTERY], {"_id": store.summary_id(course_id, student_id)})
+    return store.find_one(db[store.MASTERY], {"_id": store.summary_id(db, course_id, student_id)})

@@ -4,13 +4,14 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from achieveup.auth.guards import (current_user, is_admin, require_course_instructor,
-                                   role_required, login_required)
+                                   role_required, login_required, tenant_db)
 from achieveup.settings.service import RECOMPUTE_JOB_KIND
 from achieveup.sync import schemas as s
 from achieveup.sync import service
 from knowgap.core.errors import Forbidden, NotFound
 from knowgap.core.schemas import path_id
 from knowgap.core.services import services
+from knowgap.core.tenancy import in_scope
 from knowgap.jobs.queue import get_job
 
 blp = Blueprint("achieveup_sync", __name__, description="AchieveUp course sync jobs")
@@ -29,9 +30,7 @@ def force_sync(query, course_id):
     course_id = path_id(course_id)
     require_course_instructor(course_id)
     user = current_user()
-    svc = services()
-    base = user.get("canvas_base_url") or svc.config.canvas_base_url
-    job_id, created = service.enqueue_sync(svc.db, base, course_id, str(user["_id"]),
+    job_id, created = service.enqueue_sync(tenant_db(user), course_id, str(user["_id"]),
                                            full=query["full"])
     message = ("Course sync started." if created else
                "A sync of this course is already running; follow its progress.")
@@ -49,7 +48,9 @@ def job_status(job_id):
     user = current_user()
     payload = job.get("payload") or {}
     if not is_admin(user) and payload.get("user_id") != str(user["_id"]):
-        if job.get("kind") not in COURSE_JOB_KINDS or user.get("role") != "instructor":
+        # a course's job is followed by the instructors of that course of that Canvas only
+        if (job.get("kind") not in COURSE_JOB_KINDS or user.get("role") != "instructor"
+                or not in_scope(tenant_db(user), job)):
             raise Forbidden("This job belongs to someone else.", error="forbidden_job")
         require_course_instructor(payload.get("course_id"))
     return {"job_id": job["id"], "state": job["state"],

@@ -4,13 +4,12 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from knowgap.core.schemas import path_id
-from knowgap.core.services import services
 from knowgap.courses import jobs  # noqa: F401  (registers the sync job handler and schedule)
 from knowgap.courses import service
 from knowgap.courses.schemas import (AddTokenBody, CourseBody, CourseContextBody,
                                      StudentGradeBody, UpdateCourseDbBody)
 from knowgap.courses.tokens import register_token
-from knowgap.identity.request import identify
+from knowgap.identity.request import identify, scoped_services
 from knowgap.identity.schemas import CallerBody
 from knowgap.identity.service import (require_instructor, require_self,
                                       require_self_or_instructor)
@@ -25,7 +24,7 @@ def add_token(body):
     """Register the caller's Canvas token (encrypted) and courses for periodic sync."""
     caller = identify(body)
     require_self(caller, body["user_id"])
-    return register_token(services(), caller, body["course_ids"])
+    return register_token(scoped_services(caller), caller, body["course_ids"])
 
 
 @blp.route("/update-course-db", methods=["POST"])
@@ -35,7 +34,7 @@ def update_course_db(body):
     """Sync quizzes, questions and incorrect answers, then topics and videos."""
     caller = identify(body, body["course_id"])
     require_self_or_instructor(caller, body.get("student_id"))
-    svc = services()
+    svc = scoped_services(caller)
     return service.sync_course(svc, caller.canvas(svc.config), body["course_id"],
                                instructor=caller.is_instructor)
 
@@ -46,7 +45,7 @@ def update_course_db(body):
 def get_course_quizzes(body):
     """``{status, quizzes: {quiz_id: title}}`` from Canvas."""
     caller = identify(body, body["course_id"])
-    return service.course_quizzes(services(), caller, body["course_id"])
+    return service.course_quizzes(scoped_services(caller), caller, body["course_id"])
 
 
 @blp.route("/get-questions-by-course/<string:course_id>", methods=["POST"])
@@ -56,7 +55,7 @@ def get_questions_by_course(body, course_id):
     """``{status, data: {course_id, questions}}`` from the stored sync."""
     course_id = path_id(course_id)
     caller = identify(body, course_id)
-    return service.questions_by_course(services(), caller, course_id)
+    return service.questions_by_course(scoped_services(caller), caller, course_id)
 
 
 @blp.route("/get-student-grade", methods=["POST"])
@@ -66,7 +65,8 @@ def get_student_grade(body):
     """``{status, grade: {current_score, final_score}}``: own grade, or any as instructor."""
     caller = identify(body, body["course_id"])
     require_self_or_instructor(caller, body["user_id"])
-    return service.student_grade(services(), caller, body["course_id"], body["user_id"])
+    return service.student_grade(scoped_services(caller), caller, body["course_id"],
+                                 body["user_id"])
 
 
 @blp.route("/update-course-context", methods=["POST"])
@@ -76,4 +76,5 @@ def update_course_context(body):
     """Instructor: store the course context; regenerate non-overridden topics/videos."""
     caller = identify(body, body["course_id"])
     require_instructor(caller)
-    return service.update_context(services(), caller, body["course_id"], body["course_context"])
+    return service.update_context(scoped_services(caller), caller, body["course_id"],
+                                  body["course_context"])

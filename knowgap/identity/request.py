@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import request
 
+from knowgap.canvas.hosts import default_host
 from knowgap.core.services import services
 from knowgap.identity.service import Caller, resolve_caller
 
@@ -16,6 +17,19 @@ def bearer_token() -> str | None:
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip() or None
     return None
+
+
+def scoped_services(caller: Caller):
+    """The services with the database scoped to the caller's verified Canvas host: every record
+    the request reads or writes is that host's (``knowgap.core.tenancy``)."""
+    return services().scoped(caller.canvas_host)
+
+
+def default_services():
+    """The services scoped to the server's configured Canvas host (``CANVAS_BASE_URL``), for
+    requests without a caller (generic content such as support videos)."""
+    svc = services()
+    return svc.scoped(default_host(svc.config))
 
 
 def identify(body: dict | None = None, course_id=None) -> Caller:

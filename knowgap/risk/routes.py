@@ -6,8 +6,7 @@ from flask_smorest import Blueprint
 from knowgap.core.errors import BadRequest
 from knowgap.core.schemas import path_id
 from knowgap.core.extensions import limit_from_config
-from knowgap.core.services import services
-from knowgap.identity.request import identify
+from knowgap.identity.request import default_services, identify, scoped_services
 from knowgap.identity.service import require_instructor, require_self_or_instructor
 from knowgap.risk import service
 from knowgap.risk.schemas import RiskBody, SupportVideoBody, ToggleBody
@@ -21,8 +20,8 @@ blp = Blueprint("knowgap_risk", __name__, description="KnowGap: at-risk predicti
 def get_risk(body):
     """``{risk_level, risk_index, factors, enabled}``; students only see their own, and only
     while the course's risk display is on; instructors always get it."""
-    svc = services()
     caller = identify(body, body["course_id"])
+    svc = scoped_services(caller)
     student_id = body.get("student_id") or caller.user_id
     require_self_or_instructor(caller, student_id)
     if caller.is_instructor and student_id == caller.user_id:
@@ -40,8 +39,9 @@ def get_risk(body):
 def get_toggle_risk(course_id):
     """``{course_id, toggle_risk}`` (default on). Canvas token as ``Authorization: Bearer``."""
     course_id = path_id(course_id)
-    identify({}, course_id)
-    return {"course_id": course_id, "toggle_risk": service.risk_enabled(services().db, course_id)}
+    caller = identify({}, course_id)
+    return {"course_id": course_id,
+            "toggle_risk": service.risk_enabled(scoped_services(caller).db, course_id)}
 
 
 @blp.route("/update-toggle-risk/<string:course_id>", methods=["POST"])
@@ -52,7 +52,8 @@ def update_toggle_risk(body, course_id):
     course_id = path_id(course_id)
     caller = identify(body, course_id)
     require_instructor(caller)
-    service.set_risk_enabled(services().db, course_id, body["toggle_risk"], caller.user_id)
+    service.set_risk_enabled(scoped_services(caller).db, course_id, body["toggle_risk"],
+                             caller.user_id)
     return {"status": "success", "course_id": course_id, "toggle_risk": body["toggle_risk"]}
 
 
@@ -63,4 +64,4 @@ def update_toggle_risk(body, course_id):
 def get_support_video(body):
     """One study-skills video for a risk level (generic content: no token needed)."""
     level = body.get("risk_level") or body.get("risk")
-    return service.support_video(services(), level)
+    return service.support_video(default_services(), level)
