@@ -187,3 +187,37 @@ def test_job_view_hides_payload(db):
     job_id, _ = queue.enqueue(db, "sync", "a", {"user_id": "secret-owner"})
     view = queue.public_view(queue.get_job(db, job_id))
     assert "payload" not in view and view["state"] == "queued"
+
+
+def test_parallel_force_syncs_start_one_job_per_round(app, client):
+    """Twenty instructors' force-syncs of one course at the same moment, twelve rounds (the
+    probe saw two jobs in 2 of 12 rounds): every answer names the same job, and only one is
+    active. ``test_racing_enqueues_start_one_job`` forces the interleaving deterministically."""
+    signup = client.post("/auth/signup", json={"name": "T", "email": "t@example.edu",
+                                               "password": "Str0ngPassw0rd",
+                                               "canvasApiToken": "teacher-token"})
+    headers = {"Authorization": f"Bearer {signup.get_json()['token']}"}
+    db = app.extensions["knowgap"].db
+    path = "/achieveup/instructor/course/101/force-sync"
+    assert client.post(path, headers=headers).status_code == 202      # warms the Canvas cache
+    db[queue.JOBS].update_many({}, {"$set": {"state": "succeeded"}, **queue.RELEASE})
+    for _ in range(12):
+        start = threading.Barrier(20)
+        answers: list = []
+
+        def force_sync():
+            own = app.test_client()
+            start.wait()
+            response = own.post(path, headers=headers)
+            answers.append((response.status_code, response.get_json()["job_id"]))
+
+        threads = [threading.Thread(target=force_sync) for _ in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert {status for status, _ in answers} == {202}
+        assert len({job_id for _, job_id in answers}) == 1, answers
+        assert db[queue.JOBS].count_documents({"state": {"$in": list(queue.ACTIVE)}}) == 1
+        job = queue.claim(db, "w", 60)
+        queue.finish(db, job["_id"], "w")
