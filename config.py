@@ -46,7 +46,9 @@ class Config:
     mongodb_db: str = "knowgap"
 
     jwt_secret_key: str = ""
-    jwt_access_minutes: int = 15
+    # 24 h: the web app never refreshes, so a session must last a working day; revocation
+    # (logout, password change, refresh reuse) is checked on every request (README: Security).
+    jwt_access_minutes: int = 24 * 60
     jwt_refresh_days: int = 14
     token_encryption_key: str = ""
     bcrypt_rounds: int = 12
@@ -204,6 +206,9 @@ def validate(config: Config) -> None:
             raise ValueError
     except (ValueError, TypeError):
         problems.append("TOKEN_ENCRYPTION_KEY must be 32 bytes in url-safe base64")
+    if not 0 < config.jwt_access_minutes < config.jwt_refresh_days * 24 * 60:
+        # a session's refresh records must outlive its access tokens: revocation reads them
+        problems.append("JWT_ACCESS_MINUTES must be positive and shorter than JWT_REFRESH_DAYS")
     if urlparse(config.canvas_base_url).scheme not in {"http", "https"}:
         problems.append("CANVAS_BASE_URL must be an http(s) URL")
     if config.is_production and "*" in config.cors_origins:

@@ -330,6 +330,22 @@ def test_refresh_reuse_revokes_family(client, session):
     envelope(client.post("/auth/refresh", json={"refresh_token": newest}), 401)
 
 
+def test_refresh_reuse_ends_the_sessions_access_tokens_at_once(client, session):
+    """Issue 17 item 8: after a reused refresh token is detected, the session's access tokens
+    (the first and the rotated one) stop working on their next request, not at expiry."""
+    rotated = client.post("/auth/refresh",
+                          json={"refresh_token": session["refresh_token"]}).get_json()
+    for token in (session["token"], rotated["token"]):
+        assert client.get("/auth/me", headers=bearer(token)).status_code == 200
+    envelope(client.post("/auth/refresh", json={"refresh_token": session["refresh_token"]}),
+             401)
+    for token in (session["token"], rotated["token"]):
+        body = envelope(client.get("/auth/me", headers=bearer(token)), 401)
+        assert body["error"] == "refresh_token_reused"
+        assert body["message"] == ("This session was ended because its refresh token was "
+                                   "used twice. Please sign in again.")
+
+
 def test_refresh_reuse_leaves_other_sessions_alone(client, session):
     other = client.post("/auth/login", json={"email": "ada@example.edu",
                                              "password": PASSWORD}).get_json()
@@ -366,9 +382,14 @@ def test_logout_revokes_access_and_family(client, session):
 
 
 def test_logout_with_access_token_only_ends_its_family(client, session):
+    rotated = client.post("/auth/refresh",
+                          json={"refresh_token": session["refresh_token"]}).get_json()
     client.post("/auth/logout", headers=bearer(session["token"]))
-    envelope(client.post("/auth/refresh", json={"refresh_token": session["refresh_token"]}),
+    envelope(client.post("/auth/refresh", json={"refresh_token": rotated["refresh_token"]}),
              401)
+    # every access token of the session ends, not only the one that signed out
+    assert envelope(client.get("/auth/me", headers=bearer(rotated["token"])),
+                    401)["error"] == "token_revoked"
 
 
 def test_logout_with_refresh_token_only(client, session):
@@ -419,28 +440,47 @@ def test_profile_requires_login(client):
     envelope(client.put("/auth/profile", json={"name": "X"}), 401)
 
 
-def test_password_change_revokes_old_sessions(client, session):
+def test_password_change_keeps_this_session_and_ends_the_others(client, session):
+    """API_CONTRACT: ``PUT /auth/password`` -> ``{message}``; the calling session stays valid
+    (the web app keeps its token), every other session ends at once."""
     headers = bearer(session["token"])
     other = client.post("/auth/login", json={"email": "ada@example.edu",
                                              "password": PASSWORD}).get_json()
     response = client.put("/auth/password", headers=headers,
                           json={"currentPassword": PASSWORD, "newPassword": "New-Passw0rd"})
     assert response.status_code == 200
-    body = response.get_json()
-    assert body["message"].endswith(".")
+    assert response.get_json() == {
+        "message": "Your password was changed. Other sessions have been signed out."}
     assert_no_secrets(response, "New-Passw0rd", PASSWORD)
-    # old access tokens and all refresh tokens stop working
-    assert envelope(client.get("/auth/me", headers=headers), 401)["error"] == "token_revoked"
-    envelope(client.get("/auth/me", headers=bearer(other["token"])), 401)
-    envelope(client.post("/auth/refresh", json={"refresh_token": other["refresh_token"]}), 401)
-    # the session returned with the change works; the new password logs in, the old does not
-    assert client.get("/auth/me", headers=bearer(body["token"])).status_code == 200
-    assert client.post("/auth/refresh",
-                       json={"refresh_token": body["refresh_token"]}).status_code == 200
+    # the session that made the change keeps working, and keeps refreshing
+    assert client.get("/auth/me", headers=headers).status_code == 200
+    rotated = client.post("/auth/refresh", json={"refresh_token": session["refresh_token"]})
+    assert rotated.status_code == 200
+    assert client.get("/auth/me", headers=bearer(rotated.get_json()["token"])).status_code == 200
+    # the other session's access token ends now (not at expiry), and its refresh token too
+    body = envelope(client.get("/auth/me", headers=bearer(other["token"])), 401)
+    assert body["error"] == "token_revoked" and "password was changed" in body["message"]
+    body = envelope(client.post("/auth/refresh",
+                                json={"refresh_token": other["refresh_token"]}), 401)
+    assert "password was changed" in body["message"]
+    # the new password logs in, the old does not
     assert client.post("/auth/login", json={"email": "ada@example.edu",
                                             "password": "New-Passw0rd"}).status_code == 200
     envelope(client.post("/auth/login", json={"email": "ada@example.edu",
                                               "password": PASSWORD}), 401)
+
+
+def test_password_change_ends_tokens_without_a_session(client, session, config):
+    """A token with no ``fid`` (none is issued, but one could exist) cannot be scoped to a
+    session: it ends with every password change, through ``tokens_valid_after``."""
+    claims = claims_of(session["token"])
+    claims.pop("fid")
+    loose = jwt.encode(claims, config.jwt_secret_key, algorithm="HS256")
+    assert client.get("/auth/me", headers=bearer(loose)).status_code == 200
+    assert client.put("/auth/password", headers=bearer(session["token"]), json={
+        "currentPassword": PASSWORD, "newPassword": "New-Passw0rd"}).status_code == 200
+    envelope(client.get("/auth/me", headers=bearer(loose)), 401)
+    assert client.get("/auth/me", headers=bearer(session["token"])).status_code == 200
 
 
 def test_password_change_failures(client, session):
@@ -497,6 +537,41 @@ def test_login_rate_limited_per_email_across_ips(limited_client):
                                    environ_base={"REMOTE_ADDR": "10.0.0.99"})
     envelope(response, 429)
     assert "Retry-After" in response.headers
+
+
+def test_profile_email_taken_answers_get_the_signup_limit(limited_client):
+    """Issue 17 item 8: ``PUT /auth/profile`` answering ``email_taken`` reveals a registered
+    address like sign-up does, so those answers count against the sign-up limit; other profile
+    changes do not."""
+    token = signup(limited_client, email="probe@x.edu").get_json()["token"]
+    taken = signup(limited_client, email="taken@x.edu")
+    assert taken.status_code == 201
+    headers = bearer(token)
+    for _ in range(5):       # answers that reveal nothing are not counted
+        assert limited_client.put("/auth/profile", headers=headers,
+                                  json={"name": "Probe"}).status_code == 200
+    for i in range(3):
+        envelope(limited_client.put("/auth/profile", headers=headers,
+                                    json={"email": "taken@x.edu"},
+                                    environ_base={"REMOTE_ADDR": f"10.1.0.{i}"}), 409)
+    # per e-mail, whichever address the probe comes from
+    response = limited_client.put("/auth/profile", headers=headers, json={"email": "TAKEN@x.edu"},
+                                  environ_base={"REMOTE_ADDR": "10.1.0.99"})
+    assert envelope(response, 429)["error"] == "rate_limited"
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_profile_email_taken_limited_per_ip(limited_client):
+    token = signup(limited_client, email="probe@x.edu").get_json()["token"]
+    for i in range(3):
+        limited_client.post("/auth/signup", json={"name": "T", "email": f"t{i}@x.edu",
+                                                  "password": PASSWORD},
+                            environ_base={"REMOTE_ADDR": "10.2.0.1"})
+    headers = bearer(token)
+    for i in range(3):
+        envelope(limited_client.put("/auth/profile", headers=headers,
+                                    json={"email": f"t{i}@x.edu"}), 409)
+    envelope(limited_client.put("/auth/profile", headers=headers, json={"name": "X"}), 429)
 
 
 def test_signup_rate_limited(limited_client):

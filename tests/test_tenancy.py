@@ -121,9 +121,9 @@ def test_risk_toggle_of_another_host_is_untouched(hosts):
     assert student_b["enabled"] is False                                # B's course: off
     student_a = ok(kg(hosts, "/get-risk", "student-token-1001", course_id=COURSE))
     assert student_a["enabled"] is True and student_a["risk_level"]     # A's course: still on
-    toggle = hosts["client"].get("/get-toggle-risk/101",
-                                 headers={"Authorization": "Bearer teacher-token"})
-    assert toggle.get_json()["toggle_risk"] is True
+    read = hosts["client"].get                           # token-less, host from ``link``
+    assert read("/get-toggle-risk/101").get_json()["toggle_risk"] is True
+    assert read(f"/get-toggle-risk/101?link={hosts['b'].host}").get_json()["toggle_risk"] is False
 
 
 def test_video_override_of_another_host_never_reaches_its_students(hosts):

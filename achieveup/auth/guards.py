@@ -17,10 +17,12 @@ API (all raise ``AppError`` subclasses rendered as the JSON envelope):
 ``login_required(fn)``
     Decorator. Reads ``Authorization: Bearer <access JWT>``; verifies signature (HS256 only),
     ``exp``/``iat``/``sub``/``jti``, ``type == "access"``, that the ``jti`` is not on the
-    logout denylist, that the user still exists and that the token was issued after the user's
-    ``tokens_valid_after`` (password change). Sets ``g.user`` (the user document) and
+    logout denylist, that the user still exists and that the token's session (``fid``) was not
+    ended (logout, refresh-token reuse, a password change made by another session); a token
+    without a session must be issued after the user's ``tokens_valid_after``. Checked on every
+    request, so an ended session stops at once. Sets ``g.user`` (the user document) and
     ``g.token_claims``. 401 otherwise (``token_missing``, ``token_invalid``, ``token_expired``,
-    ``token_revoked``).
+    ``token_revoked``, ``refresh_token_reused``).
 ``role_required(*roles)``
     Decorator; implies ``login_required``; 403 ``forbidden_role`` unless the user's role is one
     of ``roles``. ``admin`` passes every role check.
@@ -90,10 +92,15 @@ def authenticate(token: str | None = None) -> dict:
     user = store.find_by_id(svc.db, claims["sub"])
     if user is None:
         raise tokens.token_invalid()
-    valid_after = user.get("tokens_valid_after")
-    if valid_after is not None and _millis(claims["iat"]) < _millis(valid_after):
-        raise Unauthorized("Your password was changed, so this session ended. Please sign in "
-                           "again.", error="token_revoked")
+    family = claims.get("fid")
+    if isinstance(family, str) and family:
+        ended = tokens.session_revocation(svc.db, family)
+        if ended:
+            raise tokens.session_ended(ended)
+    else:
+        valid_after = user.get("tokens_valid_after")
+        if valid_after is not None and _millis(claims["iat"]) < _millis(valid_after):
+            raise tokens.session_ended("password_change")
     g.user = user
     g.token_claims = claims
     return user

@@ -24,6 +24,17 @@ per_ip = limit_from_config("auth_rate_limit")
 per_email = limit_from_config("auth_rate_limit", key_func=json_field("email"))
 
 
+def _email_taken(response) -> bool:
+    return response.status_code == 409
+
+
+# A profile change answering "email taken" tells whether an address has an account, like a
+# sign-up does: those answers count against the sign-up limit (per IP and per e-mail).
+per_ip_email_taken = limit_from_config("auth_rate_limit", deduct_when=_email_taken)
+per_email_taken = limit_from_config("auth_rate_limit", key_func=json_field("email"),
+                                    deduct_when=_email_taken)
+
+
 @blp.route("/signup", methods=["POST"])
 @per_ip
 @per_email
@@ -91,6 +102,8 @@ def token_status():
 
 @blp.route("/profile", methods=["PUT"])
 @login_required
+@per_ip_email_taken
+@per_email_taken
 @blp.arguments(s.ProfileSchema)
 @blp.response(200, s.UserEnvelopeSchema)
 def profile(data):
@@ -102,11 +115,11 @@ def profile(data):
 @login_required
 @per_ip
 @blp.arguments(s.PasswordSchema)
-@blp.response(200, s.PasswordChangedSchema)
+@blp.response(200, s.MessageSchema)
 def password(data):
-    """Change the password; every other session (refresh token, older access token) ends."""
-    return service.change_password(services(), current_user(), data["currentPassword"],
-                                   data["newPassword"])
+    """Change the password: this session stays valid, every other session ends at once."""
+    return service.change_password(services(), current_user(), g.token_claims,
+                                   data["currentPassword"], data["newPassword"])
 
 
 @blp.route("/validate-canvas-token", methods=["POST"])

@@ -121,14 +121,6 @@ class MessageSchema(StrictSchema):
     message = fields.String()
 
 
-class PasswordChangedSchema(StrictSchema):
-    message = fields.String()
-    token = fields.String()
-    refresh_token = fields.String()
-    token_type = fields.String()
-    expires_at = fields.String()
-
-
 class CanvasUserInfoSchema(StrictSchema):
     id = fields.String()
     name = fields.String()

@@ -204,10 +204,11 @@ def login(svc: Services, email: str, password: str) -> dict:
 
 
 def refresh(svc: Services, refresh_token: str) -> dict:
+    """Rotate: a revoked session (logout, reuse, password change) was refused by
+    ``consume_refresh``; the session that changed the password keeps refreshing."""
     record = tokens.consume_refresh(svc.db, refresh_token)
     user = store.find_by_id(svc.db, record["user_id"])
-    valid_after = store.as_utc(user.get("tokens_valid_after")) if user else None
-    if user is None or (valid_after and store.as_utc(record["created_at"]) < valid_after):
+    if user is None:
         tokens.revoke_family(svc.db, record["family_id"], reason="invalidated")
         raise tokens.refresh_invalid()
     return issue_session(svc, user, family_id=record["family_id"], parent=record["jti"])
@@ -256,7 +257,10 @@ def update_profile(svc: Services, user: dict, data: dict) -> dict:
     return public_user(store.update(svc.db, user["_id"], changes, unset))
 
 
-def change_password(svc: Services, user: dict, current: str, new: str) -> dict:
+def change_password(svc: Services, user: dict, claims: dict, current: str, new: str) -> dict:
+    """The session making the change (``claims``' ``fid``) stays valid: the web app keeps its
+    token. Every other session ends at once (refresh tokens revoked, access tokens refused on
+    their next request); tokens without a session end through ``tokens_valid_after``."""
     if not passwords.verify(current, user.get("password_hash")):
         raise BadRequest("Your current password is incorrect.", error="invalid_current_password")
     passwords.check_policy(new, field="newPassword")
@@ -264,14 +268,11 @@ def change_password(svc: Services, user: dict, current: str, new: str) -> dict:
         raise ValidationFailed("Choose a new password that differs from your current one.",
                                error="password_unchanged",
                                details={"newPassword": ["Must differ from the current password."]})
-    now = utcnow()
-    user = store.update(svc.db, user["_id"], {
+    store.update(svc.db, user["_id"], {
         "password_hash": passwords.hash_password(new, svc.config.bcrypt_rounds),
-        "tokens_valid_after": now})
-    tokens.revoke_user(svc.db, str(user["_id"]))
-    session = issue_session(svc, user)
-    return {"message": "Your password was changed. Other sessions have been signed out.",
-            **{k: session[k] for k in ("token", "refresh_token", "token_type", "expires_at")}}
+        "tokens_valid_after": utcnow()})
+    tokens.revoke_user(svc.db, str(user["_id"]), keep_family=claims.get("fid"))
+    return {"message": "Your password was changed. Other sessions have been signed out."}
 
 
 def create_admin(svc: Services, email: str, name: str, password: str,

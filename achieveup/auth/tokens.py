@@ -1,19 +1,25 @@
-"""Access JWTs, rotating refresh tokens with reuse detection, and the access-token denylist.
+"""Access JWTs, rotating refresh tokens with reuse detection, and session revocation.
 
 Access token: a JWT signed with HS256 only (the algorithm is fixed here, never read from the
 token; decoding passes ``algorithms=["HS256"]`` so ``alg: none`` and RS/HS confusion fail), key
 ``config.jwt_secret_key`` (>= 32 bytes, enforced by config), lifetime
 ``config.jwt_access_minutes``. Claims: ``sub`` (user id), ``iat`` (seconds, millisecond
 precision so a token issued right after a password change is distinguishable from one issued
-right before), ``exp``, ``jti`` (random), ``type: "access"``, ``fid`` (refresh family of the
-session, used by logout).
+right before), ``exp``, ``jti`` (random), ``type: "access"``, ``fid`` (the session: its refresh
+family).
 
 Refresh token: an opaque random string (``secrets.token_urlsafe(48)``). Only its SHA-256 is
 stored, in ``AchieveUp_Refresh_Tokens.jti``, next to ``family_id`` (one per login), ``user_id``,
-``expires_at`` (``config.jwt_refresh_days``), ``used_at``, ``revoked_at``. Every use rotates it:
-the presented token is marked used atomically and a new one of the same family is issued.
-Presenting a token that was already used (or revoked) means it was copied: the whole family is
-revoked and the caller gets 401.
+``expires_at`` (``config.jwt_refresh_days``), ``used_at``, ``revoked_at``, ``revoked_reason``.
+Every use rotates it: the presented token is marked used atomically and a new one of the same
+family is issued. Presenting a token that was already used means it was copied: the whole
+family is revoked and the caller gets 401.
+
+Sessions end at once, not at the access token's expiry: every request checks its token's
+session (``session_revocation``), so revoking a family (logout, refresh-token reuse, a password
+change for every session but the one making it) stops its access tokens on their next request.
+A family's records outlive its access tokens (refresh lifetime > access lifetime), so the
+check needs no extra collection.
 
 Denylist: ``AchieveUp_Revoked_Tokens {jti, expires_at}`` holds access-token ids revoked by
 logout until they would have expired anyway (TTL index).
@@ -137,10 +143,26 @@ def refresh_invalid() -> Unauthorized:
                         error="refresh_token_invalid")
 
 
+#: Why a session ended (``revoked_reason``) -> what the user reads.
+SESSION_ENDED = {
+    "logout": ("You have signed out. Please sign in again.", "token_revoked"),
+    "password_change": ("Your password was changed, so this session ended. Please sign in "
+                        "again.", "token_revoked"),
+    "reuse": ("This session was ended because its refresh token was used twice. Please sign "
+              "in again.", "refresh_token_reused"),
+}
+
+
+def session_ended(reason: str | None) -> Unauthorized:
+    message, error = SESSION_ENDED.get(reason or "", (
+        "Your session has ended. Please sign in again.", "token_revoked"))
+    return Unauthorized(message, error=error)
+
+
 def consume_refresh(db: Database, token: str) -> dict:
     """Mark a refresh token used (atomically) and return its record, or raise 401.
 
-    A token that exists but was already used or revoked is a replay: its family is revoked.
+    A token that was already used (and not revoked) is a replay: its family is revoked.
     """
     if not isinstance(token, str) or not token or len(token) > 512:
         raise refresh_invalid()
@@ -151,11 +173,12 @@ def consume_refresh(db: Database, token: str) -> dict:
         {"$set": {"used_at": now}})
     if record is None:
         known = db[REFRESH].find_one({"jti": digest})
-        if known is not None:
-            revoke_family(db, known["family_id"], reason="reuse")
-            raise Unauthorized("This session was ended because its refresh token was used "
-                               "twice. Please sign in again.", error="refresh_token_reused")
-        raise refresh_invalid()
+        if known is None:
+            raise refresh_invalid()
+        if known.get("revoked_at") is not None:
+            raise session_ended(known.get("revoked_reason"))
+        revoke_family(db, known["family_id"], reason="reuse")
+        raise session_ended("reuse")
     if as_utc(record["expires_at"]) <= now:
         raise Unauthorized("Your session has expired. Please sign in again.",
                            error="refresh_token_expired")
@@ -174,7 +197,19 @@ def revoke_family(db: Database, family_id: str, reason: str = "logout") -> int:
     return result.modified_count
 
 
-def revoke_user(db: Database, user_id: str, reason: str = "password_change") -> int:
-    result = db[REFRESH].update_many({"user_id": str(user_id), "revoked_at": None},
-                                     {"$set": {"revoked_at": utcnow(), "revoked_reason": reason}})
+def revoke_user(db: Database, user_id: str, reason: str = "password_change",
+                keep_family: str | None = None) -> int:
+    """End every session of the user except ``keep_family`` (the one making the change)."""
+    query: dict = {"user_id": str(user_id), "revoked_at": None}
+    if keep_family:
+        query["family_id"] = {"$ne": keep_family}
+    result = db[REFRESH].update_many(query, {"$set": {"revoked_at": utcnow(),
+                                                      "revoked_reason": reason}})
     return result.modified_count
+
+
+def session_revocation(db: Database, family_id: str) -> str | None:
+    """Why the session ``family_id`` was ended (``revoked_reason``), or None while it lives."""
+    record = db[REFRESH].find_one({"family_id": family_id, "revoked_at": {"$ne": None}},
+                                  {"revoked_reason": 1})
+    return None if record is None else (record.get("revoked_reason") or "revoked")

@@ -34,7 +34,10 @@ def force_sync(query, course_id):
                                            full=query["full"])
     message = ("Course sync started." if created else
                "A sync of this course is already running; follow its progress.")
-    return {"message": message, "job_id": job_id}
+    # ``details``: the counts the web app's sync button reads; nothing is synced yet at 202
+    return {"message": message, "job_id": job_id,
+            "details": {"total_quizzes": 0, "total_synced": 0, "progress_synced": 0,
+                        "total_errors": 0}}
 
 
 @blp.route("/achieveup/jobs/<job_id>")

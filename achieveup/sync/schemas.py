@@ -10,10 +10,20 @@ class ForceSyncQuery(StrictSchema):
         "description": "Re-read every quiz submission instead of only the new ones."})
 
 
+class SyncCountsSchema(StrictSchema):
+    total_quizzes = fields.Integer(required=True)
+    total_synced = fields.Integer(required=True)
+    progress_synced = fields.Integer(required=True)
+    total_errors = fields.Integer(required=True)
+
+
 class SyncStartedSchema(StrictSchema):
     message = fields.String(required=True)
     job_id = fields.String(required=True, metadata={
         "description": "Poll GET /achieveup/jobs/{job_id} for progress."})
+    details = fields.Nested(SyncCountsSchema, required=True, metadata={
+        "description": "All 0 when the sync is accepted (the web app's sync button reads "
+                       "progress_synced); the job's counts say what it did."})
 
 
 class JobStatusSchema(StrictSchema):

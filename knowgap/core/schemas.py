@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, missing, validate
 
 from knowgap.core.errors import ValidationFailed
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+# OpenAPI form of an optional id: "" is accepted and means absent (see ``Id``).
+OPTIONAL_ID_PATTERN = r"^([A-Za-z0-9_.:-]{1,64})?$"
 # Canvas access tokens are printable ASCII without spaces. Anything else (control characters,
 # CR/LF, non-ASCII) can never be valid and must not reach an HTTP header: aiohttp refuses it
 # with a ValueError ("header injection"), which used to surface as a 500.
@@ -55,13 +57,25 @@ class Text(fields.String):
 
 
 class Id(fields.String):
-    """An identifier (Canvas ids are numbers; ours are hex): accepts int or str, yields str."""
+    """An identifier (Canvas ids are numbers; ours are hex): accepts int or str, yields str.
+
+    An optional id sent as ``""`` is absent (its default applies): the web app sends ``""``
+    for "none selected". Ids inside lists are never optional: ``["1", ""]`` stays an error.
+    """
 
     default_error_messages = {"invalid_id": "Must be an id: letters, digits, '_', '-', '.', ':'."}
 
     def __init__(self, *args, **kwargs):
-        kwargs["metadata"] = {"pattern": ID_PATTERN.pattern, **(kwargs.get("metadata") or {})}
+        pattern = ID_PATTERN.pattern
+        if not kwargs.get("required"):
+            pattern = OPTIONAL_ID_PATTERN
+        kwargs["metadata"] = {"pattern": pattern, **(kwargs.get("metadata") or {})}
         super().__init__(*args, **kwargs)
+
+    def deserialize(self, value, attr=None, data=None, **kwargs):
+        if value == "" and not self.required and not isinstance(self.parent, fields.Field):
+            value = missing
+        return super().deserialize(value, attr, data, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool):

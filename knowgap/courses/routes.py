@@ -21,10 +21,11 @@ blp = Blueprint("knowgap_courses", __name__, description="KnowGap: courses and s
 @blp.arguments(AddTokenBody)
 @blp.response(200)
 def add_token(body):
-    """Register the caller's Canvas token (encrypted) and courses for periodic sync."""
+    """Register the caller's Canvas token (encrypted) and courses for periodic sync; who the
+    caller is and which courses they are in comes from Canvas."""
     caller = identify(body)
-    require_self(caller, body["user_id"])
-    return register_token(scoped_services(caller), caller, body["course_ids"])
+    require_self(caller, body.get("user_id"))
+    return register_token(scoped_services(caller), caller, body.get("course_ids") or None)
 
 
 @blp.route("/update-course-db", methods=["POST"])
@@ -37,6 +38,28 @@ def update_course_db(body):
     svc = scoped_services(caller)
     return service.sync_course(svc, caller.canvas(svc.config), body["course_id"],
                                instructor=caller.is_instructor)
+
+
+@blp.route("/sync-all-quizzes-questions", methods=["POST"])
+@blp.arguments(CourseBody)
+@blp.response(200)
+def sync_all_quizzes_questions(body):
+    """Instructor "deep sync": a full sync that re-reads every quiz, question and submission,
+    whatever the incremental state says."""
+    caller = identify(body, body["course_id"])
+    require_instructor(caller)
+    svc = scoped_services(caller)
+    return service.sync_course(svc, caller.canvas(svc.config), body["course_id"],
+                               instructor=True, full=True)
+
+
+@blp.route("/get-student-profile", methods=["POST"])
+@blp.arguments(CallerBody)
+@blp.response(200)
+def get_student_profile(body):
+    """``{status, profile: {id, name}}``: the caller's own Canvas profile."""
+    caller = identify(body)
+    return {"status": "success", "profile": {"id": caller.user_id, "name": caller.name}}
 
 
 @blp.route("/get-course-quizzes", methods=["POST"])
@@ -73,7 +96,13 @@ def get_student_grade(body):
 @blp.arguments(CourseContextBody)
 @blp.response(200)
 def update_course_context(body):
-    """Instructor: store the course context; regenerate non-overridden topics/videos."""
+    """Instructor: store the course context; regenerate non-overridden topics/videos.
+
+    The extension's popup also posts here, with no token, ``course_context: {user_role}`` (the
+    role it read from Canvas): roles come from Canvas, so that report is acknowledged and
+    nothing is stored."""
+    if isinstance(body["course_context"], dict):
+        return service.role_report(body["course_id"])
     caller = identify(body, body["course_id"])
     require_instructor(caller)
     return service.update_context(scoped_services(caller), caller, body["course_id"],

@@ -211,15 +211,17 @@ def next_sync_state(state: dict | None, data: dict, base_url: str, now: dt.datet
             "mode": "incremental" if data["incremental"] else "full"}
 
 
-def sync_course(svc, access, course_id: str, *, instructor: bool, generate: bool = True) -> dict:
-    """Fetch from Canvas with ``access`` (a ``CanvasAccess``/gateway) and store; returns counts."""
+def sync_course(svc, access, course_id: str, *, instructor: bool, generate: bool = True,
+                full: bool = False) -> dict:
+    """Fetch from Canvas with ``access`` (a ``CanvasAccess``/gateway) and store; returns counts.
+    ``full`` makes an instructor sync a full one whatever the sync state says."""
     course_id = str(course_id)
     if not instructor:
         return _student_sync(svc, access, course_id, generate=generate)
     db = svc.db
     now = utcnow()
     state = store.get_sync_state(db, course_id)
-    reason = full_sync_reason(state, access.base_url, now)
+    reason = "full sync asked for" if full else full_sync_reason(state, access.base_url, now)
     wait = svc.config.canvas_report_wait_seconds
     if access.deadline:
         wait = min(wait, access.deadline / 2)     # leave time for everything else
@@ -235,7 +237,7 @@ def sync_course(svc, access, course_id: str, *, instructor: bool, generate: bool
     students, n_incorrect = store.incorrect_totals(db, course_id, quizzes)
     summary = {
         "status": "success", "course_id": course_id, "mode": "instructor",
-        "quizzes": len(quizzes),
+        "full": not data["incremental"], "quizzes": len(quizzes),
         "questions": store.question_count(db, course_id),
         "students": students,
         "incorrect_answers": n_incorrect,
@@ -318,6 +320,14 @@ def questions_by_course(svc, caller, course_id: str) -> dict:
          "question_type": q.get("question_type"), "question_text": q.get("question_text", ""),
          "points_possible": q.get("points_possible"), "core_topic": q.get("core_topic")}
         for q in questions]}}
+
+
+def role_report(course_id: str) -> dict:
+    """The popup's ``{user_role}`` report: acknowledged, never stored (roles come from Canvas,
+    checked on every call; a token-less report proves nothing)."""
+    return {"status": "ignored", "course_id": course_id,
+            "message": "Nothing was stored: KnowGap reads your role in the course from Canvas. "
+                       "To set the course context, send it as text with your Canvas token."}
 
 
 def update_context(svc, caller, course_id: str, text: str) -> dict:

@@ -33,12 +33,16 @@ SCHEDULE = "knowgap_sync_schedule"
 JOB_KIND = "knowgap_course_sync"
 
 
-def register_token(svc, caller, course_ids: list[str]) -> dict:
-    """Verify the caller's enrollment in each course and store the token for refreshes."""
+def register_token(svc, caller, course_ids: list[str] | None) -> dict:
+    """Store the token for refreshes of the courses Canvas shows the caller active in:
+    ``course_ids`` when given (each must be one of them), else all of them."""
     courses = caller.canvas(svc.config, deadline=svc.config.canvas_timeout_seconds).run(
         lambda client: client.list_courses())
     roles = {str(c.get("id")): sorted(course_roles(c)) for c in courses if isinstance(c, dict)}
-    wanted = list(dict.fromkeys(str(c) for c in course_ids))
+    if course_ids is None:
+        wanted = [cid for cid, held in roles.items() if held]
+    else:
+        wanted = list(dict.fromkeys(str(c) for c in course_ids))
     missing = [c for c in wanted if not roles.get(c)]
     if missing:
         raise Forbidden(f"You are not enrolled in course(s) {', '.join(missing)} in Canvas.",

@@ -29,6 +29,10 @@ from knowgap.identity.canvas_access import CanvasAccess
 
 IDENTITY_CACHE = "knowgap_identity_cache"
 CACHE_MINUTES = 5
+#: The 401 of every KnowGap call made without a Canvas token: what exactly to send.
+TOKEN_MISSING_MESSAGE = ("This call needs your Canvas access token: send the header "
+                         "'Authorization: Bearer <Canvas token>' or 'access_token' in the JSON "
+                         "body.")
 
 
 @dataclass(frozen=True)
@@ -101,8 +105,7 @@ def resolve_caller(svc, token: str | None, link: str | None = None,
     """
     base_url = canvas_base_url(link, svc.config)
     if not token or not isinstance(token, str):
-        raise Unauthorized("Send your Canvas access token (access_token in the body or an "
-                           "Authorization: Bearer header).", error="canvas_token_missing")
+        raise Unauthorized(TOKEN_MISSING_MESSAGE, error="canvas_token_missing")
     if not plausible_canvas_token(token):
         # Never send it: control characters in a header are refused by the HTTP client.
         raise Unauthorized(CanvasTokenInvalid.message, error="canvas_token_invalid")

@@ -6,10 +6,11 @@ from flask_smorest import Blueprint
 from knowgap.core.errors import BadRequest
 from knowgap.core.schemas import path_id
 from knowgap.core.extensions import limit_from_config
-from knowgap.identity.request import default_services, identify, scoped_services
+from knowgap.identity.request import (identify, requested_canvas, requested_services,
+                                      scoped_services)
 from knowgap.identity.service import require_instructor, require_self_or_instructor
 from knowgap.risk import service
-from knowgap.risk.schemas import RiskBody, SupportVideoBody, ToggleBody
+from knowgap.risk.schemas import RiskBody, SupportVideoBody, ToggleBody, ToggleQuery
 
 blp = Blueprint("knowgap_risk", __name__, description="KnowGap: at-risk prediction")
 
@@ -35,13 +36,18 @@ def get_risk(body):
 
 
 @blp.route("/get-toggle-risk/<string:course_id>", methods=["GET"])
+@blp.arguments(ToggleQuery, location="query")
 @blp.response(200)
-def get_toggle_risk(course_id):
-    """``{course_id, toggle_risk}`` (default on). Canvas token as ``Authorization: Bearer``."""
+def get_toggle_risk(query, course_id):
+    """``{course_id, toggle_risk, canvas_host}`` (default on), no token needed: the switch
+    only says whether to show risk, and students' extensions must see their instructor's
+    choice. ``canvas_host`` is the Canvas the answer is for (``link``, else an allowed Canvas
+    ``Origin``, else the server's Canvas)."""
     course_id = path_id(course_id)
-    caller = identify({}, course_id)
-    return {"course_id": course_id,
-            "toggle_risk": service.risk_enabled(scoped_services(caller).db, course_id)}
+    host = requested_canvas(query.get("link"))
+    db = requested_services(host).db
+    return {"course_id": course_id, "toggle_risk": service.risk_enabled(db, course_id),
+            "canvas_host": host}
 
 
 @blp.route("/update-toggle-risk/<string:course_id>", methods=["POST"])
@@ -54,7 +60,9 @@ def update_toggle_risk(body, course_id):
     require_instructor(caller)
     service.set_risk_enabled(scoped_services(caller).db, course_id, body["toggle_risk"],
                              caller.user_id)
-    return {"status": "success", "course_id": course_id, "toggle_risk": body["toggle_risk"]}
+    state = "on" if body["toggle_risk"] else "off"
+    return {"status": "success", "course_id": course_id, "toggle_risk": body["toggle_risk"],
+            "message": f"Risk display is now {state} for course {course_id}."}
 
 
 @blp.route("/get-support-video", methods=["POST"])
@@ -64,4 +72,4 @@ def update_toggle_risk(body, course_id):
 def get_support_video(body):
     """One study-skills video for a risk level (generic content: no token needed)."""
     level = body.get("risk_level") or body.get("risk")
-    return service.support_video(default_services(), level)
+    return service.support_video(requested_services(requested_canvas()), level)

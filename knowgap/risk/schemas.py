@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from marshmallow import validates_schema
 
-from knowgap.core.schemas import Id, Text, ValidationError, fields, validate
-from knowgap.identity.schemas import CallerBody
+from knowgap.core.schemas import Id, StrictSchema, Text, ValidationError, fields, validate
+from knowgap.identity.schemas import CallerBody, CanvasHost
 
 LEVELS = ["low", "medium", "high"]
 
@@ -12,6 +12,12 @@ LEVELS = ["low", "medium", "high"]
 class RiskBody(CallerBody):
     course_id = Id(required=True)
     student_id = Id(allow_none=True)
+
+
+class ToggleQuery(StrictSchema):
+    """``GET /get-toggle-risk/{cid}`` needs nothing; ``link`` names the Canvas host."""
+
+    link = CanvasHost()
 
 
 class ToggleBody(CallerBody):

@@ -162,6 +162,17 @@ def curated_support_video(level: str) -> dict:
             "channel": "YouTube search", "thumbnail": ""}
 
 
+def support_answer(level: str, video: dict, source: str) -> dict:
+    """The support video nested (``video``, the contract) and flat as the extension reads it
+    (``title``, ``channelTitle``, ``url``, ``videoId``: YouTube search's names, ``videoId``
+    empty for a curated search link)."""
+    from knowgap.videos import youtube
+
+    return {"status": "success", "risk_level": level, "video": video, "source": source,
+            "title": video["title"], "channelTitle": video["channel"], "url": video["link"],
+            "videoId": youtube.parse_video_id(video["link"]) or ""}
+
+
 def support_video(services, level: str) -> dict:
     """One study-skills video for a risk level: YouTube search when configured, else curated."""
     from knowgap.videos import store as vstore
@@ -172,8 +183,7 @@ def support_video(services, level: str) -> dict:
     if youtube.configured(services.config):
         hit = vstore.cached_video(services.db, key)
         if hit and hit[0]:
-            return {"status": "success", "risk_level": level, "video": public_video(hit[0]),
-                    "source": "youtube"}
+            return support_answer(level, public_video(hit[0]), "youtube")
 
         async def fetch():
             async with youtube.new_session() as session:
@@ -185,7 +195,5 @@ def support_video(services, level: str) -> dict:
             video = None
         if video:
             vstore.put_video(services.db, key, SUPPORT_QUERIES[level], video, "ok")
-            return {"status": "success", "risk_level": level, "video": public_video(video),
-                    "source": "youtube"}
-    return {"status": "success", "risk_level": level, "video": curated_support_video(level),
-            "source": "curated"}
+            return support_answer(level, public_video(video), "youtube")
+    return support_answer(level, curated_support_video(level), "curated")
