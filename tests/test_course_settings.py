@@ -33,7 +33,8 @@ def badges_of(db):
 
 def test_defaults_and_ownership(client, teacher):
     body = client.get(URL, headers=teacher).get_json()
-    assert body["course_id"] == COURSE and body["mastery_model"] == "percentage"
+    assert body["course_id"] == COURSE and body["mastery_model"] == "recency"
+    assert body["calculation_int"] is None
     assert body["bkt_parameters"] == "fitted" and body["min_evidence"] == 3
     assert body["badge_thresholds"] == {"beginner": 25, "intermediate": 50, "advanced": 75,
                                         "expert": 90}
@@ -201,5 +202,8 @@ def test_settings_keep_the_leaderboard_switch_and_bkt_badges_say_what_they_measu
     assert new["model"] == "bkt_fitted"
     from achieveup.badges.service import evidence_narrative
     assert "mastery estimate" in evidence_narrative(new)
-    old = db[store.BADGES].find_one({"_id": next(iter(before))})
-    assert "model" not in old and evidence_narrative(old).startswith("Scored ")
+    old = db[store.BADGES].find_one({"_id": next(iter(before))})     # earned under the default
+    assert old["model"] == "recency" and "weighted toward recent ones" in \
+        evidence_narrative(old)
+    gradebook = {k: v for k, v in old.items() if k != "model"}     # a percentage badge
+    assert evidence_narrative(gradebook).startswith("Scored ")

@@ -93,10 +93,13 @@ def test_sync_end_to_end_idempotent_and_analytics_shape(client, app, teacher, ca
     assert isinstance(s["id"], str) and s["riskLevel"] in {"low", "medium", "high"}
     assert set(s["skillBreakdown"]) == set(SKILLS)
     for item in s["skillBreakdown"].values():
-        base = {"score", "level", "questionsAttempted", "questionsCorrect", "model", "evidence"}
+        base = {"score", "level", "questionsAttempted", "questionsCorrect", "model", "evidence",
+                "explanation"}
         assert base <= set(item)
         assert set(item) - base in (set(), {"badgeLevel", "badgeEarnedAt"})
-        assert item["model"] == "percentage" and item["evidence"] == item["questionsAttempted"]
+        # the default model: every graded attempt counts (at least one per question)
+        assert item["model"] == "recency" and item["evidence"] >= item["questionsAttempted"]
+        assert item["explanation"].endswith(f"so {item['score']:g}.")
     assert set(body["averageScores"]) == set(SKILLS)
     assert any(v > 0 for v in body["averageScores"].values())
 
@@ -123,6 +126,8 @@ def test_attempt_policy_keep_latest_vs_highest(client, app, teacher):
                                                skills=["S"]))
     db[store.QUIZZES].insert_one(where(db, _id=key(db, "7", "9"), course_id="7", quiz_id="9",
                                        scoring_policy="keep_latest"))
+    db[store.SETTINGS].insert_one(where(db, _id=key(db, "7"), course_id="7",
+                                        mastery_model="percentage"))
     rows = [["9", "1", 1, "2024-09-01T00:00:00Z", 1.0, 1], ["9", "1", 2, "2024-09-02T00:00:00Z",
                                                              0.0, 1]]
     db[store.EVIDENCE].insert_one(where(db, _id=key(db, "7", "5"), course_id="7",

@@ -51,11 +51,19 @@ class InstructorDashboardSchema(StrictSchema):
 
 # ------------------------------------------------------------------ student analytics
 
-_MODEL = ("What produced the score: 'percentage', or 'bkt_' + where the skill's BKT parameters "
-          "come from: 'fitted' (this course's answers), 'course' (course-wide fit), 'default', "
-          "'fixed' (the instructor's). Set per course in the mastery settings.")
+_MODEL = ("What produced the score: 'recency' (the default: every answer against the class on "
+          "the same question, weighted toward recent ones), 'percentage', a Canvas Outcomes "
+          "calculation method ('decaying_average', 'weighted_average', "
+          "'standard_decaying_average', 'n_mastery', 'highest', 'latest', 'average'), or "
+          "'bkt_' + where the skill's BKT parameters come from: 'fitted' (this course's answers), "
+          "'course' (course-wide fit), 'default', 'fixed' (the instructor's). Set per course in "
+          "the mastery settings.")
 _EVIDENCE = ("Graded answers the score rests on: distinct questions for a percentage, every "
-             "attempt for BKT.")
+             "attempt for recency and BKT, the answers in the quiz results used for a Canvas "
+             "method.")
+_EXPLANATION = ("How the score was reached, in one sentence (e.g. 'Canvas decaying average: your "
+                "latest quiz result (80 %) counts 65 %, the average of your 3 earlier ones "
+                "(60 %) 35 %.').")
 
 
 class SkillBreakdownSchema(StrictSchema):
@@ -67,6 +75,7 @@ class SkillBreakdownSchema(StrictSchema):
     badgeEarnedAt = fields.String(allow_none=True)
     model = fields.String(metadata={"description": _MODEL})
     evidence = Count(metadata={"description": _EVIDENCE})
+    explanation = fields.String(metadata={"description": _EXPLANATION})
 
 
 class AnalyticsStudentSchema(StrictSchema):
@@ -99,6 +108,7 @@ class SkillProgressSchema(StrictSchema):
     correct_answers = Number(required=True)
     model = fields.String(metadata={"description": _MODEL})
     evidence = Count(metadata={"description": _EVIDENCE})
+    explanation = fields.String(metadata={"description": _EXPLANATION})
 
 
 class StudentProgressSchema(StrictSchema):

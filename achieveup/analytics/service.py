@@ -22,6 +22,7 @@ from knowgap.core.tenancy import host_of, where
 log = logging.getLogger("achieveup.analytics")
 
 LEVEL_RANK = {name: i for i, name in enumerate(LEVEL_NAMES)}
+PACKED = mastery.PACKED_FIELDS
 
 
 SUMMARY_FIELDS = {"_id": 0, "student_id": 1, "student_name": 1, "progress": 1,
@@ -47,22 +48,21 @@ def student_analytics(db, course_id: str) -> dict:
     for doc in summaries:
         best = best_badges(doc)
         breakdown, badge_count = {}, 0
-        # packed rows: skill, score, level, questions_attempted, questions_correct, p_mastery,
-        # evidence_count, mastered, last_graded_at, model (mastery.PACKED_FIELDS; summaries
-        # written before the model field have nine)
-        for skill, score, level, attempted, correct, _, events, mastered, _, *model in unpack(
-                doc.get("packed")):
-            model = model[0] if model else "percentage"
-            item = {"score": score, "level": level, "questionsAttempted": attempted,
-                    "questionsCorrect": correct, "model": model,
-                    "evidence": attempted if model == "percentage" else events}
+        # packed rows: mastery.PACKED_FIELDS (summaries written before ``model`` have nine
+        # fields, before ``evidence`` and ``explanation`` ten: score_basis fills them in)
+        for row in unpack(doc.get("packed")):
+            entry = dict(zip(PACKED, row))
+            skill, score, attempted = entry["skill"], entry["score"], entry["questions_attempted"]
+            item = {"score": score, "level": entry["level"], "questionsAttempted": attempted,
+                    "questionsCorrect": entry["questions_correct"],
+                    **mastery.score_basis(entry)}
             badge = best.get(skill)
             if badge:
                 item["badgeLevel"] = badge[0]
                 item["badgeEarnedAt"] = badge[1]
                 badge_count += 1
             breakdown[skill] = item
-            if mastered:
+            if entry["mastered"]:
                 distribution[skill] = distribution.get(skill, 0) + 1
             else:
                 distribution.setdefault(skill, 0)

@@ -20,7 +20,7 @@ import unicodedata
 from urllib.parse import urlparse
 
 from achieveup.badges.levels import LEVEL_NAMES, badge_levels_for
-from achieveup.mastery import service as mastery
+from achieveup.mastery import explain, service as mastery
 from achieveup.mastery import store
 from knowgap.core.errors import Forbidden, Gone, NotFound
 from knowgap.core.tenancy import scoped, where
@@ -388,8 +388,8 @@ def evidence_narrative(doc: dict) -> str:
     where = (f"assessing '{doc['skill']}' in "
              f"{doc.get('course_name') or 'course ' + doc['course_id']}.")
     if doc.get("model"):
-        return (f"Reached a {doc.get('percentage')}% mastery estimate (Bayesian Knowledge "
-                f"Tracing over every graded attempt) on {doc.get('evidence_count')} graded "
+        return (f"Reached a {doc.get('percentage')}% mastery estimate "
+                f"({explain.model_title(doc['model'])}) on {doc.get('evidence_count')} graded "
                 f"questions " + where)
     return f"Scored {doc.get('percentage')}% on {doc.get('evidence_count')} graded questions " \
         + where

@@ -12,6 +12,13 @@ Two views of the same evidence, because they answer different questions:
   graded attempt in chronological order, because a wrong first try followed by a right retake
   is evidence of learning that the percentage view throws away.
 
+A skill's **score** is what the course's score model (:class:`MasteryModel`) makes of the
+evidence: ``recency`` (every answer against the class on the same question, weighted toward
+recent ones: ``achieveup.mastery.recency``), ``percentage``, ``bkt`` (100 x P(L)) or one of
+Canvas Outcomes' calculation methods on per-quiz results (``achieveup.mastery.outcomes``).
+Each score comes with the evidence it rests on and a one-sentence explanation
+(``achieveup.mastery.explain``).
+
 Where the results come from: ``knowgap.canvas.results.QuestionResult`` records, built from
 Classic Quizzes' ``submission_history[].submission_data[]`` and from New Quizzes' student
 analysis reports alike; ``normalize_correct`` (defined there) turns Canvas' verdict into a
@@ -25,7 +32,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+import numpy as np
+
 from achieveup.badges.levels import BADGE_LEVELS, level_for_percentage
+from achieveup.mastery import explain, outcomes, recency
 from knowgap.canvas.results import normalize_correct  # noqa: F401  (calc.normalize_correct)
 from knowgap.core.clock import parse as parse_time
 from knowgap.core.numbers import finite_float
@@ -224,9 +234,13 @@ class SkillMastery:
         percentage model, ``100 * p_mastery`` under the BKT model.
     level: "not_started" without evidence, else the badge level the score reaches, with
         "beginner" also covering started-but-below-the-first-threshold (the student has begun).
-    model: what produced ``score``: "percentage", or "bkt_" + where the skill's parameters
-        come from ("fitted", "course", "default", "fixed").
+    model: what produced ``score``: "recency", "percentage", a Canvas calculation method
+        ("decaying_average", "n_mastery", ...), or "bkt_" + where the skill's parameters come
+        from ("fitted", "course", "default", "fixed").
     last_graded_at: the latest ``graded_at`` seen for the skill, as given (None if none).
+    evidence: graded answers the score rests on (distinct questions for a percentage, every
+        attempt for BKT and recency, the answers in the quiz results used for Canvas methods).
+    explanation: one sentence saying how the score was reached.
     """
 
     skill: str
@@ -240,19 +254,28 @@ class SkillMastery:
     last_graded_at: Any = None
     score: float = 0.0
     model: str = "percentage"
+    evidence: int = 0
+    explanation: str = explain.NOT_STARTED
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-SCORE_MODELS = ("percentage", "bkt")
+#: Score models: the product's own, then Canvas Outcomes' calculation methods.
+SCORE_MODELS = ("recency", "percentage", "bkt") + outcomes.METHODS
+#: The badge level whose threshold counts as Canvas's "mastery" for ``n_mastery``.
+MASTERY_LEVEL = "advanced"
 
 
 @dataclass(frozen=True)
 class MasteryModel:
     """How a course turns evidence into its numbers (instructor settings + fitted parameters).
 
-    score: "percentage" (the gradebook view, the default) or "bkt" (100 x P(L)).
+    score: one of :data:`SCORE_MODELS` ("percentage", the gradebook view, is this dataclass's
+        default; a course's default is ``achieveup.mastery.model.DEFAULTS``).
+    calculation_int: the Canvas method's parameter (None: Canvas's default for the method).
+    recency: the course's fitted recency model (``score="recency"``; without it a student's
+        score is their own proportion right).
     skill_params: BKT parameters per skill (fitted); other skills use the ``params`` passed to
         the computation. sources: per skill, where its parameters come from ("fitted",
         "course", "default", "fixed"), shown as ``SkillMastery.model``; ``default_source``
@@ -270,10 +293,16 @@ class MasteryModel:
     levels: tuple = BADGE_LEVELS
     decay_half_life_days: Optional[float] = None
     now: Optional[datetime] = None
+    calculation_int: Optional[int] = None
+    recency: Optional[recency.RecencyFit] = None
 
     def __post_init__(self):
         if self.score not in SCORE_MODELS:
             raise ValueError(f"unknown score model {self.score!r}; expected one of {SCORE_MODELS}")
+        if self.score in outcomes.METHODS:
+            problem = outcomes.int_problem(self.score, self.calculation_int)
+            if problem:
+                raise ValueError(problem)
 
 
 DEFAULT_MODEL = MasteryModel()
@@ -329,44 +358,26 @@ def _policy_for(policy_by_quiz, quiz_id) -> str:
 
 
 def _group(question_results) -> dict:
-    """quiz_id -> {attempt: [time_key, graded_at, {question_id: credit}]}, graded results only.
-
-    A (quiz, attempt, question) seen twice keeps the last value (e.g. after a regrade).
-    """
-    quizzes: dict = {}
-    for r in question_results:
-        credit = r.get("credit")
-        if credit is None:
-            continue
-        if credit > 1.0:
-            credit = 1.0
-        elif credit < 0.0:
-            credit = 0.0
-        quiz_id = r.get("quiz_id")
-        attempt = r.get("attempt") or 1
-        graded_at = r.get("graded_at")
-        by_attempt = quizzes.get(quiz_id)
-        if by_attempt is None:
-            by_attempt = quizzes[quiz_id] = {}
-        entry = by_attempt.get(attempt)
-        if entry is None:
-            entry = by_attempt[attempt] = [_time_key(graded_at), graded_at, {}]
-        elif graded_at is not None and graded_at != entry[1]:
-            key = _time_key(graded_at)
-            if key > entry[0]:
-                entry[0], entry[1] = key, graded_at
-        entry[2][r.get("question_id")] = credit
-    return quizzes
+    """:func:`group_rows` for result dicts ``{quiz_id, question_id, attempt, graded_at, credit,
+    points_possible?}``. A (quiz, attempt, question) seen twice keeps the last value (e.g.
+    after a regrade)."""
+    return group_rows([r.get("quiz_id"), r.get("question_id"), r.get("attempt"),
+                       r.get("graded_at"), r.get("credit"), r.get("points_possible")]
+                      for r in question_results)
 
 
 def group_rows(rows) -> dict:
-    """:func:`_group` for positional rows ``[quiz_id, question_id, attempt, graded_at, credit,
-    points_possible?]`` (the packed evidence format), without building a dict per row.
+    """Graded results by quiz and attempt: ``quiz_id -> {attempt: entry}``, from positional
+    rows ``[quiz_id, question_id, attempt, graded_at, credit, points_possible?]`` (the packed
+    evidence format) without building a dict per row. Ungraded rows (credit None) are left out;
+    a (quiz, attempt, question) seen twice keeps the last value.
 
-    Each attempt entry is ``[time_key, graded_at, {question_id: credit}, earned, possible]``:
-    the first three slots are exactly :func:`_group`'s; ``earned``/``possible`` add up
-    ``credit * points_possible`` and ``points_possible`` (1 when missing or not positive) over
-    the attempt's graded rows, for quiz percentages (see :func:`latest_quiz_percentages`).
+    Each attempt entry is ``[time_key, graded_at, {question_id: credit}, earned, possible,
+    points]``: ``earned``/``possible`` add up ``credit * points_possible`` and
+    ``points_possible`` (1 when missing or not positive) over the attempt's graded rows, for
+    quiz percentages (see :func:`latest_quiz_percentages`); ``points`` is
+    ``{question_id: points_possible}`` of the questions not worth exactly 1 (None when all
+    are), for Canvas's points-weighted quiz results.
     """
     quizzes: dict = {}
     time_key = _time_key
@@ -391,7 +402,7 @@ def group_rows(rows) -> dict:
         attempt = attempt or 1
         entry = by_attempt.get(attempt)
         if entry is None:
-            entry = by_attempt[attempt] = [time_key(graded_at), graded_at, {}, 0.0, 0.0]
+            entry = by_attempt[attempt] = [time_key(graded_at), graded_at, {}, 0.0, 0.0, None]
         elif graded_at is not None and graded_at != entry[1]:
             key = time_key(graded_at)
             if key > entry[0]:
@@ -400,6 +411,10 @@ def group_rows(rows) -> dict:
         t = pp.__class__
         if not ((t is float or t is int) and pp > 0):
             pp = 1.0
+        elif pp != 1:
+            if entry[5] is None:
+                entry[5] = {}
+            entry[5][qid] = pp
         entry[3] += credit * pp
         entry[4] += pp
     return quizzes
@@ -471,6 +486,69 @@ def skill_sequences(quizzes: dict, question_skills, into: Optional[dict] = None)
     return out
 
 
+def recency_answers(groups_by_student: Iterable[dict], question_skills) -> "recency.Answers":
+    """Every graded answer of a course (:func:`group_rows` output per student) as the arrays
+    :func:`recency.fit` fits on, with the attempt times the per-student computation uses.
+    Built with bulk list operations per attempt (a course has about a million answers)."""
+    smap = _skill_map(question_skills)
+    skills = _all_skills(smap)
+    skill_index = {s: i for i, s in enumerate(skills)}
+    questions: list = []
+    index = _QuestionIndex()
+    by_name: dict = {}
+    for qid, found in smap.items():
+        name = str(qid)
+        if name not in by_name:
+            by_name[name] = len(questions)
+            questions.append((name, [skill_index[s] for s in found]))
+        index[qid] = by_name[name]
+    lookup = index.__getitem__
+    days = recency.days
+    nan = float("nan")
+    student, question, t, credit = [], [], [], []
+    n_students = 0
+    for n_students, groups in enumerate(groups_by_student, start=1):
+        for entry in (e for by_attempt in groups.values() for e in by_attempt.values()):
+            answers = entry[2]
+            when = days(entry[0])
+            k = len(answers)
+            question.extend(map(lookup, answers))
+            credit.extend(answers.values())
+            t.extend((nan if when is None else when,) * k)
+            student.extend((n_students - 1,) * k)
+    q = np.array(question, dtype=np.int64)
+    keep = q >= 0
+    q, who = q[keep], np.array(student, dtype=np.int64)[keep]
+    t_all, c_all = np.array(t, dtype=np.float64)[keep], np.array(credit, dtype=np.float64)[keep]
+    # one row per (answer, skill of its question)
+    counts = np.array([len(sk) for _, sk in questions] or [0], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    flat = np.array([i for _, sk in questions for i in sk] or [0], dtype=np.int64)
+    per_row = counts[q]
+    rows = np.repeat(np.arange(len(q)), per_row)
+    within = np.arange(len(rows)) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+    skill = flat[starts[q[rows]] + within]
+    n_sk = max(len(skills), 1)
+    return recency.Answers(
+        sequence=who[rows] * n_sk + skill, skill=skill, question=q[rows], t=t_all[rows],
+        credit=c_all[rows], share=1.0 / per_row[rows], skills=skills,
+        questions=[name for name, _ in questions], sequences=max(n_students, 1) * n_sk)
+
+
+class _QuestionIndex(dict):
+    """question id -> index of the question in :func:`recency_answers`; -1 when unmapped."""
+
+    __slots__ = ()
+
+    def __missing__(self, key):
+        return -1
+
+
+def fit_recency(groups_by_student: Iterable[dict], question_skills) -> "recency.RecencyFit":
+    """The course's recency model fitted on all its students' graded answers."""
+    return recency.fit(recency_answers(groups_by_student, question_skills))
+
+
 def _bkt_row(params: BKTParams) -> tuple:
     return (params.p_init, params.p_slip, params.p_guess, params.p_transit, params.p_forget)
 
@@ -499,8 +577,19 @@ def _compute(quizzes: dict, smap: dict, params: BKTParams, policy_by_quiz,
     state: dict = {}
     state_get = state.get
     sm_get = smap.get
+    # the recency model's weighted sums ride along (one pass over the answers); per skill
+    # [sum w*credit, sum w, sum w*p(question) (known questions), sum w (other questions),
+    # answers, credits], see recency.estimate
+    kind = model.score
+    by_recency = kind == "recency"
+    if by_recency:
+        fit = model.recency or recency.EMPTY
+        weighted: dict = {}
+        q_get, days, weight = fit.questions.get, recency.days, fit.weight
     for entry in _chronological(quizzes):
         graded_at = entry[1]
+        if by_recency:
+            w = weight(days(entry[0]))
         for qid, c in entry[2].items():
             skills = sm_get(qid)
             if skills is None:
@@ -508,6 +597,22 @@ def _compute(quizzes: dict, smap: dict, params: BKTParams, policy_by_quiz,
                     skills = sm_get(str(qid))
                 if skills is None:
                     continue
+            if by_recency:
+                q = q_get(qid)
+                if q is None and not isinstance(qid, str):
+                    q = q_get(str(qid))
+                for skill in skills:
+                    acc = weighted.get(skill)
+                    if acc is None:
+                        acc = weighted[skill] = [0.0, 0.0, 0.0, 0.0, 0, 0.0]
+                    acc[0] += w * c
+                    acc[1] += w
+                    if q is None:
+                        acc[3] += w
+                    else:
+                        acc[2] += w * q
+                    acc[4] += 1
+                    acc[5] += c
             for skill in skills:
                 st = state_get(skill)
                 if st is None:
@@ -566,35 +671,61 @@ def _compute(quizzes: dict, smap: dict, params: BKTParams, policy_by_quiz,
                 attempted[skill] = attempted.get(skill, 0) + 1
                 correct[skill] = correct.get(skill, 0.0) + c
 
+    # --- Canvas's per-quiz results -------------------------------------------------------
+    if kind in outcomes.METHODS:
+        quiz_results = _quiz_results(quizzes, sm_get)
+
     # --- assemble ------------------------------------------------------------------------
     threshold = params.mastery_threshold
     levels = model.levels
-    by_bkt = model.score == "bkt"
     half_life, now = model.decay_half_life_days, model.now
     decay = bool(half_life) and now is not None
-    if by_bkt:
-        sources, default_label = model.sources, "bkt_" + model.default_source
+    if kind == "bkt":
+        sources, default_source = model.sources, model.default_source
+    elif kind in outcomes.METHODS:
+        cut = dict(levels).get(MASTERY_LEVEL, 75.0)
     out: dict = {}
     for skill in _all_skills(smap):
         n = attempted.get(skill, 0)
         ok = correct.get(skill, 0.0)
         pct = round(100.0 * ok / n, 1) if n else 0.0
         st = state_get(skill)
+        idle = None
         if st is None:
             p, ev, last = rows_get(skill, base)[0], 0, None
         else:
             p, ev, last = st[0], st[1], st[2]
             if decay:
-                p = _decayed(p, st[3][0], last, now, half_life)
-        if by_bkt:
-            score = round(100.0 * p, 1)
-            label = sources.get(skill)
-            label = "bkt_" + label if label else default_label
-        else:
-            score, label = pct, "percentage"
+                decayed = _decayed(p, st[3][0], last, now, half_life)
+                if decayed < p:
+                    idle = (now - parse_time(last)).total_seconds() / 86400.0
+                p = decayed
+        label = kind
         if ev == 0 and n == 0:
-            level, score = "not_started", 0.0  # no evidence: nothing to score (not the prior)
+            # no evidence: nothing to score (not the prior)
+            level, score, evidence, text = "not_started", 0.0, 0, explain.NOT_STARTED
+            if kind == "bkt":
+                label = "bkt_" + (sources.get(skill) or default_source)
         else:
+            if kind == "percentage":
+                score, evidence = pct, n
+                text = explain.percentage(n, ok, pct)
+            elif kind == "bkt":
+                source = sources.get(skill) or default_source
+                score, evidence, label = round(100.0 * p, 1), ev, "bkt_" + source
+                text = explain.bkt(p, ev, source, idle)
+            elif kind == "recency":
+                est = recency.estimate(fit.levels.get(skill), *weighted[skill],
+                                       prior_weight=fit.prior_weight)
+                score, evidence = est.score, est.answers
+                text = explain.recency(est.answers, est.right, est.level, est.deviation,
+                                       fit.half_life_days, est.score)
+            else:
+                results = quiz_results.get(skill, ())
+                roll = outcomes.rollup(kind, results, model.calculation_int, cut)
+                score = round(roll.score, 1) if roll.score is not None else 0.0
+                evidence = sum(r.answers for r in roll.used)
+                text = explain.canvas(kind, roll, len(results), model.calculation_int, cut)
             level = level_for_percentage(score, levels) or "beginner"
         out[skill] = SkillMastery(
             skill=skill,
@@ -608,7 +739,42 @@ def _compute(quizzes: dict, smap: dict, params: BKTParams, policy_by_quiz,
             last_graded_at=last,
             score=score,
             model=label,
+            evidence=evidence,
+            explanation=text,
         )
+    return out
+
+
+def _skills_of(sm_get, qid):
+    skills = sm_get(qid)
+    if skills is None and not isinstance(qid, str):
+        skills = sm_get(str(qid))
+    return skills
+
+
+def _quiz_results(quizzes: dict, sm_get) -> dict:
+    """Canvas's outcome results: ``{skill: [outcomes.Result]}``, one per quiz, from the quiz's
+    latest graded attempt (highest attempt number, then grading time), points-weighted."""
+    out: dict = {}
+    for quiz_id, by_attempt in quizzes.items():
+        entry = max(by_attempt.items(), key=lambda a: (a[0], a[1][0]))[1]
+        points = entry[5]
+        per_skill: dict = {}
+        for qid, c in entry[2].items():
+            skills = _skills_of(sm_get, qid)
+            if skills is None:
+                continue
+            pp = points.get(qid, 1.0) if points else 1.0
+            for skill in skills:
+                acc = per_skill.get(skill)
+                if acc is None:
+                    acc = per_skill[skill] = [0.0, 0.0, 0]
+                acc[0] += c * pp
+                acc[1] += pp
+                acc[2] += 1
+        for skill, (earned, possible, answers) in per_skill.items():
+            out.setdefault(skill, []).append(
+                outcomes.Result(quiz_id, entry[0], earned / possible, answers))
     return out
 
 
@@ -705,7 +871,9 @@ def mastery_time_series(
     """``{skill: [{date, percentage, p_mastery, score}]}``, one point per UTC day on which the
     skill received graded evidence, each point being the *cumulative* state at the end of that
     day (exactly what :func:`compute_student_mastery` returns on the results graded up to
-    then; ``model``'s decay is not applied: a past point is not decayed by today's date).
+    then; ``model``'s decay is not applied: a past point is not decayed by today's date, and a
+    recency estimate is counted back from that day with the course's current question
+    statistics).
 
     Results without ``graded_at`` have no place on a time axis and are left out. Skills with no
     evidence get an empty list. Cost is O(days x results) for one student, fine for a graph.
@@ -713,6 +881,7 @@ def mastery_time_series(
     smap = _skill_map(question_skills)
     if model.now is not None:
         model = dataclasses.replace(model, now=None)
+    fit = model.recency if model.score == "recency" else None
     dated = []
     for r in question_results:
         if r.get("credit") is None:
@@ -735,6 +904,9 @@ def mastery_time_series(
             i += 1
         if not touched:
             continue
+        if fit is not None:   # recency counted back from the end of that day
+            model = dataclasses.replace(model, recency=fit.at(
+                max(recency.days(_time_key(r.get("graded_at"))) or 0.0 for r in prefix)))
         state = _compute(_group(prefix), smap, params, policy_by_quiz, model)
         for skill in touched:
             m = state[skill]

@@ -2,10 +2,11 @@
 parameters (``AchieveUp_BKT_Parameters``) turned into what ``calc`` computes with.
 
 Pure (documents in, values out, no I/O). The settings document is written by
-``achieveup.settings``; every field is optional and falls back to :data:`DEFAULTS`, so a course
-nobody configured behaves exactly as before settings existed: percentage scores, the standard
-badge thresholds, BKT (for ``mastered``) with parameters fitted on the course once it has enough
-evidence, no decay.
+``achieveup.settings``; every field is optional and falls back to :data:`DEFAULTS`: a course
+nobody configured gets ``recency`` scores (``achieveup.mastery.recency``, the model that ranked
+students best by what they know now in ``bench/mastery_truth.py``), the standard badge
+thresholds, BKT (for ``mastered``) with parameters fitted on the course once it has enough
+evidence, no decay. A course that chose ``percentage`` (or any model) keeps it.
 
 Fitted parameters are stored per (course, skill) as plain documents a MongoDB user can query::
 
@@ -17,7 +18,10 @@ Fitted parameters are stored per (course, skill) as plain documents a MongoDB us
 plus one ``scope: "course"`` document (``_id`` "course|*course*", ``skill`` null) holding the
 pooled course-wide fit (``params`` null when the course had too little evidence) and the fit's
 bookkeeping: ``evidence.rows`` (evidence rows when it ran, for :func:`refit_due`) and
-``skills`` (the mapped skills it covered).
+``skills`` (the mapped skills it covered); and, for a course scored by ``recency``, one
+``scope: "recency"`` document (``_id`` "course|*recency*") with that model's fit, rewritten by
+every recompute (``recency.to_document``: half_life_days, clock_days, held_out, answers,
+levels [{skill, level}], questions [{question_id, p}]).
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from typing import Optional
 
 from achieveup.badges.levels import BADGE_LEVELS, levels_from_thresholds, thresholds_of
 from achieveup.mastery import fit as fitting
+from achieveup.mastery import outcomes, recency
 from achieveup.mastery.calc import DEFAULT_PARAMS, SCORE_MODELS, BKTParams, MasteryModel
 
 log = logging.getLogger("achieveup.mastery")
@@ -37,7 +42,8 @@ PARAM_NAMES = ("p_init", "p_transit", "p_slip", "p_guess", "p_forget")
 #: Effective settings of a course nobody configured (``min_evidence`` None = the server's
 #: ``BADGE_MIN_EVIDENCE``).
 DEFAULTS: dict = {
-    "mastery_model": "percentage",
+    "mastery_model": "recency",
+    "calculation_int": None,
     "bkt_parameters": "fitted",
     "fixed_parameters": {name: getattr(DEFAULT_PARAMS, name) for name in PARAM_NAMES},
     "forgetting": False,
@@ -53,6 +59,7 @@ SETTING_FIELDS = tuple(DEFAULTS)
 REFIT_MIN_NEW_ROWS = 200
 REFIT_GROWTH = 0.10
 COURSE_KEY = fitting.COURSE
+RECENCY_KEY = "*recency*"
 
 
 def effective(doc: Optional[dict], default_min_evidence: int) -> dict:
@@ -73,6 +80,10 @@ def effective(doc: Optional[dict], default_min_evidence: int) -> dict:
         for key in problems:
             out[key] = copy.deepcopy(DEFAULTS[key]) if key != "min_evidence" \
                 else default_min_evidence
+        if "mastery_model" in problems:
+            out["calculation_int"] = None
+    if out["calculation_int"] is None:
+        out["calculation_int"] = outcomes.default_int(out["mastery_model"])
     return out
 
 
@@ -80,6 +91,8 @@ def _problems(settings: dict) -> dict:
     problems: dict = {}
     if settings["mastery_model"] not in SCORE_MODELS:
         problems["mastery_model"] = "unknown model"
+    elif problem := outcomes.int_problem(settings["mastery_model"], settings["calculation_int"]):
+        problems["calculation_int"] = problem
     if settings["bkt_parameters"] not in PARAMETER_MODES:
         problems["bkt_parameters"] = "unknown parameter mode"
     checks = {
@@ -194,10 +207,12 @@ def _stored_params(doc: dict, threshold: float) -> Optional[BKTParams]:
 # ------------------------------------------------------------------ the model
 
 
-def build(settings: dict, fit_docs: list[dict], now=None) -> tuple[BKTParams, MasteryModel]:
+def build(settings: dict, fit_docs: list[dict], now=None,
+          recency_fit: Optional[recency.RecencyFit] = None) -> tuple[BKTParams, MasteryModel]:
     """``(default parameters, MasteryModel)`` for ``calc``: fitted per-skill parameters when
     the course uses them (stored fits of another forgetting setting are not used), the fixed
-    ones otherwise; thresholds and decay from the settings."""
+    ones otherwise; thresholds, decay and the Canvas method's parameter from the settings; under
+    ``recency`` the given fit, else the stored one (``fit_docs``)."""
     fixed = fixed_params(settings)
     threshold = fixed.mastery_threshold
     skill_params: dict = {}
@@ -220,13 +235,27 @@ def build(settings: dict, fit_docs: list[dict], now=None) -> tuple[BKTParams, Ma
                 skill_params[d["skill"]] = params
                 sources[d["skill"]] = "fitted"
     decay = settings["decay"]
-    model = MasteryModel(score=settings["mastery_model"], skill_params=skill_params,
+    score = settings["mastery_model"]
+    if score == "recency" and recency_fit is None:
+        stored = next((d for d in fit_docs if d.get("scope") == "recency"), None)
+        recency_fit = recency.from_document(stored)
+    model = MasteryModel(score=score, skill_params=skill_params,
                          sources=sources, default_source=default_source,
                          levels=levels(settings),
                          decay_half_life_days=float(decay["half_life_days"])
                          if decay["enabled"] else None,
-                         now=now)
+                         now=now,
+                         calculation_int=settings["calculation_int"]
+                         if score in outcomes.METHODS else None,
+                         recency=recency_fit if score == "recency" else None)
     return base, model
+
+
+def recency_document(course_id: str, result: recency.RecencyFit, now) -> dict:
+    """The stored form of a course's recency fit (see the module docstring)."""
+    return {"_id": f"{course_id}|{RECENCY_KEY}", "course_id": course_id, "skill": None,
+            "scope": "recency", "source": "fitted", **recency.to_document(result),
+            "fitted_at": now}
 
 
 def fit(settings: dict, sequences_by_skill: dict, previous: list[dict] = ()) -> tuple:
@@ -246,11 +275,15 @@ def fit(settings: dict, sequences_by_skill: dict, previous: list[dict] = ()) -> 
 
 
 def describe_fits(fit_docs: list[dict]) -> dict:
-    """The stored fit as the settings response shows it."""
+    """The stored fits as the settings response shows them."""
+    rec = next((d for d in fit_docs if d.get("scope") == "recency"), None)
+    extra = {} if rec is None else {"recency": {
+        "half_life_days": rec.get("half_life_days"), "held_out": rec.get("held_out", 0),
+        "answers": rec.get("answers", 0), "fitted_at": rec.get("fitted_at")}}
     state = course_state(fit_docs)
     if state is None:
-        return {"fitted_at": None, "evidence_rows": 0, "course": None, "skills": []}
-    return {"fitted_at": state.get("fitted_at"),
+        return {"fitted_at": None, "evidence_rows": 0, "course": None, "skills": [], **extra}
+    return {**extra, "fitted_at": state.get("fitted_at"),
             "evidence_rows": (state.get("evidence") or {}).get("rows", 0),
             "forgetting": bool(state.get("forgetting")),
             "course": state.get("params"),

@@ -1,10 +1,11 @@
 """Course mastery: recompute every student's per-skill summary from ALL stored results.
 
 ``recompute_course`` is the one writer of ``AchieveUp_Student_Mastery`` (and of the fitted
-``AchieveUp_BKT_Parameters``). It reads the course's packed evidence (one document per student,
-see ``store``), the question->skill map, the quizzes' scoring policies, the course's mastery
-settings and fitted parameters (``achieveup.mastery.model``), fits the parameters again when
-asked and due (``achieveup.mastery.fit``), computes the complete new state in memory with
+``AchieveUp_BKT_Parameters``: BKT per skill, and the course's recency fit). It reads the
+course's packed evidence (one document per student, see ``store``), the question->skill map,
+the quizzes' scoring policies, the course's mastery settings and fitted parameters
+(``achieveup.mastery.model``), fits the parameters again when asked and due
+(``achieveup.mastery.fit``), computes the complete new state in memory with
 ``achieveup.mastery.calc`` (pure), and only then replaces the per-(course, student) summary
 documents. Nothing is incremented, so running it twice gives the same documents; a failure
 before the write leaves the previous summaries untouched.
@@ -14,12 +15,13 @@ Summary document (``_id`` "host|course|student")::
     {canvas_host, course_id, student_id, student_name, progress, skills_mastered,
      total_questions_attempted, average_score, current_score, risk_level, risk_index, computed_at,
      skills: [{skill, score, level, questions_attempted, questions_correct, p_mastery,
-               evidence_count, mastered, last_graded_at, model}],
+               evidence_count, mastered, last_graded_at, model, evidence, explanation}],
      packed: "<the same skills as compact JSON rows>"}
 
-Definitions: ``score`` is the course's number for the skill: the percentage (attempt policy
-applied, partial credit as the points ratio) or, under the ``bkt`` model, 100 x P(L); ``model``
-names which (``calc.SkillMastery``); ``progress`` is the mean score over the course's mapped
+Definitions: ``score`` is the course's number for the skill under its score model (``recency``
+by default, ``percentage``, ``bkt`` or a Canvas calculation method); ``model`` names which,
+``evidence`` the graded answers it rests on and ``explanation`` how it was reached, in one
+sentence (``calc.SkillMastery``); ``progress`` is the mean score over the course's mapped
 skills (not started counts 0); ``skills_mastered`` counts skills whose BKT probability reached the course's mastery
 threshold (default 0.95); ``average_score`` is the mean score over skills with evidence (None
 without any); risk uses ``knowgap.risk.calc.compute_risk`` with the Canvas current score, the
@@ -32,7 +34,7 @@ import logging
 from typing import Any
 
 from achieveup.badges.levels import DEFAULT_MIN_EVIDENCE
-from achieveup.mastery import calc, model
+from achieveup.mastery import calc, explain, model
 from achieveup.mastery import store
 from knowgap.core.tenancy import where
 from knowgap.risk.calc import compute_risk
@@ -40,7 +42,8 @@ from knowgap.risk.calc import compute_risk
 log = logging.getLogger("achieveup.mastery")
 
 PACKED_FIELDS = ("skill", "score", "level", "questions_attempted", "questions_correct",
-                 "p_mastery", "evidence_count", "mastered", "last_graded_at", "model")
+                 "p_mastery", "evidence_count", "mastered", "last_graded_at", "model", "evidence",
+                 "explanation")
 
 
 def settings_of(settings_doc: dict | None, config) -> dict:
@@ -127,7 +130,8 @@ def build_summary(db, course_id: str, student: dict, skills: dict, quiz_pcts: li
                         "questions_correct": m.questions_correct, "p_mastery": m.p_mastery,
                         "evidence_count": m.evidence_count, "mastered": bool(m.mastered),
                         "last_graded_at": last if last is None or isinstance(last, str)
-                        else store.iso(last), "model": m.model})
+                        else store.iso(last), "model": m.model, "evidence": m.evidence,
+                        "explanation": m.explanation})
     mapped = [entries[i] for i in mapped]
     started = [e for e in mapped if e["questions_attempted"] > 0]
     progress = round(sum(e["score"] for e in mapped) / len(mapped), 1) if mapped else 0.0
@@ -153,11 +157,22 @@ def build_summary(db, course_id: str, student: dict, skills: dict, quiz_pcts: li
 
 
 def score_basis(entry: dict) -> dict:
-    """``{model, evidence}`` of a per-skill entry: what produced its score and how many graded
-    answers it rests on (distinct questions for a percentage, every attempt for BKT)."""
+    """``{model, evidence, explanation}`` of a per-skill entry: what produced its score, how
+    many graded answers it rests on, and how, in one sentence. Summaries written before these
+    fields existed (percentage or BKT scores) get them from the fields they have."""
     name = entry.get("model") or "percentage"
-    return {"model": name, "evidence": entry["questions_attempted"] if name == "percentage"
-            else entry["evidence_count"]}
+    if entry.get("explanation"):
+        return {"model": name, "evidence": entry["evidence"],
+                "explanation": entry["explanation"]}
+    if name == "percentage":
+        evidence = entry["questions_attempted"]
+        text = explain.percentage(evidence, entry["questions_correct"], entry["score"]) \
+            if evidence else explain.NOT_STARTED
+    else:
+        evidence = entry["evidence_count"]
+        text = explain.bkt(entry["p_mastery"], evidence, name.removeprefix("bkt_")) \
+            if evidence else explain.NOT_STARTED
+    return {"model": name, "evidence": evidence, "explanation": text}
 
 
 def packed_skills(doc: dict) -> list[dict]:
@@ -178,9 +193,10 @@ def compute_course(db, config, course_id: str, now=None) -> list[dict]:
     return compute_course_state(db, config, course_id, now)[0]
 
 
-def compute_course_state(db, config, course_id: str, now=None, *,
-                         refit: bool = False) -> tuple[list[dict], list[dict] | None]:
-    """``(summary documents, new fitted-parameter documents or None)``, no writes.
+def compute_course_state(db, config, course_id: str, now=None, *, refit: bool = False
+                         ) -> tuple[list[dict], list[dict] | None, dict | None]:
+    """``(summary documents, new fitted BKT parameter documents or None, the course's new
+    recency fit document or None)``, no writes.
 
     Each document also carries the badge state recorded in the student's previous summary
     (``badges``, ``revoked_badges``); ``achieveup.badges.service.apply_awards`` then adds the
@@ -190,7 +206,9 @@ def compute_course_state(db, config, course_id: str, now=None, *,
 
     With ``refit`` the BKT parameters are fitted again first when ``model.refit_due`` says
     so (enough new evidence, a new skill, a changed forgetting option), and the summaries use
-    the new fit; the caller stores the returned parameter documents.
+    the new fit; the caller stores the returned parameter documents. A course scored by
+    ``recency`` has that model fitted on all its answers every time (it is cheap, and the class's
+    question statistics move with every sync).
     """
     from achieveup.insights import service as insights
 
@@ -222,7 +240,15 @@ def compute_course_state(db, config, course_id: str, now=None, *,
         new_fit, grouped = _fit_course(db, course_id, settings, prepared, evidence, rows, now,
                                        previous=fit_docs)
         fit_docs = new_fit
-    params, mastery_model = model.build(settings, fit_docs, now)
+    recency_fit = recency_doc = None
+    if settings["mastery_model"] == "recency":
+        for sid in order:
+            if sid not in grouped:
+                grouped[sid] = calc.group_rows(store.unpack_evidence(evidence.get(sid)))
+        recency_fit = calc.fit_recency(grouped.values(), prepared)
+        recency_doc = store.scoped_docs(
+            db, [model.recency_document(course_id, recency_fit, now)])[0]
+    params, mastery_model = model.build(settings, fit_docs, now, recency_fit)
     docs = []
     for sid in order:
         groups = grouped.pop(sid, None)
@@ -232,7 +258,7 @@ def compute_course_state(db, config, course_id: str, now=None, *,
         docs.append(build_summary(db, course_id, students[sid], state,
                                   calc.latest_quiz_percentages(groups), now, skill_order,
                                   previous.get(sid), engagement.get(sid)))
-    return docs, new_fit
+    return docs, new_fit, recency_doc
 
 
 def _fit_course(db, course_id: str, settings: dict, prepared, evidence: dict, rows: int,
@@ -283,11 +309,15 @@ def recompute_course(db, config, course_id: str, now=None, *,
 
     now = now or store.utcnow()
     with store.course_lock(db, course_id):
-        docs, fitted = compute_course_state(db, config, course_id, now, refit=refit)
+        docs, fitted, recency_doc = compute_course_state(db, config, course_id, now,
+                                                         refit=refit)
         awarded = badges.apply_awards(db, config, course_id, docs, now=now,
                                       course_name=course_name)
-        if fitted is not None:
-            store.replace_course_docs(db, store.BKT_PARAMETERS, str(course_id), fitted)
+        if fitted is not None:     # replaces every fit document of the course, recency's too
+            store.replace_course_docs(db, store.BKT_PARAMETERS, str(course_id),
+                                      fitted + [recency_doc] if recency_doc else fitted)
+        elif recency_doc is not None:
+            store.replace_many(db[store.BKT_PARAMETERS], [recency_doc])
         write_summaries(db, course_id, docs)
     if counts is not None:
         counts["bkt_refit"] = int(fitted is not None)

@@ -6,6 +6,7 @@ from marshmallow import validates_schema
 
 from achieveup.analytics.schemas import Number
 from achieveup.badges.levels import LEVEL_NAMES
+from achieveup.mastery import outcomes
 from achieveup.mastery.calc import SCORE_MODELS
 from achieveup.mastery.model import PARAMETER_MODES
 from knowgap.core.schemas import StrictSchema, ValidationError, fields, validate
@@ -54,9 +55,19 @@ class DecaySchema(StrictSchema):
                                               "P(L) gained above the skill's prior is gone."})
 
 
-_MODEL_DOC = ("What a skill's score is: 'percentage' (points earned under each quiz's attempt "
-              "policy, what the gradebook shows) or 'bkt' (100 x the BKT probability that the "
-              "student knows the skill). Levels and badges follow the score.")
+_MODEL_DOC = ("What a skill's score is: 'recency' (the default: the estimated chance of answering "
+              "a typical question of the skill right now, from every answer compared with the "
+              "class on the same question and weighted toward recent ones), 'percentage' "
+              "(points earned under each quiz's attempt policy, what the gradebook shows), "
+              "'bkt' (100 x the BKT probability that the student knows the skill), or one of "
+              "Canvas Outcomes' calculation methods on per-quiz results: 'decaying_average', "
+              "'weighted_average', 'standard_decaying_average', 'n_mastery', 'highest', "
+              "'latest', 'average'. Levels and badges follow the score.")
+_INT_DOC = ("Canvas's calculation_int for the method: decaying_average and weighted_average 1-99 "
+            "(% weight of the latest result, default 65), standard_decaying_average 50-99 "
+            "(default 65), n_mastery 1-10 (results at mastery needed, default 5); null for the "
+            "other models, and for a Canvas method its default. Changing mastery_model without "
+            "it resets it to the new method's default, as Canvas does.")
 
 
 class CourseSettingsUpdateSchema(StrictSchema):
@@ -64,6 +75,9 @@ class CourseSettingsUpdateSchema(StrictSchema):
 
     mastery_model = fields.String(validate=validate.OneOf(SCORE_MODELS),
                                   metadata={"description": _MODEL_DOC})
+    calculation_int = fields.Integer(allow_none=True, strict=True,
+                                     validate=validate.Range(min=1, max=99),
+                                     metadata={"description": _INT_DOC})
     bkt_parameters = fields.String(validate=validate.OneOf(PARAMETER_MODES), metadata={
         "description": "'fitted': parameters fitted on this course's answers per skill (EM), "
                        "refreshed by the course sync; 'fixed': fixed_parameters."})
@@ -78,7 +92,15 @@ class CourseSettingsUpdateSchema(StrictSchema):
     badge_thresholds = fields.Nested(BadgeThresholdsSchema)
     decay = fields.Nested(DecaySchema, metadata={
         "description": "Decay of P(L) while a skill goes unpractised (affects the 'bkt' "
-                       "score and 'mastered'; a percentage does not decay)."})
+                       "score and 'mastered'; the other scores do not decay: 'recency' has its "
+                       "own fitted weighting of old answers)."})
+
+    @validates_schema
+    def _calculation_int_fits_the_model(self, data, **kwargs):
+        if "mastery_model" in data and "calculation_int" in data:
+            problem = outcomes.int_problem(data["mastery_model"], data["calculation_int"])
+            if problem:
+                raise ValidationError(problem, field_name="calculation_int")
 
 
 class FittedSkillSchema(StrictSchema):
@@ -96,6 +118,17 @@ class FittedSkillSchema(StrictSchema):
     students = fields.Integer(required=True)
 
 
+class RecencyFitSchema(StrictSchema):
+    half_life_days = Number(required=True, allow_none=True, metadata={
+        "description": "Fitted half-life of an answer's weight; null: every answer counts the "
+                       "same (the course's answers showed no gain from favouring recent ones)."})
+    held_out = fields.Integer(required=True, metadata={
+        "description": "Answers (each student's last week on a skill) the half-life was chosen "
+                       "on."})
+    answers = fields.Integer(required=True)
+    fitted_at = fields.String(required=True, allow_none=True)
+
+
 class FittedParametersSchema(StrictSchema):
     fitted_at = fields.String(required=True, allow_none=True,
                               metadata={"description": "ISO-8601 UTC; null: never fitted."})
@@ -105,11 +138,16 @@ class FittedParametersSchema(StrictSchema):
     course = fields.Dict(keys=fields.String(), values=Number(), required=True, allow_none=True,
                          metadata={"description": "Course-wide parameters (all skills pooled)."})
     skills = fields.List(fields.Nested(FittedSkillSchema), required=True)
+    recency = fields.Nested(RecencyFitSchema, metadata={
+        "description": "The course's recency fit (courses scored by 'recency', after their "
+                       "first recompute)."})
 
 
 class CourseSettingsSchema(StrictSchema):
     course_id = fields.String(required=True)
     mastery_model = fields.String(required=True, metadata={"description": _MODEL_DOC})
+    calculation_int = fields.Integer(required=True, allow_none=True,
+                                     metadata={"description": _INT_DOC})
     bkt_parameters = fields.String(required=True)
     fixed_parameters = fields.Nested(FixedParametersSchema, required=True)
     forgetting = fields.Boolean(required=True)

@@ -18,8 +18,9 @@ from __future__ import annotations
 import logging
 import uuid
 
-from achieveup.mastery import model, service as mastery
+from achieveup.mastery import model, outcomes, service as mastery
 from achieveup.mastery import store
+from knowgap.core.errors import ValidationFailed
 from knowgap.core.tenancy import scoped
 from knowgap.jobs.queue import enqueue, get_job
 
@@ -31,6 +32,8 @@ RECOMPUTE_JOB_KIND = "achieveup_mastery_recompute"
 def view(course_id: str, settings: dict, doc: dict, fit_docs: list[dict]) -> dict:
     fitted = model.describe_fits(fit_docs)
     fitted["fitted_at"] = store.iso(fitted["fitted_at"])
+    if "recency" in fitted:
+        fitted["recency"]["fitted_at"] = store.iso(fitted["recency"]["fitted_at"])
     return {"course_id": str(course_id), **{k: settings[k] for k in model.SETTING_FIELDS},
             "updated_at": store.iso(doc.get("updated_at")), "fitted_parameters": fitted}
 
@@ -48,6 +51,7 @@ def update_settings(db, config, course_id: str, changes: dict, user_id: str) -> 
     course_id = str(course_id)
     doc = store.course_settings(db, course_id)
     before = mastery.settings_of(doc, config)
+    changes = _with_calculation_int(changes, doc, before)
     after = mastery.settings_of({**doc, **changes}, config)
     changed = {k: v for k, v in changes.items() if before[k] != after[k]}
     if changed:
@@ -60,6 +64,27 @@ def update_settings(db, config, course_id: str, changes: dict, user_id: str) -> 
         log.info("course %s: mastery settings changed (%s)", course_id, ", ".join(changed))
     job_id = _recompute_job(db, course_id, doc, user_id, fresh=bool(changed))
     return get_settings(db, config, course_id), job_id, bool(changed)
+
+
+def _with_calculation_int(changes: dict, doc: dict, before: dict) -> dict:
+    """``changes`` with Canvas's rule for ``calculation_int`` applied and checked against the
+    model it will go with: a new ``mastery_model`` without one resets it to that method's
+    default (stored as null); one that does not fit the model is refused (422), nothing
+    stored."""
+    if "mastery_model" not in changes and "calculation_int" not in changes:
+        return changes
+    method = changes.get("mastery_model", before["mastery_model"])
+    if "calculation_int" in changes:
+        value = changes["calculation_int"]
+    elif method != before["mastery_model"]:
+        changes = {**changes, "calculation_int": None}
+        value = None
+    else:
+        value = doc.get("calculation_int")
+    problem = outcomes.int_problem(method, value)
+    if problem:
+        raise ValidationFailed(problem, details={"calculation_int": [problem]})
+    return changes
 
 
 def _recompute_job(db, course_id: str, doc: dict, user_id: str, *, fresh: bool) -> str:

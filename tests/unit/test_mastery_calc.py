@@ -234,7 +234,8 @@ def test_int_and_str_question_ids_and_to_dict():
     assert out["Sorting"].questions_attempted == 1
     d = out["Sorting"].to_dict()
     assert set(d) == {"skill", "questions_attempted", "questions_correct", "percentage", "p_mastery",
-                      "evidence_count", "mastered", "level", "last_graded_at", "score", "model"}
+                      "evidence_count", "mastered", "level", "last_graded_at", "score", "model",
+                      "evidence", "explanation"}
     assert d["score"] == d["percentage"] == 100.0 and d["model"] == "percentage"
     assert isinstance(out["Sorting"], SkillMastery)
 

@@ -20,13 +20,15 @@ def rows(*answers):
              "graded_at": f"2024-01-{d:02d}T00:00:00Z", "credit": c} for q, n, a, d, c in answers]
 
 
-def test_defaults_reproduce_the_unconfigured_course():
+def test_defaults_of_the_unconfigured_course():
     s = model.effective(None, 3)
-    assert s["mastery_model"] == "percentage" and s["bkt_parameters"] == "fitted"
+    assert s["mastery_model"] == "recency" and s["bkt_parameters"] == "fitted"
+    assert s["calculation_int"] is None
     assert s["min_evidence"] == 3 and s["decay"]["enabled"] is False
     params, m = model.build(s, [])
     assert params == DEFAULT_PARAMS and m.levels == levels_from_thresholds(
-        dict(BADGE_LEVELS)) and m.score == "percentage" and m.decay_half_life_days is None
+        dict(BADGE_LEVELS)) and m.score == "recency" and m.decay_half_life_days is None
+    assert m.recency is None and m.calculation_int is None      # no stored fit yet
 
 
 def test_invalid_stored_settings_are_ignored_field_by_field():
@@ -34,7 +36,7 @@ def test_invalid_stored_settings_are_ignored_field_by_field():
                                                           "advanced": 75, "expert": 90},
            "min_evidence": 5, "fixed_parameters": {"p_slip": 0.9}, "decay": {"enabled": "yes"}}
     s = model.effective(doc, 3)
-    assert s["mastery_model"] == "percentage"
+    assert s["mastery_model"] == model.DEFAULTS["mastery_model"]
     assert s["badge_thresholds"] == model.DEFAULTS["badge_thresholds"]
     assert s["fixed_parameters"] == model.DEFAULTS["fixed_parameters"]
     assert s["decay"] == model.DEFAULTS["decay"]
