@@ -90,6 +90,7 @@ class Config:
     badge_issuer_name: str = "AchieveUp"
     badge_issuer_url: str = ""
     badge_issuer_email: str = ""
+    badge_issuer_linkedin_id: str = ""
     badge_status_list_ttl_seconds: int = 300
     badge_verify_rate_limit: str = "30/minute"
 
@@ -149,6 +150,7 @@ ENV_TABLE: dict[str, tuple[str, callable]] = {
     "BADGE_ISSUER_NAME": ("badge_issuer_name", str),
     "BADGE_ISSUER_URL": ("badge_issuer_url", str),
     "BADGE_ISSUER_EMAIL": ("badge_issuer_email", str),
+    "BADGE_ISSUER_LINKEDIN_ID": ("badge_issuer_linkedin_id", str),
     "BADGE_STATUS_LIST_TTL_SECONDS": ("badge_status_list_ttl_seconds", int),
     "BADGE_VERIFY_RATE_LIMIT": ("badge_verify_rate_limit", str),
 }

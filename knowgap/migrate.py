@@ -20,9 +20,11 @@ Steps:
    AchieveUp accounts: ``canvas_base_url``; the Canvas response cache: the origin its key
    starts with; jobs: their payload's ``base_url``). Natural-key ``_id``s ("course|student…")
    gain the host in front ("host|course|student…"): the document is copied under its new
-   ``_id``, then the old one is deleted (only once its copy is stored). Badge ids stay as
-   they are: shared badges' public URLs name them. The KnowGap identity cache (five-minute
-   entries) is emptied. Active jobs get the one-active-job key (``knowgap.jobs.queue``) unless
+   ``_id``, then the old one is deleted (only once its copy is stored). Badges get the new
+   form of their hashed natural key, after every badge has its ``public_id``
+   (``achieveup.badges.privacy.assign_public_ids``: a badge whose old id was ever published
+   keeps it as its public id, so shared links and issued credentials keep working). The KnowGap
+   identity cache (five-minute entries) is emptied. Active jobs get the one-active-job key (``knowgap.jobs.queue``) unless
    an equal one already holds it.
 
 Run it once after deploying, with the server's own environment::
@@ -43,7 +45,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from knowgap.canvas.hosts import canvas_host, default_host
 from knowgap.core.db import IndexManager
-from knowgap.core.tenancy import FIELD, SEP, unwrap
+from knowgap.core.tenancy import FIELD, SEP, scoped, unwrap
 
 log = logging.getLogger("knowgap.migrate")
 
@@ -58,9 +60,11 @@ REKEYED = ("AchieveUp_Question_Results", "AchieveUp_Student_Evidence",
            "AchieveUp_Student_Mastery", "AchieveUp_Canvas_Quizzes", "AchieveUp_Canvas_Questions",
            "AchieveUp_Canvas_Students", "AchieveUp_Sync_State", "AchieveUp_Course_Settings",
            "AchieveUp_Course_Versions", "AchieveUp_BKT_Parameters", "AchieveUp_Item_Responses",
-           "AchieveUp_Quiz_Submissions", "AchieveUp_Leaderboard_Preferences")
-#: ObjectId ``_id``s (or, for badges, published ones): only ``canvas_host`` is added.
-STAMPED = ("AchieveUp_Badges", "AchieveUp_Skill_Matrices", "AchieveUp_Question_Skills",
+           "AchieveUp_Quiz_Submissions", "AchieveUp_Leaderboard_Preferences",
+           "AchieveUp_Badge_Profiles")
+BADGES = "AchieveUp_Badges"
+#: ObjectId ``_id``s: only ``canvas_host`` is added.
+STAMPED = ("AchieveUp_Skill_Matrices", "AchieveUp_Question_Skills",
            "AchieveUp_Course_Descriptions", "AchieveUp_Import_Status", "knowgap_quizzes",
            "knowgap_questions", "knowgap_incorrect_answers", "knowgap_course_context",
            "knowgap_sync_state", "knowgap_topic_cache", "knowgap_video_cache",
@@ -172,7 +176,10 @@ def _insert_copies(collection, docs: list[dict]) -> set:
                                               {"_id": 1})}
 
 
-def _rekey(collection, host: str) -> int:
+def _rekey(collection, host: str, new_id: Callable[[dict], str] | None = None) -> int:
+    """Move each legacy document to its host-qualified ``_id`` (default: the host in front of
+    the old natural key)."""
+    new_id = new_id or (lambda doc: f"{host}{SEP}{doc['_id']}")
     moved = 0
     for batch in _legacy_batches(collection):
         copies, old_ids, stamped = [], [], []
@@ -180,7 +187,7 @@ def _rekey(collection, host: str) -> int:
             if not isinstance(doc["_id"], str):
                 stamped.append(doc["_id"])
                 continue
-            copy = {**doc, "_id": f"{host}{SEP}{doc['_id']}", FIELD: host}
+            copy = {**doc, "_id": new_id(doc), FIELD: host}
             if collection.name == "AchieveUp_Course_Versions":
                 copy.setdefault("course_id", doc["_id"])
             copies.append(copy)
@@ -243,11 +250,22 @@ def _claim_active_jobs(db) -> int:
     return claimed
 
 
+def _rekey_badges(db: Database, host: str) -> int:
+    from achieveup.badges.privacy import assign_public_ids
+    from achieveup.mastery.store import badge_key_id
+
+    assign_public_ids(db)                    # links keep naming the badge across the move
+    tenant = scoped(db, host)
+    return _rekey(db[BADGES], host, lambda b: badge_key_id(
+        tenant, b["course_id"], b["student_id"], b["skill"], b["level"]))
+
+
 def add_canvas_host(db: Database, config) -> dict[str, int]:
     host = default_host(config)             # refuses a CANVAS_BASE_URL not on the allow-list
     counts: dict[str, int] = {}
     for name in REKEYED:
         counts[name] = _rekey(db[name], host)
+    counts[BADGES] = _rekey_badges(db, host)
     for name in STAMPED:
         counts[name] = db[name].update_many(LEGACY, {"$set": {FIELD: host}}).modified_count
     for name, origin_of in OWN_ORIGIN.items():
@@ -319,7 +337,7 @@ def pending(db: Database) -> list[str]:
     """Collections that still hold documents written before records carried their Canvas
     host (empty once ``migrate`` ran)."""
     db = unwrap(db)
-    return [name for name in (*REKEYED, *STAMPED, *OWN_ORIGIN, *DROPPED)
+    return [name for name in (*REKEYED, BADGES, *STAMPED, *OWN_ORIGIN, *DROPPED)
             if db[name].find_one(_legacy(name), {"_id": 1}) is not None]
 
 

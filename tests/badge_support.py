@@ -14,7 +14,7 @@ def share_a_badge(client, app, world) -> dict:
     badge = db[store.BADGES].find_one({"course_id": COURSE})
     student = signup(client, f"student-token-{badge['student_id']}")
     email = db[store.USERS].find_one({"canvas_user_id": badge["student_id"]})["email"]
-    shared = client.put(f"/achieveup/badges/{badge['_id']}/share", json={"public": True},
+    shared = client.put(f"/achieveup/badges/{badge['public_id']}/share", json={"public": True},
                         headers=student)
     assert shared.status_code == 200, shared.get_json()
     return {"db": db, "teacher": teacher, "student": student, "badge": badge, "email": email,

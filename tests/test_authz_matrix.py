@@ -244,6 +244,20 @@ MATRIX: dict[tuple[str, str], Entry] = {
         "/achieveup/public/badges/assertions/{badge}", PUBLIC),
     ("GET", "/achieveup/public/badges/classes/<course_id>/<skill_slug>/<level>"): Entry(
         "/achieveup/public/badges/classes/101/{badge_slug}/{badge_level}", PUBLIC),
+    ("GET", "/achieveup/public/badges/student/<student_id>"): Entry(
+        "/achieveup/public/badges/student/1001", PUBLIC),
+    ("GET", "/achieveup/badge-profile"): Entry(
+        "/achieveup/badge-profile", access(student=OK, other=OK, admin=MISSING_TOKEN),
+        why="the caller's own Canvas account's setting"),
+    ("PUT", "/achieveup/badge-profile"): Entry(
+        "/achieveup/badge-profile", access(student=OK, other=OK, admin=MISSING_TOKEN),
+        body={"show_name": False}, why="the caller's own Canvas account's setting"),
+    ("GET", "/achieveup/public/badges/assertions/<badge_id>/image.png"): Entry(
+        "/achieveup/public/badges/assertions/{badge}/image.png", PUBLIC),
+    ("GET", "/achieveup/public/badges/credentials/<badge_id>/image.png"): Entry(
+        "/achieveup/public/badges/credentials/{badge}/image.png", PUBLIC),
+    ("GET", "/achieveup/public/badges/images/<level>.png"): Entry(
+        "/achieveup/public/badges/images/beginner.png", PUBLIC),
     ("GET", "/achieveup/public/badges/issuer"): Entry("/achieveup/public/badges/issuer", PUBLIC),
     ("GET", "/achieveup/public/badges/images/<level>.svg"): Entry(
         "/achieveup/public/badges/images/beginner.svg", PUBLIC),

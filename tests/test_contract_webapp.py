@@ -505,17 +505,22 @@ def test_studentpublicbadges_49(client, app, synced_course):
     badge = db[mastery.BADGES].find_one({"course_id": COURSE})
     owner = WebApp(client)
     owner.signup(f"student-token-{badge['student_id']}")
-    r = owner.put(f"/achieveup/badges/{badge['_id']}/share", {"public": True})
+    r = owner.put(f"/achieveup/badges/{badge['public_id']}/share", {"public": True})
     assert r.status_code == 200, r.get_json()
     visitor_signed_in, visitor = synced_course, WebApp(client)
     for browser in (visitor_signed_in, visitor):
         r = browser.get(f"/achieveup/public/badges/student/{badge['student_id']}/earned")
         assert r.status_code == 200, r.get_json()
         body = r.get_json()
-        assert body["student_name"]
-        shown = [b for b in body["badges"] if b["badge_id"] == badge["_id"]]
+        # no name until the student chooses to show it (issue 17, finding 4); the page then
+        # titles itself "Student Achievements" (:53 reads student_name only when it is set)
+        assert body["student_name"] == ""
+        shown = [b for b in body["badges"] if b["badge_id"] == badge["public_id"]]
         assert len(shown) == 1
         item = shown[0]
         assert item["badge_name"] and item["skill_name"] and item["earned_at"]
         assert item["badge_level"] == badge["level"]
         assert isinstance(item["progress_percentage"], (int, float))
+    assert owner.put("/achieveup/badge-profile", {"show_name": True}).status_code == 200
+    assert visitor.get(f"/achieveup/public/badges/student/{badge['student_id']}/earned"
+                       ).get_json()["student_name"]

@@ -101,8 +101,14 @@ def test_every_record_gets_its_host_once(loaded, config, canvas):
                  "AchieveUp_Course_Settings", "AchieveUp_Sync_State",
                  "AchieveUp_Leaderboard_Preferences", "AchieveUp_Course_Versions"):
         assert after[name] and all(d["_id"].startswith(host + "|") for d in after[name]), name
-    assert {d["_id"] for d in after["AchieveUp_Badges"]} == \
-        {d["_id"] for d in before["AchieveUp_Badges"]}          # shared links keep working
+    # badges get the host in their natural key; a shared badge keeps its old id as its
+    # public id, so the links given out keep working; the unpublished ones get random ones
+    old_ids = {d["_id"] for d in before["AchieveUp_Badges"]}
+    assert old_ids.isdisjoint(d["_id"] for d in after["AchieveUp_Badges"])
+    shared = {d["_id"] for d in before["AchieveUp_Badges"] if d["public"]}
+    assert shared and {d["public_id"] for d in after["AchieveUp_Badges"] if d["public"]} == shared
+    assert all(d["public_id"] not in old_ids for d in after["AchieveUp_Badges"]
+               if not d["public"])
     assert all(d["course_id"] for d in after["AchieveUp_Course_Versions"])
     assert all("|" not in d["key"] for d in after["jobs"]
                if d["kind"] == "achieveup_course_sync")
@@ -158,7 +164,11 @@ def test_the_migrated_data_serves_both_apps(loaded, config, legacy, canvas):
     assert client.get("/achieveup/leaderboard-preferences", headers=student).get_json()[
         "leaderboard_opt_in"] is True
     shared = next(b for b in db["AchieveUp_Badges"].find({"public": True}))
-    assertion = client.get(f"/achieveup/public/badges/assertions/{shared['_id']}").get_json()
+    link = legacy["collections"]["AchieveUp_Badges"]                  # the link given out
+    old_id = next(b["_id"] for b in link if b["public"])
+    assertion = client.get(f"/achieveup/public/badges/assertions/{old_id}",
+                           headers={"Accept": "application/json"}).get_json()
+    assert assertion["id"].endswith(shared["public_id"]) and shared["public_id"] == old_id
     identity = hashlib.sha256(("pupil@example.edu" + assertion["recipient"]["salt"]).encode())
     assert assertion["recipient"]["identity"] == "sha256$" + identity.hexdigest()
     badges = {d["_id"] for d in db["AchieveUp_Badges"].find()}

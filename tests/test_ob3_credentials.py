@@ -100,11 +100,15 @@ def test_credential_verifies_with_an_independent_library(client, app, shared):
     assert claims["nbf"] == int(aware(badge["earned_at"]).timestamp())
     subject = claims["credentialSubject"]
     assert "id" not in subject                      # the student is known by hashed e-mail only
+    # the badge's own salt (the same as its hosted assertion's), never the server's BADGE_SALT
+    salt = client.get(local(app, shared["view"]["shareable_link"])).get_json()["recipient"][
+        "salt"]
+    assert len(salt) == 32 and "test-salt" not in json.dumps(claims)
     expected_hash = "sha256$" + hashlib.sha256(
-        (shared["email"].lower() + "test-salt").encode()).hexdigest()
+        (shared["email"].lower() + salt).encode()).hexdigest()
     assert subject["identifier"] == [{"type": "IdentityObject", "hashed": True,
                                       "identityHash": expected_hash,
-                                      "identityType": "emailAddress", "salt": "test-salt"}]
+                                      "identityType": "emailAddress", "salt": salt}]
     assert shared["email"] not in json.dumps(claims)
     achievement = subject["achievement"]
     criteria = achievement["criteria"]["narrative"]
@@ -200,7 +204,7 @@ def test_verify_accepts_our_credential_and_assertion(client, app, shared):
     result = verify(client, credential=shared["token"])
     assert result["valid"] is True and result["reasons"] == []
     badge = result["badge"]
-    assert badge["badge_id"] == shared["badge"]["_id"] and badge["format"] == "ob3-vc-jwt"
+    assert badge["badge_id"] == shared["badge"]["public_id"] and badge["format"] == "ob3-vc-jwt"
     assert badge["skill_name"] == shared["badge"]["skill"] and badge["revoked"] is False
     hosted = verify(client, assertion_url=shared["view"]["shareable_link"])
     assert hosted["valid"] is True and hosted["badge"]["format"] == "ob2-hosted"
@@ -263,7 +267,7 @@ def test_verify_never_fetches_urls_of_other_hosts(client, app, shared):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         ours = shared["view"]["shareable_link"]
-        badge_id = shared["badge"]["_id"]
+        badge_id = shared["badge"]["public_id"]
         host = f"127.0.0.1:{server.server_port}"
         other = f"http://{host}"
         for url in (f"{other}/achieveup/public/badges/assertions/{badge_id}",
@@ -284,7 +288,7 @@ def test_verify_never_fetches_urls_of_other_hosts(client, app, shared):
 
 
 def test_verify_assertion_of_unshared_badge_is_refused(client, app, shared):
-    r = client.put(f"/achieveup/badges/{shared['badge']['_id']}/share", json={"public": False},
+    r = client.put(f"/achieveup/badges/{shared['badge']['public_id']}/share", json={"public": False},
                    headers=shared["student"])
     assert r.status_code == 200
     result = verify(client, assertion_url=shared["view"]["shareable_link"])
@@ -444,7 +448,7 @@ def test_revoked_badge_is_in_the_next_status_list(client, app, shared):
     assert hosted["valid"] is False and hosted["badge"]["revoked"] is True
     gone = client.get(local(app, shared["view"]["credential_url"]))
     assert gone.status_code == 410 and gone.get_json()["error"] == "badge_revoked"
-    assert client.get(f"/achieveup/badges/{shared['badge']['_id']}/credential",
+    assert client.get(f"/achieveup/badges/{shared['badge']['public_id']}/credential",
                       headers=shared["student"]).status_code == 410
     assert client.get("/achieveup/public/badges/status/1").status_code == 404
     assert client.get("/achieveup/public/badges/status/x").status_code == 422
@@ -456,13 +460,15 @@ def test_each_credential_gets_its_own_status_index(client, app, shared):
                                          "_id": {"$ne": shared["badge"]["_id"]}}).limit(3))
     assert others, "the student should have more than one badge"
     for doc in others:
-        r = client.get(f"/achieveup/badges/{doc['_id']}/credential", headers=shared["student"])
+        r = client.get(f"/achieveup/badges/{doc['public_id']}/credential",
+                       headers=shared["student"])
         assert r.status_code == 200
     indexes = [d.get("status_index") for d in db[store.BADGES].find(
         {"status_index": {"$ne": None}})]
     assert len(indexes) == len(others) + 1 == len(set(indexes))
     # issuing again keeps the stored position
-    client.get(f"/achieveup/badges/{others[0]['_id']}/credential", headers=shared["student"])
+    client.get(f"/achieveup/badges/{others[0]['public_id']}/credential",
+               headers=shared["student"])
     assert sorted(d["status_index"] for d in db[store.BADGES].find(
         {"status_index": {"$ne": None}})) == sorted(indexes)
 
@@ -474,12 +480,13 @@ def test_student_downloads_own_credential_only(client, app, shared, canvas_world
     db, student = shared["db"], shared["student"]
     private = db[store.BADGES].find_one({"student_id": shared["badge"]["student_id"],
                                          "public": False})
-    url = f"/achieveup/badges/{private['_id']}/credential"
+    url = f"/achieveup/badges/{private['public_id']}/credential"
     r = client.get(url, headers=student)
     assert r.status_code == 200 and r.mimetype == "application/vc+jwt"
-    assert r.headers["Content-Disposition"] == f'attachment; filename="badge-{private["_id"]}.jwt"'
+    assert r.headers["Content-Disposition"] == (
+        f'attachment; filename="badge-{private["public_id"]}.jwt"')
     claims = independent_decode(client, app, r.get_data(as_text=True))
-    assert claims["jti"].endswith(f"/credentials/{private['_id']}")
+    assert claims["jti"].endswith(f"/credentials/{private['public_id']}")
     as_json = client.get(url + "?format=json", headers=student)
     assert as_json.headers["Content-Disposition"].endswith('.json"')
     assert as_json.get_json() == claims

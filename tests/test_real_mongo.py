@@ -121,6 +121,8 @@ def test_badges_by_student_use_index(seeded):
                                    {"student_id": "1003", "revoked": {"$ne": True},
                                     "public": True}),
                       "public badges by student_id")
+    assert_uses_index(explain_find(seeded["AchieveUp_Badges"], {"public_id": "x" * 22}),
+                      "a badge by its public id (every public badge URL)")
 
 
 def test_canvas_cache_by_scope_and_key_uses_index(seeded):

@@ -6,7 +6,7 @@ the credential, with ``iss``, ``jti`` and ``nbf``). It reuses what the Open Badg
 documents say: the achievement is the BadgeClass (criteria naming the level, the skill, the
 level's threshold and the evidence needed), the evidence narrative is the assertion's (the
 student's score and number of graded questions), and the student is identified by the same
-salted SHA-256 of their e-mail.
+salted SHA-256 of their e-mail (the badge's own salt, see ``achieveup.badges.privacy``).
 
 The JOSE header names the signing key by ``kid``: the URL of that key's JWK
 (``…/keys/<thumbprint>``), also listed in the JWKS (``…/jwks.json``) that the issuer profile
@@ -19,10 +19,10 @@ from __future__ import annotations
 import jwt
 from openbadgeslib.ob3 import Achievement, Evidence, IdentityObject, Issuer, OpenBadgeCredential
 
-from achieveup.badges import keys, service, status_list
+from achieveup.badges import keys, privacy, public, service, status_list
 from achieveup.mastery import store
 from knowgap.core.clock import aware
-from knowgap.core.errors import Gone, NotFound
+from knowgap.core.errors import NotFound
 
 MEDIA_TYPE = "application/vc+jwt"
 
@@ -66,12 +66,12 @@ def credential(db, config, doc: dict) -> dict:
     status_list.ensure_position(db, doc)
     cls = service.class_document(db, config, doc)
     profile = service.issuer_profile(config)
-    salt = config.badge_salt
+    salt = privacy.recipient_salt(config, doc)
     identity = IdentityObject(
         identity_hash=service.hashed_identity(service.recipient_email(db, doc), salt),
         identity_type="emailAddress", hashed=True, salt=salt)
     return OpenBadgeCredential(
-        id=service.credential_url(config, doc["_id"]),
+        id=service.credential_url(config, doc["public_id"]),
         issuer=Issuer(id=profile["id"], name=profile["name"], url=profile["url"],
                       email=profile["email"]),
         recipient_id=None,
@@ -101,23 +101,12 @@ def status_list_token(db, config, list_number: int, *, now=None) -> str:
                          "nbf": int(now.timestamp())})
 
 
-def _issuable(doc: dict | None, missing: str) -> dict:
-    if doc is None:
-        raise NotFound(missing, error="badge_not_found")
-    if doc.get("revoked"):
-        raise Gone(f"This badge was revoked. {service.revocation_reason(doc)}",
-                   error="badge_revoked")
-    return doc
+def shared_badge(db, public_id: str) -> dict:
+    """A badge its student shared (404 otherwise, also when revoked; 410 once a shared one is
+    revoked)."""
+    return public.issuable(public.shared(db, public_id))
 
 
-def shared_badge(db, badge_id: str) -> dict:
-    """A badge its student made public (404 otherwise, 410 once revoked)."""
-    doc = db[store.BADGES].find_one({"_id": badge_id})
-    if doc is not None and not doc.get("revoked") and not doc.get("public"):
-        doc = None
-    return _issuable(doc, "No such shared badge.")
-
-
-def own_badge(db, badge_id: str, user: dict) -> dict:
+def own_badge(db, public_id: str, user: dict) -> dict:
     """One of the caller's own badges, shared or not (403 for anybody else's)."""
-    return _issuable(service.owned_badge(db, badge_id, user), "No such badge.")
+    return public.issuable(public.owned(db, public_id, user), "No such badge.")

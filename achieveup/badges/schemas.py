@@ -35,6 +35,20 @@ class EarnedBadgeSchema(StrictSchema):
     is_public = fields.Boolean(required=True)
 
 
+class BadgeProfileSchema(StrictSchema):
+    student_id = fields.String(required=True)
+    show_name = fields.Boolean(required=True, metadata={
+        "description": "Whether pages and public lists of your shared badges show your name."})
+    name = fields.String(required=True, allow_none=True, metadata={
+        "description": "The name they would show (your Canvas name)."})
+    profile_url = fields.String(required=True, metadata={
+        "description": "Your public profile: a page listing the badges you shared."})
+
+
+class BadgeProfileUpdateSchema(StrictSchema):
+    show_name = fields.Boolean(required=True, truthy={True}, falsy={False})
+
+
 class EarnedBadgesSchema(StrictSchema):
     student_id = fields.String(required=True)
     student_name = fields.String(required=True)
@@ -146,6 +160,8 @@ class CredentialQuerySchema(StrictSchema):
     format = fields.String(load_default="jwt", validate=validate.OneOf(["jwt", "json"]),
                            metadata={"description": "jwt (the signed VC-JWT, default) or json "
                                                     "(its claims)."})
+    download = fields.Boolean(load_default=False, metadata={
+        "description": "true: answer as a file download (Content-Disposition: attachment)."})
 
 
 class JWKSchema(StrictSchema):

@@ -1,16 +1,19 @@
-"""Skill badges: award from mastery summaries, list, share, and Open Badges 2.0 JSON.
+"""Skill badges: award from mastery summaries, list, and Open Badges 2.0 JSON.
 
 A badge is one document per (Canvas host, course, student, skill, level) in
-``AchieveUp_Badges``; its ``_id`` (= ``badge_id``) is derived from that key, so the database itself makes a second award
-impossible. Awarding only inserts documents that do not exist yet and never touches existing
-ones: each badge keeps the evidence that earned it (percentage, questions of evidence, time),
+``AchieveUp_Badges``; its ``_id`` is derived from that key, so the database itself makes a
+second award impossible. The API and every public URL name a badge by its ``public_id``
+instead (``badge_id`` in responses; see ``achieveup.badges.privacy``). Awarding only inserts
+documents that do not exist yet and never touches existing ones: each badge keeps the evidence that earned it (percentage, questions of evidence, time),
 whatever later recomputations say ("$setOnInsert" semantics). Levels come from
 ``achieveup.badges.levels`` and need at least ``min_evidence`` graded questions on the skill
 (course setting ``AchieveUp_Course_Settings.min_evidence`` or ``config.badge_min_evidence``).
 
-A badge whose skill disappears from every matrix of its course is revoked (``revoked: true``):
-it leaves every list and its public assertion answers 410 Gone. Students opt in to sharing per
-badge (``public: true``); only shared badges exist on the public endpoints.
+A badge whose skill disappears from every matrix of its course is revoked (``revoked: true``)
+as soon as the matrix changes: it leaves every list, its credential's status-list bit is set,
+and a shared one's public assertion answers 410 Gone. Students opt in to sharing per badge
+(``public: true``); only shared badges exist on the public endpoints
+(``achieveup.badges.public``).
 """
 from __future__ import annotations
 
@@ -19,10 +22,11 @@ import re
 import unicodedata
 from urllib.parse import urlparse
 
+from achieveup.badges import privacy, revisions
 from achieveup.badges.levels import LEVEL_NAMES, badge_levels_for
 from achieveup.mastery import explain, service as mastery
 from achieveup.mastery import store
-from knowgap.core.errors import Forbidden, Gone, NotFound
+from knowgap.core.errors import Gone, NotFound
 from knowgap.core.tenancy import scoped, where
 
 OB_CONTEXT = "https://w3id.org/openbadges/v2"
@@ -79,7 +83,8 @@ def new_badge(db, course_id: str, summary: dict, entry: dict, level: str, now,
               course_name: str | None) -> dict:
     """The badge document (kept small: the embedded engine's insert cost grows per field)."""
     bid = store.badge_key_id(db, course_id, summary["student_id"], entry["skill"], level)
-    doc = {"_id": bid, **where(db, course_id=course_id), "course_name": course_name,
+    doc = {"_id": bid, "public_id": privacy.new_public_id(), **where(db, course_id=course_id),
+           "course_name": course_name,
            "student_id": summary["student_id"], "skill": entry["skill"],
            "skill_slug": _slug(entry["skill"]), "level": level,
            "percentage": entry["score"], "evidence_count": entry["questions_attempted"],
@@ -217,15 +222,27 @@ def revoke_in_collection(db, course_id: str, skills: set[str], *, now=None,
         where(db, course_id=str(course_id), revoked=False, skill={"$nin": sorted(skills)}),
         {"$set": {"revoked": True, "revoked_at": now or store.utcnow(),
                   "revocation_reason": reason}})
+    if result.modified_count:
+        revisions.bump(db, revocation=True)
     return result.modified_count
 
 
 def revoke_missing_skills(db, course_id: str, skills: set[str], *, now=None,
-                          reason: str = "The skill was removed from the course.") -> int:
-    """Revoke the course's badges whose skill is not in ``skills`` (collection and summaries)."""
+                          reason: str = "The skill was removed from the course.",
+                          wait_seconds: float = 120.0) -> int:
+    """Revoke the course's badges whose skill is not in ``skills`` (collection and summaries).
+
+    The collection is written first, without waiting: from then on the badges are revoked
+    everywhere (lists, public URLs, the status list). The summaries are then rewritten under
+    the course lock, which also revokes any badge of those skills that a recompute running
+    meanwhile awarded from the matrix it had read. If the lock is not free within
+    ``wait_seconds`` the error propagates; the badges stay revoked and the next recompute
+    brings the summaries in line (it revokes what no matrix has)."""
     course_id = str(course_id)
-    with store.course_lock(db, course_id):
-        count = revoke_in_collection(db, course_id, skills, now=now, reason=reason)
+    now = now or store.utcnow()
+    count = revoke_in_collection(db, course_id, skills, now=now, reason=reason)
+    with store.course_lock(db, course_id, wait_seconds=wait_seconds):
+        count += revoke_in_collection(db, course_id, skills, now=now, reason=reason)
         summaries = mastery.summaries_of_course(db, course_id)
         changed = bool(_backfill(db, course_id, summaries))
         for doc in summaries:
@@ -244,23 +261,29 @@ def revoke_missing_skills(db, course_id: str, skills: set[str], *, now=None,
 
 # ------------------------------------------------------------------ reading
 
-def shareable_link(config, badge_id: str) -> str:
-    return f"{config.public_base_url.rstrip('/')}/achieveup/public/badges/assertions/{badge_id}"
+def shareable_link(config, public_id: str) -> str:
+    """The hosted Open Badges 2.0 assertion; in a browser, the badge's page."""
+    return public_url(config, f"assertions/{public_id}")
 
 
-def credential_url(config, badge_id: str) -> str:
+def credential_url(config, public_id: str) -> str:
     """The Open Badges 3.0 credential's ``id``: where a shared badge's credential is public."""
-    return public_url(config, f"credentials/{badge_id}")
+    return public_url(config, f"credentials/{public_id}")
+
+
+def course_label(doc: dict) -> str:
+    return doc.get("course_name") or f"Course {doc['course_id']}"
 
 
 def earned_view(config, doc: dict) -> dict:
-    return {"badge_id": doc["_id"], "badge_name": badge_name(doc["skill"], doc["level"]),
+    pid = doc["public_id"]
+    return {"badge_id": pid, "badge_name": badge_name(doc["skill"], doc["level"]),
             "skill_name": doc["skill"], "badge_level": doc["level"],
             "progress_percentage": doc.get("percentage"),
             "earned_at": store.iso(doc.get("earned_at")), "course_id": doc["course_id"],
-            "course_name": doc.get("course_name") or f"Course {doc['course_id']}",
-            "shareable_link": shareable_link(config, doc["_id"]),
-            "credential_url": credential_url(config, doc["_id"]),
+            "course_name": course_label(doc),
+            "shareable_link": shareable_link(config, pid),
+            "credential_url": credential_url(config, pid),
             "is_public": bool(doc.get("public"))}
 
 
@@ -271,46 +294,19 @@ def badges_of_student(db, student_id: str, *, course_ids=None, public_only=False
     if public_only:
         query["public"] = True
     docs = store.fetch_all(db[store.BADGES], query)
+    for doc in docs:
+        privacy.ensure_public_id(db, doc)
     order = {name: i for i, name in enumerate(LEVEL_NAMES)}
     docs.sort(key=lambda d: (store.iso(d.get("earned_at")) or "", d["course_id"], d["skill"],
                              order.get(d["level"], 9)), reverse=True)
     return docs
 
 
-def student_name(db, student_id: str, badges: list[dict]) -> str:
-    for b in badges:
-        if b.get("student_name"):
-            return b["student_name"]
-    doc = db[store.STUDENTS].find_one(where(db, student_id=str(student_id)), {"name": 1})
-    return (doc or {}).get("name") or f"Student {student_id}"
-
-
 def earned_response(db, config, student_id: str, badges: list[dict]) -> dict:
-    return {"student_id": str(student_id), "student_name": student_name(db, student_id, badges),
+    """A student's badges as the student and their instructors see them (with their name)."""
+    name = privacy.real_name(db, student_id) or f"Student {student_id}"
+    return {"student_id": str(student_id), "student_name": name,
             "total_badges": len(badges), "badges": [earned_view(config, b) for b in badges]}
-
-
-def owned_badge(db, badge_id: str, user: dict) -> dict | None:
-    """The badge if ``user`` earned it (None when there is no such badge on ``user``'s Canvas;
-    403 when it is somebody else's)."""
-    doc = db[store.BADGES].find_one(where(db, _id=badge_id))
-    if doc is None:
-        return None
-    own = user.get("canvas_user_id") or user.get("canvas_student_id")
-    if own is None or str(own) != doc["student_id"]:
-        raise Forbidden("Only the student who earned this badge can share or download it.",
-                        error="not_badge_owner")
-    return doc
-
-
-def set_public(db, config, badge_id: str, user: dict, public: bool) -> dict:
-    doc = owned_badge(db, badge_id, user)
-    if doc is None or doc.get("revoked"):
-        raise NotFound("No such badge.", error="badge_not_found")
-    db[store.BADGES].update_one(where(db, _id=badge_id),
-                                {"$set": {"public": bool(public), "shared_at": store.utcnow()}})
-    doc["public"] = bool(public)
-    return earned_view(config, doc)
 
 
 # ------------------------------------------------------------------ Open Badges 2.0
@@ -324,8 +320,8 @@ def class_url(config, course_id, skill_slug, level) -> str:
 
 
 def badge_db(db, doc: dict):
-    """``db`` scoped to the Canvas host of the badge ``doc`` (public routes find a badge by its
-    id alone; what they read about it next is that host's)."""
+    """``db`` scoped to the Canvas host of the badge ``doc``: public URLs find a badge by its
+    public id alone; what they read about it next is that host's."""
     return scoped(db, doc["canvas_host"])
 
 
@@ -362,17 +358,15 @@ class RevokedAssertion(Gone):
                 "revocationReason": self.reason, **super().to_dict()}
 
 
-def assertion(db, config, badge_id: str) -> dict:
-    doc = db[store.BADGES].find_one({"_id": badge_id})
-    url = shareable_link(config, badge_id)
-    if doc is not None and doc.get("revoked"):
-        raise RevokedAssertion(url, revocation_reason(doc))
-    if doc is None or not doc.get("public"):
-        raise NotFound("No such shared badge.", error="badge_not_found")
+def assertion_document(db, config, doc: dict) -> dict:
+    """The Open Badges 2.0 hosted Assertion of the badge ``doc``; the recipient is hashed with
+    the badge's own salt (``achieveup.badges.privacy``)."""
+    salt = privacy.recipient_salt(config, doc)
     return {
-        "@context": OB_CONTEXT, "type": "Assertion", "id": url,
-        "recipient": {"type": "email", "hashed": True, "salt": config.badge_salt,
-                      "identity": hashed_identity(recipient_email(db, doc), config.badge_salt)},
+        "@context": OB_CONTEXT, "type": "Assertion",
+        "id": shareable_link(config, doc["public_id"]),
+        "recipient": {"type": "email", "hashed": True, "salt": salt,
+                      "identity": hashed_identity(recipient_email(db, doc), salt)},
         "badge": class_url(config, doc["course_id"], doc["skill_slug"], doc["level"]),
         "verification": {"type": "HostedBadge"},
         "issuedOn": store.iso(doc.get("earned_at")),
@@ -451,15 +445,3 @@ def public_url(config, path: str) -> str:
     """Absolute URL of a public badge document, e.g. ``public_url(config, "jwks.json")``."""
     return f"{_base(config)}/{path}"
 
-
-LEVEL_COLORS = {"beginner": "#cd7f32", "intermediate": "#c0c0c0", "advanced": "#ffd700",
-                "expert": "#4b0082"}
-
-
-def image_svg(level: str) -> str:
-    if level not in LEVEL_COLORS:
-        raise NotFound("No such badge image.", error="badge_image_not_found")
-    return ('<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128" '
-            'viewBox="0 0 128 128"><circle cx="64" cy="64" r="60" fill="'
-            + LEVEL_COLORS[level] + '"/><text x="64" y="72" font-size="16" text-anchor="middle" '
-            'fill="#fff" font-family="sans-serif">' + level.upper() + "</text></svg>")

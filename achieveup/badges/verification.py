@@ -13,6 +13,11 @@ Two inputs:
 
 Every refusal is a sentence in ``reasons``; ``badge`` describes the badge whenever the input
 could be attributed to one of ours (also when revoked, so the caller sees what was revoked).
+An assertion URL of a badge that is not shared is answered as an unknown one, revoked or not.
+
+:func:`panel` is the verification a badge page shows: the badge's credential is built and
+signed, then checked step by step as an outside verifier would (openbadgeslib), each step
+reported in words: the issuer key, the signature, the status list and the validity window.
 """
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from openbadgeslib.ob3 import OB3VerificationError, OB3Verifier
 
-from achieveup.badges import keys, ob3, service
+from achieveup.badges import keys, ob3, public, service, status_list
 from achieveup.mastery import store
 from knowgap.core.schemas import ID_PATTERN
 
@@ -40,10 +45,10 @@ def _result(config, reasons: list[str], doc: dict | None = None, fmt: str = "") 
 
 
 def _badge_of(db, url: str, prefix: str) -> dict | None:
-    badge_id = url[len(prefix):] if url.startswith(prefix) else ""
-    if not ID_PATTERN.match(badge_id):
+    public_id = url[len(prefix):] if url.startswith(prefix) else ""
+    if not ID_PATTERN.match(public_id):
         return None
-    return db[store.BADGES].find_one({"_id": badge_id})
+    return public.find(db, public_id)
 
 
 def _state_reasons(doc: dict | None, missing: str) -> list[str]:
@@ -124,7 +129,7 @@ def verify_assertion_url(db, config, url: str) -> dict:
         return _result(config, [f"Only assertions hosted by this issuer ({prefix}…) can be "
                                 f"checked here; this URL is not one, so it was not fetched."])
     doc = _badge_of(db, ours.scheme + "://" + ours.netloc + parts.path, prefix)
-    if doc is not None and not doc.get("public") and not doc.get("revoked"):
+    if doc is not None and not doc.get("public"):
         doc = None                     # the assertion of an unshared badge is not public
     return _result(config, _state_reasons(doc, "No shared badge is hosted at this URL."),
                    doc, "ob2-hosted")
@@ -134,3 +139,68 @@ def verify(db, config, body: dict) -> dict:
     if body.get("credential") is not None:
         return verify_credential(db, config, body["credential"].strip())
     return verify_assertion_url(db, config, body["assertion_url"].strip())
+
+
+# ------------------------------------------------------------------ the badge page's panel
+
+
+def _own_status_list(db, config):
+    """The status-list "download" of the panel's verifier: this issuer's own lists, built and
+    signed here as ``/status/<n>`` serves them; any other URL fails the check."""
+    def fetch(url: str) -> bytes:
+        number = status_list.list_number_of(config, url)
+        if number is None:
+            raise ValueError(f"{url} is not one of this issuer's status lists")
+        return ob3.status_list_token(db, config, number).encode()
+    return fetch
+
+
+def _check(name: str, ok: bool, text: str) -> dict:
+    return {"name": name, "ok": ok, "text": text}
+
+
+def panel(db, config, doc: dict) -> dict:
+    """Verify the badge's credential now: ``{verified, checks: [{name, ok, text}],
+    checked_at}``."""
+    now = store.utcnow()
+    token = ob3.issue(db, config, doc)
+    issuer = service.issuer_profile(config)["name"]
+    header = jwt.get_unverified_header(token)
+    key = _signing_key(config, header)
+    thumb = header["kid"].rsplit("/", 1)[-1]
+    current = keys.key_set(config).current == thumb
+    checks = [_check(
+        "Issuer key", key is not None,
+        f"Signed with {issuer}'s {'current' if current else 'retired'} Ed25519 key "
+        f"{thumb[:12]}…, which {issuer} publishes in its key set." if key is not None else
+        f"The signing key is not in {issuer}'s published key set.")]
+    credential = None
+    if key is not None:
+        verifier = OB3Verifier(pubkey_pem=_public_key_pem(key))
+        try:
+            credential = verifier.verify(token)
+            checks.append(_check("Signature", True,
+                                 "The signature matches: nothing in the credential was changed "
+                                 "after it was signed."))
+        except OB3VerificationError as exc:
+            window = "expired" in str(exc) or "not yet valid" in str(exc)
+            checks.append(_check("Expiry" if window else "Signature", False,
+                                 _library_reason(exc)))
+        if credential is not None:
+            try:
+                verifier.check_status(credential, verify_list=True,
+                                      download=_own_status_list(db, config))
+                checks.append(_check(
+                    "Revocation", True,
+                    f"Not revoked: position {doc['status_index']} of the issuer's signed "
+                    f"status list {doc['status_list']} is clear."))
+            except OB3VerificationError as exc:
+                said = ("Revoked according to the issuer's status list" if "is set at index"
+                        in str(exc) else "The issuer's status list could not be checked")
+                checks.append(_check("Revocation", False, f"{said} ({exc})."))
+            until = credential.expiration_date
+            checks.append(_check(
+                "Expiry", True,
+                f"Valid until {until:%d %B %Y}." if until else "It does not expire."))
+    return {"verified": len(checks) == 4 and all(c["ok"] for c in checks), "checks": checks,
+            "checked_at": now}

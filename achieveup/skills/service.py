@@ -11,7 +11,9 @@ Decisions worth knowing:
 - Skills assigned to questions must exist in one of the course's matrices (matched ignoring
   case, stored with the matrix's spelling). When a matrix loses skills (edit or delete),
   assignments to skills that no matrix of the course has any more are removed, so "every
-  assigned skill is in a matrix" stays true for mastery and badges.
+  assigned skill is in a matrix" stays true for mastery and badges, and the badges of those
+  skills are revoked at once (their credentials' status-list bits with them), not at the next
+  sync.
 - Importing matrices from another course: a source matrix whose name is free in the target is
   copied; one whose name is taken is skipped when the target's matrix has the same skills
   (so importing twice is harmless), otherwise copied as "<name> (imported)" (then
@@ -23,13 +25,18 @@ Decisions worth knowing:
 """
 from __future__ import annotations
 
-from knowgap.core.clock import iso
+import logging
 
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
+from achieveup.badges import service as badges
+from achieveup.mastery import store as mastery_store
 from achieveup.skills import store
-from knowgap.core.errors import BadRequest, Conflict, NotFound
+from knowgap.core.clock import iso
+from knowgap.core.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
+
+log = logging.getLogger(__name__)
 from knowgap.topics.text import normalize_question_text
 
 IMPORT_SUFFIX = "imported"
@@ -108,17 +115,32 @@ def update_matrix(db, matrix: dict, changes: dict) -> dict:
         raise NotFound("This skill matrix was deleted meanwhile. Reload the page.",
                        error="matrix_not_found")
     if "skills" in changes:
-        store.prune_question_skills(db, matrix["course_id"],
-                                    store.course_skill_index(db, matrix["course_id"]))
+        _skills_changed(db, matrix["course_id"])
     return matrix_json(doc)
 
 
 def delete_matrix(db, matrix: dict) -> dict:
     store.delete_matrix(db, matrix["_id"])
-    store.prune_question_skills(db, matrix["course_id"],
-                                store.course_skill_index(db, matrix["course_id"]))
+    _skills_changed(db, matrix["course_id"])
     return {"message": f"Skill matrix '{matrix['matrix_name']}' was deleted.",
             "matrix_id": str(matrix["_id"])}
+
+
+#: How long a matrix change waits for a running recompute of the course before leaving the
+#: mastery summaries to the next one (the badges are revoked before the wait either way).
+REVOKE_WAIT_SECONDS = 10.0
+
+
+def _skills_changed(db, course_id: str) -> None:
+    """A matrix of the course lost or changed skills: drop assignments to skills no matrix has
+    and revoke their badges now."""
+    store.prune_question_skills(db, course_id, store.course_skill_index(db, course_id))
+    skills = set(mastery_store.matrix_skills(db, course_id))
+    try:
+        badges.revoke_missing_skills(db, course_id, skills, wait_seconds=REVOKE_WAIT_SECONDS)
+    except ServiceUnavailable:
+        log.info("course %s is being recomputed: badges of removed skills are revoked; the "
+                 "mastery summaries list them as revoked after the next recompute", course_id)
 
 
 def _same_skills(a: list[str], b: list[str]) -> bool:

@@ -85,6 +85,7 @@ INDEXES: list[IndexSpec] = [
     plain("AchieveUp_Badges", H, "student_id", "revoked", "public"),
     plain("AchieveUp_Badges", H, "course_id", "skill_slug", "level"),
     plain("AchieveUp_Badges", "status_list", "revoked"),        # issuer-wide status lists
+    plain("AchieveUp_Badges", "public_id"),     # public URLs (random ids: no unique index needed)
     unique("AchieveUp_Course_Settings", H, "course_id"),
     plain("AchieveUp_Sync_State", H, "course_id"),
     # AchieveUp: insights (item responses read model, quiz submissions; see

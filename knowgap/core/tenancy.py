@@ -78,6 +78,11 @@ def host_of(db) -> str:
                        "(knowgap.core.tenancy.scoped); got an unscoped handle.")
 
 
+def host_or_none(db) -> str | None:
+    """The Canvas host of a scoped database, None for the plain one."""
+    return db.canvas_host if isinstance(db, TenantDb) else None
+
+
 def where(db, **fields) -> dict:
     """``{"canvas_host": <host>, **fields}``: a filter, or the scope fields of a new document."""
     return {FIELD: host_of(db), **fields}

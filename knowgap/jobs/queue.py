@@ -41,7 +41,7 @@ def enqueue(db: Database, kind: str, key: str, payload: dict | None = None,
     """Queue a job unless one with the same kind and key is queued or running:
     ``(job id, created)``. A scoped ``db`` (``knowgap.core.tenancy``) records its Canvas host
     on the job and keeps the key per host."""
-    host = db.canvas_host if isinstance(db, tenancy.TenantDb) else None
+    host = tenancy.host_or_none(db)
     claim_key = active_key(host, kind, key)
     for _ in range(5):
         now = now or utcnow()
