@@ -46,6 +46,25 @@ def make_config(**overrides):
     return load_config(environ={}, **settings)
 
 
+@pytest.fixture(autouse=True)
+def tenancy_audit():
+    """Fails a test whose application code queried tenant records without their Canvas host
+    (``tests/tenancy_audit.py``; the embedded engine only)."""
+    if TEST_MONGODB_URI:
+        yield None
+        return
+    from tests.tenancy_audit import Audit
+
+    audit = Audit()
+    audit.start()
+    try:
+        yield audit
+    finally:
+        audit.stop()
+    problems = sorted(set(audit.problems))
+    assert not problems, "queries without their Canvas host:\n" + "\n".join(problems[:30])
+
+
 @pytest.fixture
 def db():
     if TEST_MONGODB_URI:

@@ -211,10 +211,17 @@ def test_badges_belong_to_the_student_of_their_host(hosts):
     assert client.get("/achieveup/badges/1001", headers=hosts["b_student"]).get_json() == []
     assert client.get("/achieveup/badges/1001", headers=hosts["a_student"]).get_json()
     # the shared assertion names A's student (by their e-mail), never B's student 1001
-    assertion = client.get(f"/achieveup/public/badges/assertions/{badge}").get_json()
+    assertion = client.get(f"/achieveup/public/badges/assertions/{badge}",
+                           headers={"Accept": "application/json"}).get_json()
     salt = assertion["recipient"]["salt"]
     expected = "sha256$" + hashlib.sha256((hosts["a_student_email"] + salt).encode()).hexdigest()
     assert assertion["recipient"]["identity"] == expected
+    # its BadgeClass is host A's course 101; the same path on host B names no shared class
+    path = assertion["badge"].split("/achieveup/", 1)[1]
+    assert "canvas_host" not in path                  # the server's own Canvas: plain URL
+    assert client.get(f"/achieveup/{path}").status_code == 200
+    other = client.get(f"/achieveup/{path}?canvas_host={hosts['b'].host}")
+    assert other.status_code == 404
 
 
 def test_leaderboard_opt_in_is_the_callers_own(hosts):
@@ -225,3 +232,19 @@ def test_leaderboard_opt_in_is_the_callers_own(hosts):
     assert mine.get_json()["leaderboard_opt_in"] is False
     board = client.get(f"/achieveup/leaderboard/{COURSE}", headers=hosts["a_teacher"]).get_json()
     assert board["ranked"] > 0 and board["entries"] == []     # nobody of A opted in
+
+
+def test_the_query_audit_sees_an_unscoped_query(tenancy_audit, db):
+    """The suite-wide audit (``tests/tenancy_audit.py``, on for every test) is not vacuous:
+    a query made from application code without the host is reported, a scoped one is not."""
+    from tests.tenancy_audit import ROOT
+
+    if tenancy_audit is None:
+        pytest.skip("the audit runs on the embedded engine")
+    code = compile("db['knowgap_questions'].find_one({'course_id': '101'})\n"
+                   "db['knowgap_questions'].find_one({'canvas_host': 'h', 'course_id': '101'})\n"
+                   "db['AchieveUp_Student_Mastery'].find_one({'_id': 'h|101|1001'})\n",
+                   str(ROOT / "knowgap" / "courses" / "store.py"), "exec")
+    exec(code, {"db": db})
+    problems, tenancy_audit.problems[:] = list(tenancy_audit.problems), []
+    assert len(problems) == 1 and "find_one on knowgap_questions" in problems[0], problems

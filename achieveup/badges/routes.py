@@ -218,12 +218,13 @@ def baked_ob3(badge_id):
 
 
 @blp.route("/achieveup/public/badges/classes/<course_id>/<skill_slug>/<level>")
+@blp.arguments(s.ClassQuerySchema, location="query")
 @blp.response(200, s.OBBadgeClassSchema)
 @blp.doc(summary="Open Badges 2.0 BadgeClass")
-def ob_class(course_id, skill_slug, level):
+def ob_class(query, course_id, skill_slug, level):
     svc = services()
     return service.badge_class(svc.db, svc.config, path_id(course_id),
-                               path_id(skill_slug, "skill_slug"), level)
+                               path_id(skill_slug, "skill_slug"), level, query.get("canvas_host"))
 
 
 @blp.route("/achieveup/public/badges/issuer")

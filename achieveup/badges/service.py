@@ -4,8 +4,9 @@ A badge is one document per (Canvas host, course, student, skill, level) in
 ``AchieveUp_Badges``; its ``_id`` is derived from that key, so the database itself makes a
 second award impossible. The API and every public URL name a badge by its ``public_id``
 instead (``badge_id`` in responses; see ``achieveup.badges.privacy``). Awarding only inserts
-documents that do not exist yet and never touches existing ones: each badge keeps the evidence that earned it (percentage, questions of evidence, time),
-whatever later recomputations say ("$setOnInsert" semantics). Levels come from
+documents that do not exist yet and never touches existing ones: each badge keeps the
+evidence that earned it (percentage, questions of evidence, time), whatever later
+recomputations say ("$setOnInsert" semantics). Levels come from
 ``achieveup.badges.levels`` and need at least ``min_evidence`` graded questions on the skill
 (course setting ``AchieveUp_Course_Settings.min_evidence`` or ``config.badge_min_evidence``).
 
@@ -20,12 +21,13 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 from achieveup.badges import privacy, revisions
 from achieveup.badges.levels import LEVEL_NAMES, badge_levels_for
 from achieveup.mastery import explain, service as mastery
 from achieveup.mastery import store
+from knowgap.canvas.hosts import default_host
 from knowgap.core.errors import Gone, NotFound
 from knowgap.core.tenancy import scoped, where
 
@@ -315,8 +317,13 @@ def _base(config) -> str:
     return config.public_base_url.rstrip("/") + "/achieveup/public/badges"
 
 
-def class_url(config, course_id, skill_slug, level) -> str:
-    return f"{_base(config)}/classes/{course_id}/{skill_slug}/{level}"
+def class_url(config, doc: dict) -> str:
+    """The BadgeClass of the badge ``doc``. Course ids are per Canvas host: a class of another
+    host than the server's own (``CANVAS_BASE_URL``) names its host in ``?canvas_host=``."""
+    url = f"{_base(config)}/classes/{doc['course_id']}/{doc['skill_slug']}/{doc['level']}"
+    if doc["canvas_host"] != default_host(config):
+        url += "?" + urlencode({"canvas_host": doc["canvas_host"]})
+    return url
 
 
 def badge_db(db, doc: dict):
@@ -367,7 +374,7 @@ def assertion_document(db, config, doc: dict) -> dict:
         "id": shareable_link(config, doc["public_id"]),
         "recipient": {"type": "email", "hashed": True, "salt": salt,
                       "identity": hashed_identity(recipient_email(db, doc), salt)},
-        "badge": class_url(config, doc["course_id"], doc["skill_slug"], doc["level"]),
+        "badge": class_url(config, doc),
         "verification": {"type": "HostedBadge"},
         "issuedOn": store.iso(doc.get("earned_at")),
         "evidence": [{"type": "Evidence", "name": EVIDENCE_NAME,
@@ -389,9 +396,13 @@ def evidence_narrative(doc: dict) -> str:
         + where
 
 
-def badge_class(db, config, course_id: str, skill_slug: str, level: str) -> dict:
-    doc = db[store.BADGES].find_one({"course_id": str(course_id), "skill_slug": skill_slug,
-                                     "level": level, "public": True, "revoked": False})
+def badge_class(db, config, course_id: str, skill_slug: str, level: str,
+                canvas_host: str | None = None) -> dict:
+    """The BadgeClass of a shared badge of ``course_id`` of ``canvas_host`` (default: the
+    server's own Canvas)."""
+    db = scoped(db, canvas_host or default_host(config))
+    doc = db[store.BADGES].find_one(where(db, course_id=str(course_id), skill_slug=skill_slug,
+                                          level=level, public=True, revoked=False))
     if doc is None or level not in LEVEL_NAMES:
         raise NotFound("No such shared badge class.", error="badge_class_not_found")
     return class_document(db, config, doc)
@@ -405,7 +416,7 @@ def class_document(db, config, doc: dict) -> dict:
     course = doc.get("course_name") or f"course {course_id}"
     return {
         "@context": OB_CONTEXT, "type": "BadgeClass",
-        "id": class_url(config, course_id, skill_slug, level),
+        "id": class_url(config, doc),
         "name": badge_name(doc["skill"], level),
         "description": f"{level.capitalize()} level in '{doc['skill']}' ({course}).",
         "image": f"{_base(config)}/images/{level}.svg",

@@ -87,7 +87,7 @@ def due_courses(db, now: dt.datetime) -> list[dict]:
 
 
 def mark_enqueued(db, entry: dict, now: dt.datetime, minutes: int) -> None:
-    db[SCHEDULE].update_one({"_id": entry["_id"]},
+    db[SCHEDULE].update_one({"_id": entry["_id"], "canvas_host": entry["canvas_host"]},
                             {"$set": {"next_due_at": now + dt.timedelta(minutes=minutes),
                                       "last_enqueued_at": now}})
 
