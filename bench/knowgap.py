@@ -61,7 +61,7 @@ def main() -> int:
                              openai_base_url=ai.base_url, openai_timeout_seconds=30.0,
                              youtube_api_key="bench", youtube_base_url=yt.base_url)
         app = create_app(config, db=dbmod.connect("", "bench"))
-        svc = app.extensions["knowgap"]
+        svc = app.extensions["knowgap"].scoped(canvas.host)    # the sandbox's records
         access = CanvasAccess(canvas.base_url, "teacher-token", config)
 
         t0 = time.perf_counter()
