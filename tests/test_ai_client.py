@@ -60,8 +60,7 @@ def test_async_calls_overlap(openai_fake):
             ask_json_async(config, "core_topic", {"question": f"q{i}"}, TopicReply(), "")
             for i in range(6)])
 
-    import time
-    started = time.perf_counter()
     values = asyncio.run(many())
     assert all(v and v["topic"] for v in values)
-    assert time.perf_counter() - started < 6 * 0.3
+    # Overlap seen by the server itself, not by a wall-clock bound that a loaded machine breaks.
+    assert openai_fake.max_in_flight >= 2

@@ -121,7 +121,7 @@ def test_export_from_summaries_has_every_badge_and_valid_xlsx(client, app, teach
     r = client.get(f"/achieveup/export/{COURSE}?format=xlsx", headers=teacher)
     assert r.status_code == 200
     wb = load_workbook(io.BytesIO(r.data))
-    assert wb.sheetnames == ["matrices", "question_skills", "mastery", "badges", "items"]
+    assert wb.sheetnames == ["Summary", "matrices", "question_skills", "mastery", "badges", "items"]
     rows = list(wb["badges"].iter_rows(values_only=True))
     assert rows[0] == ("badge_id", "student_id", "skill", "level", "percentage",
                        "evidence_count", "earned_at")

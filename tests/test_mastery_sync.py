@@ -225,7 +225,7 @@ def test_export_formats_and_neutralization(client, app, teacher, canvas_world):
     import io
     from openpyxl import load_workbook
     wb = load_workbook(io.BytesIO(r.data))
-    assert set(wb.sheetnames) == {"matrices", "question_skills", "mastery", "badges", "items"}
+    assert wb.sheetnames == ["Summary", "matrices", "question_skills", "mastery", "badges", "items"]
     items = list(wb["items"].iter_rows(values_only=True))
     assert items[0][:3] == ("quiz_id", "quiz_title", "question_id")
     assert len(items) - 1 == len(data["items"]) > 0

@@ -21,8 +21,8 @@ import json
 
 from marshmallow import ValidationError
 
+from achieveup.exchange import summary, workbook
 from achieveup.exchange.schemas import SCHEMA_NAME, VERSION, ExportSchema
-from achieveup.exchange.xlsx import write_workbook
 from achieveup.insights import service as insights
 from achieveup.mastery import service as mastery
 from achieveup.mastery import store
@@ -40,7 +40,10 @@ def neutralize(value):
 
 # ------------------------------------------------------------------ export
 
-def export_data(db, course_id: str) -> dict:
+def export_data(db, course_id: str, progress: list | None = None) -> dict:
+    """The export document; ``progress``, when given, receives every student's course progress
+    (the workbook's Summary plots it; it is no part of the document, which is also the import
+    format)."""
     course_id = str(course_id)
     matrices = store.fetch_all(db[store.MATRICES], where(db, course_id=course_id),
                                sort=[("created_at", 1), ("_id", 1)])
@@ -49,8 +52,11 @@ def export_data(db, course_id: str) -> dict:
     rows, badges = [], []
     fields = mastery.PACKED_FIELDS
     for doc in mastery.summaries_of_course(db, course_id, projection={
-            "_id": 0, "student_id": 1, "student_name": 1, "packed": 1, "badges": 1}):
+            "_id": 0, "student_id": 1, "student_name": 1, "progress": 1, "packed": 1,
+            "badges": 1}):
         sid, name = doc["student_id"], doc.get("student_name")
+        if progress is not None:
+            progress.append(doc.get("progress"))
         for packed in store.unpack(doc.get("packed")):
             e = dict(zip(fields, packed))
             rows.append({"student_id": sid, "student_name": name,
@@ -116,18 +122,21 @@ def to_csv(data: dict) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-def to_xlsx(data: dict) -> bytes:
-    """The workbook: one sheet per section, text cells neutralized like the CSV's."""
+def to_xlsx(data: dict, progress: list) -> bytes:
+    """The workbook: a Summary sheet (``progress``: each student's course progress), then one
+    sheet per section; text cells neutralized like the CSV's."""
     by_section: dict = {name: [] for name in SECTIONS}
     for section, row in section_rows(data):
         by_section[section].append(row)
-    return write_workbook({name: (SECTIONS[name], by_section[name]) for name in SECTIONS},
-                          text=neutralize)
+    return workbook.write_workbook(
+        {name: (SECTIONS[name], by_section[name]) for name in SECTIONS},
+        summary.summarize(data, progress), data, text=neutralize)
 
 
-FORMATS = {
-    "json": ("application/json", lambda d: json.dumps(d, ensure_ascii=False).encode("utf-8")),
-    "csv": ("text/csv; charset=utf-8", to_csv),
+FORMATS = {    # format -> (content type, render(document, students' progress))
+    "json": ("application/json",
+             lambda d, _: json.dumps(d, ensure_ascii=False).encode("utf-8")),
+    "csv": ("text/csv; charset=utf-8", lambda d, _: to_csv(d)),
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", to_xlsx),
 }
 
@@ -136,9 +145,10 @@ def export_file(db, course_id: str, fmt: str) -> tuple[bytes, str, str]:
     """(file bytes, content type, file name); ``fmt`` is one of ``FORMATS`` (the route's
     query schema only lets those through)."""
     content_type, render = FORMATS[fmt]
-    data = export_data(db, course_id)
+    progress: list = []
+    data = export_data(db, course_id, progress)
     name = f"achieveup-course-{course_id}-{dt.date.today().isoformat()}.{fmt}"
-    return render(data), content_type, name
+    return render(data, progress), content_type, name
 
 
 # ------------------------------------------------------------------ import
