@@ -13,6 +13,8 @@ for ordinary API GETs too (six TLS handshakes reached the probe's listener). Now
 """
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from aiohttp import web
 
@@ -108,20 +110,26 @@ def call(canvas, fn, **config):
     return run_sync(main, timeout=10)
 
 
-def test_api_call_follows_no_redirect_to_another_host():
-    """Today's client followed this one to https: the listener saw TLS handshakes."""
+@contextlib.contextmanager
+def other_host():
+    """A listener standing for a host the request must never reach (checked on exit)."""
     listener = Listener(banner=b"")
     try:
-        with Server(redirecting_canvas({
-                "/api/v1/users/self": f"https://127.0.0.1:{listener.port}/api/v1/users/self",
-                "/api/v1/courses/1/quizzes": f"http://127.0.0.1:{listener.port}/x"})) as canvas:
-            for path in ("/users/self", "/courses/1/quizzes"):
-                with pytest.raises(CanvasBadResponse) as err:
-                    call(canvas, lambda c, p=path: c.get(p))
-                assert "stopped for safety" in err.value.message
+        yield listener
     finally:
         listener.close()
     assert listener.connections == 0
+
+
+def test_api_call_follows_no_redirect_to_another_host():
+    """Today's client followed this one to https: the listener saw TLS handshakes."""
+    with other_host() as listener, Server(redirecting_canvas({
+            "/api/v1/users/self": f"https://127.0.0.1:{listener.port}/api/v1/users/self",
+            "/api/v1/courses/1/quizzes": f"http://127.0.0.1:{listener.port}/x"})) as canvas:
+        for path in ("/users/self", "/courses/1/quizzes"):
+            with pytest.raises(CanvasBadResponse) as err:
+                call(canvas, lambda c, p=path: c.get(p))
+            assert "stopped for safety" in err.value.message
 
 
 def test_api_call_follows_a_redirect_on_the_canvas_origin():
@@ -145,18 +153,13 @@ def test_download_follows_to_an_allowed_file_host_without_the_token():
 
 
 def test_download_to_a_host_not_on_the_file_list_is_refused():
-    listener = Listener(banner=b"")
-    try:
-        with Server(redirecting_canvas({
-                "/api/v1/files/7/download": f"https://127.0.0.1:{listener.port}/f",
-                "/api/v1/files/8/download": f"http://127.0.0.1:{listener.port}/f"})) as canvas:
-            for n in (7, 8):
-                with pytest.raises(CanvasBadResponse):
-                    call(canvas, lambda c, n=n: c.get_url(f"/api/v1/files/{n}/download"),
-                         canvas_file_hosts=("*.inscloudgate.net",))
-    finally:
-        listener.close()
-    assert listener.connections == 0
+    with other_host() as listener, Server(redirecting_canvas({
+            "/api/v1/files/7/download": f"https://127.0.0.1:{listener.port}/f",
+            "/api/v1/files/8/download": f"http://127.0.0.1:{listener.port}/f"})) as canvas:
+        for n in (7, 8):
+            with pytest.raises(CanvasBadResponse):
+                call(canvas, lambda c, n=n: c.get_url(f"/api/v1/files/{n}/download"),
+                     canvas_file_hosts=("*.inscloudgate.net",))
 
 
 def test_probe_through_the_app_reaches_no_other_host(db):
@@ -164,16 +167,11 @@ def test_probe_through_the_app_reaches_no_other_host(db):
     clear 502 and nothing sent elsewhere (today: TLS handshakes to the other host)."""
     from knowgap import create_app
 
-    listener = Listener(banner=b"")
-    try:
-        with Server(redirecting_canvas({
-                "/api/v1/users/self": f"https://127.0.0.1:{listener.port}/u"})) as canvas:
-            config = make_config(canvas_base_url=canvas.base_url,
-                                 canvas_allowed_hosts=(canvas.host,), canvas_max_retries=1)
-            response = create_app(config, db=db).test_client().post(
-                "/get-course-quizzes", json={"course_id": "101", "access_token": TOKEN})
-    finally:
-        listener.close()
+    with other_host() as listener, Server(redirecting_canvas({
+            "/api/v1/users/self": f"https://127.0.0.1:{listener.port}/u"})) as canvas:
+        config = make_config(canvas_base_url=canvas.base_url,
+                             canvas_allowed_hosts=(canvas.host,), canvas_max_retries=1)
+        response = create_app(config, db=db).test_client().post(
+            "/get-course-quizzes", json={"course_id": "101", "access_token": TOKEN})
     assert response.status_code == 502
     assert response.get_json()["error"] == "canvas_bad_response"
-    assert listener.connections == 0
