@@ -410,7 +410,7 @@ def badge_class(db, config, course_id: str, skill_slug: str, level: str,
 
 def class_document(db, config, doc: dict) -> dict:
     """The BadgeClass of the badge ``doc`` (the Open Badges 3.0 achievement reuses it)."""
-    course_id, skill_slug, level = doc["course_id"], doc["skill_slug"], doc["level"]
+    course_id, level = doc["course_id"], doc["level"]
     settings = store.course_settings(badge_db(db, doc), str(course_id))
     threshold = dict(mastery.badge_levels(settings))[level]
     course = doc.get("course_name") or f"course {course_id}"

@@ -15,7 +15,8 @@ host sees it (a ``TenantDb``: collections, ``client`` and ``name`` are the real 
 - AchieveUp routes: the signed-in user's Canvas host (``achieveup.auth.guards.tenant_db``, from
   the user's ``canvas_base_url``, else the server's ``CANVAS_BASE_URL``);
 - KnowGap routes: the caller's verified Canvas ``link`` (``Caller.canvas_host``,
-  ``Services.scoped``);
+  ``knowgap.identity.request.scoped_services``); token-less reads: the Canvas the request
+  names (``requested_services``);
 - jobs: the host stored on the job when it was queued;
 - public badge documents: the host stored on the badge.
 
