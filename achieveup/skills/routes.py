@@ -9,11 +9,10 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from achieveup.auth.guards import (current_user, require_course_instructor, role_required,
-                                   user_gateway)
+                                   tenant_db, user_gateway)
 from achieveup.skills import schemas as s
 from achieveup.skills import service
 from knowgap.core.schemas import path_id
-from knowgap.core.services import services
 
 blp = Blueprint("skills", __name__, url_prefix="/achieveup",
                 description="AchieveUp skill matrices and question-skill assignments")
@@ -22,7 +21,7 @@ instructor_only = role_required("instructor")
 
 
 def _db():
-    return services().db
+    return tenant_db()
 
 
 def _me() -> str:

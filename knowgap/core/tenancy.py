@@ -15,7 +15,8 @@ host sees it (a ``TenantDb``: collections, ``client`` and ``name`` are the real 
 - AchieveUp routes: the signed-in user's Canvas host (``achieveup.auth.guards.tenant_db``, from
   the user's ``canvas_base_url``, else the server's ``CANVAS_BASE_URL``);
 - KnowGap routes: the caller's verified Canvas ``link`` (``Caller.canvas_host``,
-  ``Services.scoped``);
+  ``knowgap.identity.request.scoped_services``); token-less reads: the Canvas the request
+  names (``requested_services``);
 - jobs: the host stored on the job when it was queued;
 - public badge documents: the host stored on the badge.
 
@@ -76,6 +77,11 @@ def host_of(db) -> str:
         return db.canvas_host
     raise TenancyError("This store needs a database scoped to a Canvas host "
                        "(knowgap.core.tenancy.scoped); got an unscoped handle.")
+
+
+def host_or_none(db) -> str | None:
+    """The Canvas host of a scoped database, None for the plain one."""
+    return db.canvas_host if isinstance(db, TenantDb) else None
 
 
 def where(db, **fields) -> dict:

@@ -14,18 +14,14 @@ not your session, rate limit, busy) are ordinary JSON errors with their status.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
-from urllib.parse import urlsplit
 
 from flask import Response, request
 from flask_smorest import Blueprint
 
 from knowgap.core.schemas import path_id
-from knowgap.core.services import services
-from knowgap.core.tenancy import scoped
-from knowgap.identity.request import identify
+from knowgap.identity.request import identify, scoped_services
 from knowgap.identity.schemas import CallerBody
 from knowgap.identity.service import with_course
 from knowgap.tutor import service
@@ -37,19 +33,10 @@ blp = Blueprint("knowgap_tutor", __name__, url_prefix="/tutor",
 SESSION_ID = re.compile(r"^[0-9a-f]{24}$")
 
 
-def _tenant(caller):
-    """The services with the database scoped to the caller's verified Canvas host."""
-    parts = urlsplit(caller.base_url)
-    host = (parts.hostname or "").lower()
-    if parts.port is not None and parts.port != {"http": 80, "https": 443}.get(parts.scheme):
-        host += f":{parts.port}"
-    svc = services()
-    return dataclasses.replace(svc, db=scoped(svc.db, host))
-
-
 def _caller(source: dict, course_id=None):
+    """The verified caller and the services scoped to their Canvas host."""
     caller = identify(dict(source), course_id)
-    return caller, _tenant(caller)
+    return caller, scoped_services(caller)
 
 
 def _session_id(value: str) -> str:
