@@ -157,12 +157,14 @@ def report(label: str, threads: int, m: dict, chunk_s: float) -> None:
           f"({', '.join(sorted({str(r.get('error')) for r in refused})) or '-'}), "
           f"{len(broken)} broken; wall {m['wall']:.2f} s")
     if alone:
-        print(f"one stream alone: first event {ms(statistics.median(r['first_event'] for r in alone))}"
-              f", first chunk {ms(statistics.median(r['first_chunk'] for r in alone))}, "
-              f"answer {ms(statistics.median(r['total'] for r in alone))}")
+        med = {k: ms(statistics.median(r[k] for r in alone))
+               for k in ("first_event", "first_chunk", "total")}
+        print(f"one stream alone: first event {med['first_event']}, first chunk "
+              f"{med['first_chunk']}, answer {med['total']}")
     if ok:
-        print(f"time to first event: p50 {ms(pct(first_event, 50))}, p95 {ms(pct(first_event, 95))}")
-        print(f"time to first chunk: p50 {ms(pct(first_chunk, 50))}, p95 {ms(pct(first_chunk, 95))}")
+        for name, values in (("event", first_event), ("chunk", first_chunk)):
+            print(f"time to first {name}: p50 {ms(pct(values, 50))}, "
+                  f"p95 {ms(pct(values, 95))}")
         print(f"whole answer: p50 {ms(pct(totals, 50))}, p95 {ms(pct(totals, 95))} "
               f"(floor {ms(floor)}: {statistics.median(r['chunks'] for r in ok):.0f} chunks x "
               f"{ms(chunk_s)})")

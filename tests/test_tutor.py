@@ -92,6 +92,9 @@ def test_session_is_grounded_in_the_students_own_canvas_data(client, app, synced
 
 def test_json_answer_from_the_model_with_what_it_was_sent(client, app, synced, openai_fake,
                                                          canvas_world):
+    """The model call, knowgap/tutor/model.py:76 (``chat.completions.create(stream=True,
+    stream_options={"include_usage": True})``), as the fake model server received it; the
+    JSON answer of a client that does not ask for a stream (knowgap/tutor/routes.py:119)."""
     student, quiz_id, question_id, _ = synced
     session = start(client, student, quiz_id, question_id).get_json()
     openai_fake.reset()
@@ -230,6 +233,8 @@ def _own_sandbox(sandbox_factory, change):
 
 
 def test_a_quiz_still_open_to_the_student_waits(sandbox_factory, openai_fake, db):
+    """The quiz and the student's own quiz submission as Canvas gives them to the student's
+    token (knowgap/tutor/service.py:94-95): attempts left, then ``lock_at``."""
     from knowgap import create_app
 
     def unlimited(quiz):
@@ -336,6 +341,8 @@ def test_a_spent_course_budget_falls_back_to_the_courses_own_words(sandbox, open
                                                 ("timeout", 504, "tutor_timeout")])
 def test_model_failures_keep_the_session_and_the_message(sandbox, openai_fake, db, canvas_world,
                                                          mode, status, code):
+    """One model call without retries (knowgap/tutor/model.py:47, ``max_retries=0``); its
+    error as the openai package raises it, mapped at knowgap/tutor/model.py:55."""
     from knowgap import create_app
 
     app = create_app(kg_config(sandbox, openai_fake, tutor_timeout_seconds=1.0), db=db)
@@ -371,11 +378,14 @@ def live(sandbox, openai_fake, db, canvas_world):
         sync(client, COURSE)
         student, quiz_id, question_id, _ = missed(app, canvas_world)
         session = start(client, student, quiz_id, question_id).get_json()
+        base = app.extensions["knowgap"].config.public_base_url
         yield {"app": app, "client": client, "student": student, "session": session,
-               "url": f"{app.extensions['knowgap'].config.public_base_url}/tutor/sessions/{session['id']}/messages"}
+               "url": f"{base}/tutor/sessions/{session['id']}/messages"}
 
 
 def test_the_answer_streams_as_server_sent_events(live, openai_fake):
+    """The model's chunks read as they come (knowgap/tutor/model.py:80), relayed as events
+    (knowgap/tutor/routes.py:102) to aiohttp's streaming reader (tests/sse_client.py)."""
     result = read_events(live["url"], {"content": "Why?"}, bearer(live["student"]))
     assert result["status"] == 200 and result["content_type"].startswith("text/event-stream")
     names = [e["event"] for e in result["events"]]
@@ -392,6 +402,7 @@ def test_the_answer_streams_as_server_sent_events(live, openai_fake):
 
 
 def test_a_dropped_model_stream_keeps_what_was_shown(live, openai_fake):
+    """A stream cut before its last chunk (knowgap/tutor/model.py:98, no ``finish_reason``)."""
     openai_fake.mode = "drop"
     result = read_events(live["url"], {"content": "Why?"}, bearer(live["student"]))
     names = [e["event"] for e in result["events"]]
@@ -408,6 +419,8 @@ def test_a_dropped_model_stream_keeps_what_was_shown(live, openai_fake):
 
 
 def test_a_stalled_model_times_out_with_a_clear_error(live, openai_fake):
+    """The openai client's read timeout (knowgap/tutor/model.py:47, ``timeout=``) on a stream
+    that stops sending."""
     openai_fake.mode = "stall"
     openai_fake.timeout_sleep_s = 30                     # silent far longer than the timeout
     started = time.perf_counter()

@@ -43,6 +43,8 @@ def incorrect_rows(results: Iterable[QuestionResult]) -> list[dict]:
 def _picked(result: QuestionResult) -> dict:
     out = {"question_id": result.question_id, "answer_ids": list(result.answer_ids)}
     typed = html_to_text(result.answer_text)
+    if len(typed) > MAX_TYPED_CHARS:
+        typed = typed[:MAX_TYPED_CHARS - 1] + "…"
     if typed:
-        out["text"] = typed if len(typed) <= MAX_TYPED_CHARS else typed[:MAX_TYPED_CHARS - 1] + "…"
+        out["text"] = typed
     return out
