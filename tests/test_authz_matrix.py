@@ -603,6 +603,8 @@ def test_access(authz, key, actor):
         kwargs["json"] = dict(body or {})
         if entry.knowgap and actor == "foreign":
             kwargs["json"]["link"] = ctx.link_b         # host B's Canvas, for host B's token
+    elif entry.knowgap and actor == "foreign":         # a KnowGap read names it in the query
+        kwargs["query_string"] = {**(entry.query or {}), "link": ctx.link_b}
     response = authz["client"].open(path, method=method, **kwargs)
     expected = entry.expect[actor]
     detail = response.get_json(silent=True)
