@@ -1,9 +1,9 @@
 """What the tutor knows about one missed question, and the messages the model is sent. Pure.
 
 Grounding: everything the model may use comes from the student's own Canvas data as KnowGap
-stored it (the question, the student's choices, the correct answers when the quiz shows them,
-the instructor's feedback comments, the KnowGap topic and video, the instructor's course
-context). ``grounding`` builds that once, when a session starts, as plain text: question
+stored it (the question, the student's answer: their choices or what they typed, the correct
+answers when the quiz shows them, the instructor's feedback comments, the KnowGap topic and
+video, the instructor's course context). ``grounding`` builds that once, when a session starts, as plain text: question
 HTML is reduced to its visible text by the project's ``html_to_text`` and every field is cut
 to a bounded length, so no question can flood the context.
 
