@@ -36,10 +36,13 @@ GLOBAL_KEYS = {"AchieveUp_Badges": {"_id", "public_id", "status_list"},
 
 
 def tenant_collections() -> set[str]:
+    """The migration's collections, and those written with ``canvas_host`` from the start
+    (nothing to migrate: the tutor's)."""
     from knowgap import migrate
+    from knowgap.tutor import store as tutor
 
     names = {*migrate.REKEYED, migrate.BADGES, *migrate.STAMPED, *migrate.OWN_ORIGIN,
-             *migrate.DROPPED}
+             *migrate.DROPPED, tutor.SESSIONS, tutor.MESSAGES, tutor.USAGE}
     return names - {"jobs"}               # the queue is shared; a job's host is on the job
 
 

@@ -96,4 +96,9 @@ INDEXES: list[IndexSpec] = [
     IndexSpec("AchieveUp_Quiz_Submissions", [(H, ASC), ("course_id", ASC),
                                              ("last_submitted_at", DESC)]),
     plain("AchieveUp_BKT_Parameters", H, "course_id", "skill"),
+    # KnowGap: tutor sessions, messages (knowgap/tutor/store.py; the daily budget is keyed
+    # by its _id "host|course|day")
+    plain("knowgap_tutor_sessions", H, "student_id", "course_id", "updated_at"),
+    plain("knowgap_tutor_sessions", H, "course_id", "question_id"),
+    plain("knowgap_tutor_messages", H, "session_id", "seq"),
 ]
