@@ -16,6 +16,7 @@ from flask_smorest import Api
 from knowgap.core.extensions import limiter
 from knowgap.core.request_log import configure_logging, init_request_log
 from knowgap.core.services import Services
+from knowgap.jobs.worker import Worker
 
 log = logging.getLogger("knowgap")
 
@@ -113,8 +114,6 @@ def create_app(config: Config | None = None, *, db=None) -> Flask:
 
     register_cli(app)
     if config.run_worker_thread:
-        from knowgap.jobs.worker import Worker
-
         app.extensions["knowgap"].extras["worker"] = Worker(app)
         app.extensions["knowgap"].extras["worker"].start_thread()
     return app
