@@ -140,8 +140,7 @@ def instructor_headers(app, config, sandbox) -> dict:
 
 
 def main():
-    from achieveup.badges import service as badges
-    from achieveup.mastery import service as mastery
+    from achieveup import pipeline
     from achieveup.mastery import store
     from knowgap import create_app
     with bench_sandbox() as sandbox:
@@ -155,25 +154,20 @@ def main():
               f"in {time.perf_counter() - t:.1f} s")
 
         with app.app_context():
-            # the same steps as mastery.recompute_course (what a sync runs), timed one by one
+            # what a sync runs after storing the results, each stage timed by the pipeline
+            stages: dict = {}
             t = time.perf_counter()
-            with store.course_lock(db, COURSE):
-                docs = mastery.compute_course(db, config, COURSE)
-                t_compute = time.perf_counter() - t
-                awarded = badges.apply_awards(db, config, COURSE, docs)
-                t_badges = time.perf_counter() - t - t_compute
-                mastery.write_summaries(db, COURSE, docs)
+            _, awarded = pipeline.recompute(db, config, COURSE, timings=stages)
             total = time.perf_counter() - t
-            print(f"full recompute (mastery + badges): {total:.2f} s "
-                  f"[compute {t_compute:.2f} s, badges {t_badges:.2f} s "
-                  f"({len(awarded):,} awarded), write summaries "
-                  f"{total - t_compute - t_badges:.2f} s] target < 5 s")
+            print(f"full recompute (mastery + badges + engagement + risk): {total:.2f} s ["
+                  + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in stages.items())
+                  + f"; {len(awarded):,} badges awarded] target < 5 s")
             t = time.perf_counter()
-            _, again = mastery.recompute_course(db, config, COURSE)
+            _, again = pipeline.recompute(db, config, COURSE)
             print(f"second recompute (nothing new): {time.perf_counter() - t:.2f} s, "
                   f"{len(again)} new badges")
             t = time.perf_counter()
-            again = badges.award_for_course(db, config, COURSE)
+            again = pipeline.award_badges(db, config, COURSE)
             print(f"badges/generate on stored summaries (nothing new): "
                   f"{time.perf_counter() - t:.2f} s, {len(again)} new badges")
             assert db[store.BADGES].count_documents({}) == len(awarded)

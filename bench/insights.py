@@ -145,8 +145,9 @@ def timed(client, paths, headers) -> tuple[float, float]:
 def main():
     from achieveup.insights import ingest, service as insights
     from achieveup.insights import store as istore
-    from achieveup.mastery import service as mastery
+    from achieveup import pipeline
     from achieveup.mastery import store
+    from achieveup.mastery.summaries import packed_skills, summaries_of_course
     from knowgap import create_app
     with analytics.bench_sandbox() as sandbox:
         config = analytics.bench_config(sandbox)
@@ -171,16 +172,16 @@ def main():
               f"submissions {t_subs:.1f} s")
         with app.app_context():
             t = time.perf_counter()
-            mastery.recompute_course(db, config, COURSE)
+            pipeline.recompute(db, config, COURSE)
             print(f"mastery + badges recompute (with the engagement risk factor): "
                   f"{time.perf_counter() - t:.1f} s")
 
         headers = analytics.instructor_headers(app, config, sandbox)
         client = app.test_client()
         # the heaviest plans: the students with the most skills still to master
-        open_skills = {d["student_id"]: sum(1 for e in mastery.packed_skills(d)
+        open_skills = {d["student_id"]: sum(1 for e in packed_skills(d)
                                             if not e["mastered"])
-                       for d in mastery.summaries_of_course(db, COURSE)}
+                       for d in summaries_of_course(db, COURSE)}
         students = sorted(open_skills, key=lambda s: (-open_skills[s], s))[:REQUESTS]
         base = "/achieveup/instructor/courses"
         item_path = f"{base}/{COURSE}/quizzes/{QUIZ}/item-analysis"

@@ -325,7 +325,7 @@ def fit_cost() -> dict:
     mastery.compute_course(db, config, COURSE)
     plain = time.perf_counter() - t
     t = time.perf_counter()
-    _, docs, _ = mastery.compute_course_state(db, config, COURSE, refit=True)
+    docs = mastery.compute_course_state(db, config, COURSE, refit=True).fitted
     with_fit = time.perf_counter() - t
     answers = sum(d["evidence"]["observations"] for d in docs if d["scope"] == "skill")
     prepared = calc.prepare_course_skills(store.question_skill_map(db, COURSE))

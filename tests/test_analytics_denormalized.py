@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from achieveup.badges import service as badges
-from achieveup.mastery import service as mastery
+from achieveup import pipeline
 from achieveup.mastery import store
+from achieveup.mastery.summaries import badge_rows
 from knowgap.core.tenancy import where
 from tests.conftest import sandbox_db
 from tests.test_mastery_sync import COURSE, SKILLS, setup_course, signup, sync
@@ -34,7 +34,7 @@ def recorded(db):
     """{badge_id: row} of the badges recorded in the summaries."""
     out = {}
     for doc in db[store.MASTERY].find({"course_id": COURSE}):
-        for row in mastery.badge_rows(doc):
+        for row in badge_rows(doc):
             out[store.badge_key_id(db, COURSE, doc["student_id"], row[0], row[1])] = row
     return out
 
@@ -143,11 +143,11 @@ def test_legacy_summaries_are_backfilled_and_adopt_existing_badges(client, app, 
     # summaries written before badges were recorded in them
     db[store.MASTERY].update_many({}, {"$unset": {"badges": "", "revoked_badges": ""}})
     with app.app_context():
-        assert badges.award_for_course(db, app.extensions["knowgap"].config, COURSE) == []
+        assert pipeline.award_badges(db, app.extensions["knowgap"].config, COURSE) == []
     assert recorded(db) == expected
     # a badge awarded by a concurrent writer (in the collection, not yet in the summary)
     doc = db[store.MASTERY].find_one({"course_id": COURSE, "badges": {"$ne": "[]"}})
-    rows = mastery.badge_rows(doc)
+    rows = badge_rows(doc)
     db[store.MASTERY].update_one({"_id": doc["_id"]}, {"$set": {"badges": store.pack(rows[1:])}})
     assert sync(client, app, teacher)["counts"]["badges_awarded"] == 0
     assert recorded(db) == expected

@@ -25,8 +25,9 @@ from urllib.parse import urlencode, urlparse
 
 from achieveup.badges import privacy, revisions
 from achieveup.badges.levels import LEVEL_NAMES, badge_levels_for
-from achieveup.mastery import explain, service as mastery
+from achieveup.mastery import explain, model
 from achieveup.mastery import store
+from achieveup.mastery.summaries import badge_rows, packed_skills
 from knowgap.canvas.hosts import default_host
 from knowgap.core.errors import Gone, NotFound
 from knowgap.core.tenancy import scoped, where
@@ -55,7 +56,8 @@ def badge_name(skill: str, level: str) -> str:
 # derived from the key). Awarding inserts only the levels a summary justifies that it does not
 # record yet; an insert that hits an existing id (a concurrent award, or a write interrupted
 # before its summary was stored) adopts the stored badge instead. Writers of one course run
-# under ``store.course_lock``.
+# under ``store.course_lock``: the course pipeline (``achieveup.pipeline``) calls the functions
+# below while it holds the lock, and stores the summaries they changed.
 
 LEVEL_RANK = {name: i for i, name in enumerate(LEVEL_NAMES)}
 
@@ -129,13 +131,13 @@ def _apply(db, config, course_id: str, summaries: list[dict], *, now,
     Caller holds the course lock and stores the summaries."""
     skills = set(store.matrix_skills(db, course_id))
     settings = store.course_settings(db, course_id)
-    min_ev = mastery.min_evidence(settings, config)
-    levels = mastery.badge_levels(settings)
+    min_ev = model.min_evidence(settings, config)
+    levels = model.badge_levels(settings)
     changed: set = _backfill(db, course_id, summaries)
     state = {}
     stale: set = set()
     for doc in summaries:
-        active = mastery.badge_rows(doc)
+        active = badge_rows(doc)
         stale.update(r[0] for r in active if r[0] not in skills)
         state[doc["student_id"]] = (active, store.unpack(doc.get("revoked_badges")))
     if stale:
@@ -154,7 +156,7 @@ def _apply(db, config, course_id: str, summaries: list[dict], *, now,
         active, revoked = state[doc["student_id"]]
         have = {(r[0], r[1]) for r in active}
         have.update((r[0], r[1]) for r in revoked)
-        entries = doc.get("skills") or mastery.packed_skills(doc)
+        entries = doc.get("skills") or packed_skills(doc)
         for entry in entries:
             if entry["questions_attempted"] < min_ev or entry["skill"] not in skills:
                 continue
@@ -193,29 +195,13 @@ def _apply(db, config, course_id: str, summaries: list[dict], *, now,
 
 
 def apply_awards(db, config, course_id: str, summaries: list[dict], *, now=None,
-                 course_name: str | None = None) -> list[dict]:
-    """Award the badges the (freshly computed, not yet stored) ``summaries`` justify and record
-    them in the summaries; revoke badges of skills no matrix has any more. Returns the new
-    badge documents. The caller stores the summaries (``mastery.write_summaries``)."""
-    new, _ = _apply(db, config, str(course_id), summaries, now=now or store.utcnow(),
-                    course_name=course_name)
-    return new
-
-
-def award_for_course(db, config, course_id: str, summaries: list[dict] | None = None, *,
-                     now=None, course_name: str | None = None) -> list[dict]:
-    """Award every badge the stored summaries justify that does not exist yet; returns the new
-    ones. Also revokes badges of skills that no matrix of the course has any more."""
-    course_id = str(course_id)
-    now = now or store.utcnow()
-    with store.course_lock(db, course_id):
-        if summaries is None:
-            summaries = mastery.summaries_of_course(db, course_id)
-        new, changed = _apply(db, config, course_id, summaries, now=now,
-                              course_name=course_name)
-        if changed:
-            mastery.write_summaries(db, course_id, summaries)
-    return new
+                 course_name: str | None = None) -> tuple[list[dict], int]:
+    """Award the badges the ``summaries`` (freshly computed or as stored) justify that do not
+    exist yet and record them in the summaries; revoke badges of skills no matrix has any
+    more. Returns the new badge documents and how many summaries changed; the caller stores
+    the summaries."""
+    return _apply(db, config, str(course_id), summaries, now=now or store.utcnow(),
+                  course_name=course_name)
 
 
 def revoke_in_collection(db, course_id: str, skills: set[str], *, now=None,
@@ -229,36 +215,21 @@ def revoke_in_collection(db, course_id: str, skills: set[str], *, now=None,
     return result.modified_count
 
 
-def revoke_missing_skills(db, course_id: str, skills: set[str], *, now=None,
-                          reason: str = "The skill was removed from the course.",
-                          wait_seconds: float = 120.0) -> int:
-    """Revoke the course's badges whose skill is not in ``skills`` (collection and summaries).
-
-    The collection is written first, without waiting: from then on the badges are revoked
-    everywhere (lists, public URLs, the status list). The summaries are then rewritten under
-    the course lock, which also revokes any badge of those skills that a recompute running
-    meanwhile awarded from the matrix it had read. If the lock is not free within
-    ``wait_seconds`` the error propagates; the badges stay revoked and the next recompute
-    brings the summaries in line (it revokes what no matrix has)."""
-    course_id = str(course_id)
-    now = now or store.utcnow()
-    count = revoke_in_collection(db, course_id, skills, now=now, reason=reason)
-    with store.course_lock(db, course_id, wait_seconds=wait_seconds):
-        count += revoke_in_collection(db, course_id, skills, now=now, reason=reason)
-        summaries = mastery.summaries_of_course(db, course_id)
-        changed = bool(_backfill(db, course_id, summaries))
-        for doc in summaries:
-            active = mastery.badge_rows(doc)
-            gone = [[r[0], r[1]] for r in active if r[0] not in skills]
-            if gone:
-                doc["badges"] = store.pack([r for r in active if r[0] in skills])
-                doc["revoked_badges"] = store.pack(sorted(
-                    {tuple(r) for r in store.unpack(doc.get("revoked_badges")) + gone},
-                    key=_row_key))
-                changed = True
-        if changed:
-            mastery.write_summaries(db, course_id, summaries)
-    return count
+def revoke_in_summaries(db, course_id: str, summaries: list[dict], skills: set[str]) -> bool:
+    """Move the badges of skills not in ``skills`` from each summary's badges to its revoked
+    ones (in place); True when a summary changed and needs storing. The collection is
+    :func:`revoke_in_collection`'s."""
+    changed = bool(_backfill(db, str(course_id), summaries))
+    for doc in summaries:
+        active = badge_rows(doc)
+        gone = [[r[0], r[1]] for r in active if r[0] not in skills]
+        if gone:
+            doc["badges"] = store.pack([r for r in active if r[0] in skills])
+            doc["revoked_badges"] = store.pack(sorted(
+                {tuple(r) for r in store.unpack(doc.get("revoked_badges")) + gone},
+                key=_row_key))
+            changed = True
+    return changed
 
 
 # ------------------------------------------------------------------ reading
@@ -412,7 +383,7 @@ def class_document(db, config, doc: dict) -> dict:
     """The BadgeClass of the badge ``doc`` (the Open Badges 3.0 achievement reuses it)."""
     course_id, level = doc["course_id"], doc["level"]
     settings = store.course_settings(badge_db(db, doc), str(course_id))
-    threshold = dict(mastery.badge_levels(settings))[level]
+    threshold = dict(model.badge_levels(settings))[level]
     course = doc.get("course_name") or f"course {course_id}"
     return {
         "@context": OB_CONTEXT, "type": "BadgeClass",
@@ -422,7 +393,7 @@ def class_document(db, config, doc: dict) -> dict:
         "image": f"{_base(config)}/images/{level}.svg",
         "criteria": {"narrative": (f"At least {threshold:g}% on the graded quiz questions "
                                    f"assessing '{doc['skill']}' in {course}, with at least "
-                                   f"{mastery.min_evidence(settings, config)} questions of "
+                                   f"{model.min_evidence(settings, config)} questions of "
                                    "evidence.")},
         "issuer": f"{_base(config)}/issuer",
         "tags": [doc["skill"], level],

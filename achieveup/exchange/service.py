@@ -21,11 +21,12 @@ import json
 
 from marshmallow import ValidationError
 
+from achieveup import pipeline
 from achieveup.exchange import summary, workbook
 from achieveup.exchange.schemas import SCHEMA_NAME, VERSION, ExportSchema
 from achieveup.insights import service as insights
-from achieveup.mastery import service as mastery
 from achieveup.mastery import store
+from achieveup.mastery.summaries import PACKED_FIELDS, badge_rows, summaries_of_course
 from knowgap.core.errors import ValidationFailed
 from knowgap.core.tenancy import where
 
@@ -50,8 +51,8 @@ def export_data(db, course_id: str, progress: list | None = None) -> dict:
     mappings = store.fetch_all(db[store.QUESTION_SKILLS], where(db, course_id=course_id),
                                sort=[("question_id", 1)])
     rows, badges = [], []
-    fields = mastery.PACKED_FIELDS
-    for doc in mastery.summaries_of_course(db, course_id, projection={
+    fields = PACKED_FIELDS
+    for doc in summaries_of_course(db, course_id, projection={
             "_id": 0, "student_id": 1, "student_name": 1, "progress": 1, "packed": 1,
             "badges": 1}):
         sid, name = doc["student_id"], doc.get("student_name")
@@ -65,7 +66,7 @@ def export_data(db, course_id: str, progress: list | None = None) -> dict:
                          "questions_correct": e["questions_correct"],
                          "p_mastery": e["p_mastery"], "evidence_count": e["evidence_count"]})
         # badges as recorded in the summary (the badge collection is never scanned here)
-        for skill, level, earned_at, percentage, evidence in mastery.badge_rows(doc):
+        for skill, level, earned_at, percentage, evidence in badge_rows(doc):
             badges.append({"badge_id": store.badge_key_id(db, course_id, sid, skill, level),
                            "student_id": sid, "skill": skill, "level": level,
                            "percentage": percentage, "evidence_count": evidence,
@@ -163,7 +164,6 @@ def validate_import(raw: dict) -> dict:
 
 
 def import_data(db, course_id: str, instructor_id: str, raw: dict, *, _fail_after=None) -> dict:
-    from achieveup.badges import service as badges
     from achieveup.skills.store import name_key
 
     data = validate_import(raw)
@@ -209,7 +209,7 @@ def import_data(db, course_id: str, instructor_id: str, raw: dict, *, _fail_afte
                 coll.insert_one(old)
         raise
     skills = set(store.matrix_skills(db, course_id))
-    revoked = badges.revoke_missing_skills(db, course_id, skills, now=now)
+    revoked = pipeline.revoke_removed_skills(db, course_id, skills, now=now)
     return {"message": "Import complete. Mastery and badges are recomputed by the next sync.",
             "course_id": course_id, "matrices_imported": len(data["matrices"]),
             "mappings_imported": len(data["question_skills"]), "badges_revoked": revoked,
