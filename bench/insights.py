@@ -5,7 +5,7 @@ quizzes, 3 graded attempts each) and adds one 20-question multiple-choice quiz (
 question, 3 attempts per student: 60,000 result rows, stored through the sync's own
 ``store_results``). The item-response read model is built by the sync's own code
 (``achieveup.insights.ingest.update_item_responses``) for all 31 quizzes, mastery and badges
-by ``mastery.recompute_course``, and one quiz submission per (student, quiz) is stored through
+by ``pipeline.recompute``, and one quiz submission per (student, quiz) is stored through
 ``ingest.store_quiz_submissions``. Then, over HTTP (``app.test_client()``, as an instructor
 whose ownership is checked against a Canvas sandbox), 50 requests each:
 
