@@ -1,16 +1,17 @@
 """Course mastery, the mastery stage of a course update: every student's per-skill summary from
 ALL stored results.
 
-``compute_course_state`` computes the new ``AchieveUp_Student_Mastery`` documents (and the fitted
-``AchieveUp_BKT_Parameters``: BKT per skill, and the course's recency fit) without writing
-them: the course pipeline (``achieveup.pipeline``) runs the badge, engagement and risk stages
-on them and then stores everything. It reads the course's packed evidence (one document per student, see ``store``), the question->skill map,
-the quizzes' scoring policies, the course's mastery settings and fitted parameters
-(``achieveup.mastery.model``), fits the parameters again when asked and due
-(``achieveup.mastery.fit``), computes the complete new state in memory with
-``achieveup.mastery.calc`` (pure); the pipeline only then replaces the per-(course, student)
-summary documents (``achieveup.mastery.summaries``). Nothing is incremented, so running it twice gives the same documents; a failure
-before the write leaves the previous summaries untouched.
+``compute_course_state`` computes the new ``AchieveUp_Student_Mastery`` documents (and the
+fitted ``AchieveUp_BKT_Parameters``: BKT per skill, and the course's recency fit) without
+writing them: the course pipeline (``achieveup.pipeline``) runs the badge, engagement and risk
+stages on them and then stores everything. It reads the course's packed evidence (one document
+per student, see ``store``), the question->skill map, the quizzes' scoring policies, the
+course's mastery settings and fitted parameters (``achieveup.mastery.model``), fits the
+parameters again when asked and due (``achieveup.mastery.fit``), computes the complete new
+state in memory with ``achieveup.mastery.calc`` (pure); the pipeline only then replaces the
+per-(course, student) summary documents (``achieveup.mastery.summaries``). Nothing is
+incremented, so running it twice gives the same documents; a failure before the write leaves
+the previous summaries untouched.
 
 Summary document (``_id`` "host|course|student")::
 
