@@ -115,7 +115,7 @@ def _skill_view(summary: dict) -> dict:
     return {e["skill"]: {k: e[k] for k in ("score", "level", "questions_attempted",
                                            "questions_correct", "p_mastery", "evidence_count",
                                            "mastered")}
-            for e in mastery.packed_skills(summary)}
+            for e in mastery.skills_of(summary)}
 
 
 # ------------------------------------------------------------------ routes

@@ -2,7 +2,7 @@
 
 ``recompute_course`` is the one writer of ``AchieveUp_Student_Mastery`` (and of the fitted
 ``AchieveUp_BKT_Parameters``: BKT per skill, and the course's recency fit). It reads the
-course's packed evidence (one document per student, see ``store``), the question->skill map,
+course's answers (``store.course_answers``: every student's graded answers), the question->skill map,
 the quizzes' scoring policies, the course's mastery settings and fitted parameters
 (``achieveup.mastery.model``), fits the parameters again when asked and due
 (``achieveup.mastery.fit``), computes the complete new state in memory with
@@ -15,8 +15,13 @@ Summary document (``_id`` "host|course|student")::
     {canvas_host, course_id, student_id, student_name, progress, skills_mastered,
      total_questions_attempted, average_score, current_score, risk_level, risk_index, computed_at,
      skills: [{skill, score, level, questions_attempted, questions_correct, p_mastery,
-               evidence_count, mastered, last_graded_at, model, evidence, explanation}],
-     packed: "<the same skills as compact JSON rows>"}
+               evidence_count, mastered, last_graded_at (a date), model, evidence,
+               explanation}],
+     badges: [{skill, level, earned_at, percentage, evidence_count}],
+     revoked_badges: [{skill, level}]}
+
+``badges`` and ``revoked_badges`` record the student's badges of the course
+(``achieveup.badges.service``); a summary without ``badges`` predates them.
 
 Definitions: ``score`` is the course's number for the skill under its score model (``recency``
 by default, ``percentage``, ``bkt`` or a Canvas calculation method); ``model`` names which,
@@ -41,9 +46,9 @@ from knowgap.risk.calc import compute_risk
 
 log = logging.getLogger("achieveup.mastery")
 
-PACKED_FIELDS = ("skill", "score", "level", "questions_attempted", "questions_correct",
-                 "p_mastery", "evidence_count", "mastered", "last_graded_at", "model", "evidence",
-                 "explanation")
+SKILL_FIELDS = ("skill", "score", "level", "questions_attempted", "questions_correct",
+                "p_mastery", "evidence_count", "mastered", "last_graded_at", "model", "evidence",
+                "explanation")
 
 
 def settings_of(settings_doc: dict | None, config) -> dict:
@@ -76,11 +81,9 @@ def policies(quizzes: list[dict]) -> dict[str, str]:
     return out
 
 
-def unpack_rows(packed: str) -> list[dict]:
-    """Evidence rows ``[quiz_id, question_id, attempt, graded_at, credit, points_possible]``."""
-    return [{"quiz_id": r[0], "question_id": r[1], "attempt": r[2], "graded_at": r[3],
-             "credit": r[4], "points_possible": r[5] if len(r) > 5 else None}
-            for r in store.unpack_evidence(packed)]
+def answer_dicts(rows) -> list[dict]:
+    """Answer rows (``store.ANSWER_FIELDS``) as dicts."""
+    return [dict(zip(store.ANSWER_FIELDS, r)) for r in rows]
 
 
 def quiz_percentages(rows: list[dict]) -> list[tuple[Any, float]]:
@@ -129,8 +132,8 @@ def build_summary(db, course_id: str, student: dict, skills: dict, quiz_pcts: li
                         "questions_attempted": m.questions_attempted,
                         "questions_correct": m.questions_correct, "p_mastery": m.p_mastery,
                         "evidence_count": m.evidence_count, "mastered": bool(m.mastered),
-                        "last_graded_at": last if last is None or isinstance(last, str)
-                        else store.iso(last), "model": m.model, "evidence": m.evidence,
+                        "last_graded_at": store.parse_time(last), "model": m.model,
+                        "evidence": m.evidence,
                         "explanation": m.explanation})
     mapped = [entries[i] for i in mapped]
     started = [e for e in mapped if e["questions_attempted"] > 0]
@@ -150,9 +153,8 @@ def build_summary(db, course_id: str, student: dict, skills: dict, quiz_pcts: li
         "average_score": average, "current_score": student.get("current_score"),
         "risk_level": risk.risk_level, "risk_index": risk.risk_index,
         "computed_at": now, "skills": entries,
-        "packed": store.pack([[e[f] for f in PACKED_FIELDS] for e in entries]),
-        "badges": previous.get("badges", "[]" if not previous else None),
-        "revoked_badges": previous.get("revoked_badges") or "[]",
+        "badges": previous.get("badges", [] if not previous else None),
+        "revoked_badges": previous.get("revoked_badges") or [],
     }
 
 
@@ -175,16 +177,15 @@ def score_basis(entry: dict) -> dict:
     return {"model": name, "evidence": evidence, "explanation": text}
 
 
-def packed_skills(doc: dict) -> list[dict]:
-    if doc.get("packed"):
-        return [dict(zip(PACKED_FIELDS, row)) for row in store.unpack(doc["packed"])]
-    return list(doc.get("skills") or [])
+def skills_of(doc: dict | None) -> list[dict]:
+    """The per-skill entries of a summary."""
+    return list((doc or {}).get("skills") or [])
 
 
-def badge_rows(doc: dict) -> list[list]:
-    """The summary's recorded (non-revoked) badges: ``[[skill, level, earned_at ISO,
-    percentage, evidence_count]]``."""
-    return store.unpack(doc.get("badges"))
+def badge_rows(doc: dict) -> list[dict]:
+    """The summary's recorded (non-revoked) badges ``{skill, level, earned_at, percentage,
+    evidence_count}`` (a new list)."""
+    return list(doc.get("badges") or [])
 
 
 def compute_course(db, config, course_id: str, now=None) -> list[dict]:
@@ -200,9 +201,7 @@ def compute_course_state(db, config, course_id: str, now=None, *, refit: bool = 
 
     Each document also carries the badge state recorded in the student's previous summary
     (``badges``, ``revoked_badges``); ``achieveup.badges.service.apply_awards`` then adds the
-    newly earned levels before :func:`write_summaries` stores everything in one go. The
-    in-memory documents keep the per-skill dicts in ``skills`` for the caller's convenience;
-    only ``packed`` is stored.
+    newly earned levels before :func:`write_summaries` stores everything in one go.
 
     With ``refit`` the BKT parameters are fitted again first when ``model.refit_due`` says
     so (enough new evidence, a new skill, a changed forgetting option), and the summaries use
@@ -219,9 +218,7 @@ def compute_course_state(db, config, course_id: str, now=None, *, refit: bool = 
     quizzes = store.quizzes_of(db, course_id)
     policy = policies(quizzes)
     students = {str(s["student_id"]): s for s in store.students_of(db, course_id)}
-    evidence_docs = store.fetch_all(db[store.EVIDENCE], where(db, course_id=course_id),
-                                    {"_id": 0, "student_id": 1, "packed": 1, "count": 1})
-    evidence = {str(e["student_id"]): e.get("packed") for e in evidence_docs}
+    evidence = store.course_answers(db, course_id)
     previous = {d["student_id"]: d for d in store.fetch_all(
         db[store.MASTERY], where(db, course_id=course_id),
         {"_id": 0, "student_id": 1, "badges": 1, "revoked_badges": 1})}
@@ -235,7 +232,7 @@ def compute_course_state(db, config, course_id: str, now=None, *, refit: bool = 
     fit_docs = store.fitted_parameters(db, course_id)
     new_fit = None
     grouped: dict = {}
-    rows = sum(int(e.get("count") or 0) for e in evidence_docs)
+    rows = sum(len(e) for e in evidence.values())
     if refit and model.refit_due(settings, fit_docs, rows, prepared._skills):
         new_fit, grouped = _fit_course(db, course_id, settings, prepared, evidence, rows, now,
                                        previous=fit_docs)
@@ -244,7 +241,7 @@ def compute_course_state(db, config, course_id: str, now=None, *, refit: bool = 
     if settings["mastery_model"] == "recency":
         for sid in order:
             if sid not in grouped:
-                grouped[sid] = calc.group_rows(store.unpack_evidence(evidence.get(sid)))
+                grouped[sid] = calc.group_rows(evidence.get(sid, ()))
         recency_fit = calc.fit_recency(grouped.values(), prepared)
         recency_doc = store.scoped_docs(
             db, [model.recency_document(course_id, recency_fit, now)])[0]
@@ -253,7 +250,7 @@ def compute_course_state(db, config, course_id: str, now=None, *, refit: bool = 
     for sid in order:
         groups = grouped.pop(sid, None)
         if groups is None:
-            groups = calc.group_rows(store.unpack_evidence(evidence.get(sid)))
+            groups = calc.group_rows(evidence.get(sid, ()))
         state = calc.compute_grouped(groups, prepared, params, policy, mastery_model)
         docs.append(build_summary(db, course_id, students[sid], state,
                                   calc.latest_quiz_percentages(groups), now, skill_order,
@@ -268,8 +265,8 @@ def _fit_course(db, course_id: str, settings: dict, prepared, evidence: dict, ro
     the recompute)."""
     grouped = {}
     sequences: dict = {skill: [] for skill in prepared._skills}
-    for sid, packed in evidence.items():
-        groups = grouped[sid] = calc.group_rows(store.unpack_evidence(packed))
+    for sid, answers in evidence.items():
+        groups = grouped[sid] = calc.group_rows(answers)
         calc.skill_sequences(groups, prepared, into=sequences)
     course_fit, skill_fits = model.fit(settings, sequences, previous)
     docs = store.scoped_docs(db, model.fit_documents(
@@ -285,15 +282,9 @@ def _sort_key(sid: str):
     return (0, int(sid), sid) if sid.isdigit() else (1, 0, sid)
 
 
-def stored_form(doc: dict) -> dict:
-    """What is stored: everything but the in-memory ``skills`` list (``packed`` holds it)."""
-    return {k: v for k, v in doc.items() if k != "skills"}
-
-
 def write_summaries(db, course_id: str, docs: list[dict]) -> int:
     """Replace the course's summaries with ``docs`` (and drop students no longer present)."""
-    store.replace_course_docs(db, store.MASTERY, str(course_id),
-                              [stored_form(d) for d in docs])
+    store.replace_course_docs(db, store.MASTERY, str(course_id), docs)
     store.bump_version(db, course_id)
     return len(docs)
 
@@ -327,8 +318,7 @@ def recompute_course(db, config, course_id: str, now=None, *,
 
 
 def summaries_of_course(db, course_id: str, *, projection: dict | None = None) -> list[dict]:
-    """Stored summaries of the course; read their per-skill entries with
-    :func:`packed_skills`."""
+    """Stored summaries of the course (copies)."""
     return store.fetch_all(db[store.MASTERY], where(db, course_id=str(course_id)), projection)
 
 

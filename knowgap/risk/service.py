@@ -52,10 +52,10 @@ def set_risk_enabled(db, course_id: str, enabled: bool, by: str) -> None:
 def skill_mastery_average(db, course_id: str, student_id: str) -> float | None:
     """Mean of the student's AchieveUp skill scores (0–100) over the skills with evidence;
     None when AchieveUp has no summary for the student (read-only)."""
-    from achieveup.mastery.service import packed_skills, summary_of
+    from achieveup.mastery.service import skills_of, summary_of
 
     doc = summary_of(db, str(course_id), str(student_id))
-    values = [float(entry["score"]) for entry in (packed_skills(doc) if doc else [])
+    values = [float(entry["score"]) for entry in skills_of(doc)
               if entry.get("evidence_count") and isinstance(entry.get("score"), (int, float))]
     return sum(values) / len(values) if values else None
 
