@@ -6,8 +6,8 @@
 stage              function (module)                                   inputs -> outputs
 =================  ==================================================  =========================
 store results      ``store_snapshot``, or ``result_docs`` +            a Canvas snapshot (or an
-                   ``store_results`` + ``rebuild_evidence``            uploaded report's
-                   (``achieveup.sync.service``)                        results) -> stored
+                   ``store_results`` (``achieveup.sync.service``)      uploaded report's
+                                                                       results) -> stored
                                                                        quizzes, questions,
                                                                        students, results,
                                                                        evidence, item responses
@@ -84,11 +84,11 @@ def update_course(db, config, course_id: str, snap, now, *, course_name: str | N
 def store_results(db, course_id: str, question_results: list, now) -> dict:
     """The store-results stage for results that come without a snapshot (``QuestionResult``
     rows of an uploaded report): new rows inserted, changed rows replaced, the evidence of
-    the students they touch rebuilt, the item responses updated. Returns the counts; the rest
+    the students they touch written, the item responses updated. Returns the counts; the rest
     of the pipeline runs as :func:`recompute`."""
     rows = results.result_docs(db, course_id, question_results)
     counts, dirty = results.store_results(db, course_id, rows, now)
-    counts["evidence_rebuilt"] = results.rebuild_evidence(db, course_id, dirty, now)
+    counts["evidence_rebuilt"] = len(dirty)
     counts["item_responses_written"] = ingest.update_item_responses(db, course_id, rows, now,
                                                                     full=False)
     return counts
@@ -177,7 +177,7 @@ def skill_mastery_average(db, course_id: str, student_id: str) -> float | None:
     """Mean of the student's AchieveUp skill scores (0–100) over the skills with evidence;
     None when AchieveUp has no summary for the student."""
     doc = summaries.summary_of(db, str(course_id), str(student_id))
-    values = [float(entry["score"]) for entry in (summaries.packed_skills(doc) if doc else [])
+    values = [float(entry["score"]) for entry in summaries.skills_of(doc)
               if entry.get("evidence_count") and isinstance(entry.get("score"), (int, float))]
     return sum(values) / len(values) if values else None
 

@@ -8,10 +8,11 @@ holds on a loaded machine) and the dashboard over HTTP (app.test_client(), 50 re
 as a real instructor whose ownership is checked against a Canvas sandbox that teaches the
 course), and peak memory (ru_maxrss).
 
-What is seeded: the packed per-student evidence (``AchieveUp_Student_Evidence``, exactly what a
-sync writes and what the recompute reads), quizzes, students, matrix and question->skill map.
-The 900,000 per-question audit rows (``AchieveUp_Question_Results``) are NOT seeded: the
-recompute never reads them, and the embedded engine would need ~1 GB to hold them.
+What is seeded: the per-student evidence (``AchieveUp_Student_Evidence``, exactly what a sync
+writes and what the recompute reads), quizzes, students, matrix and question->skill map.
+The 900,000 one-per-answer documents (``AchieveUp_Question_Results``) are NOT seeded: the
+recompute never reads them, and the embedded engine would need ~1 GB to hold them. The seed
+goes in with the read model's bulk write (``store.replace_many``), as a sync's does.
 
 Run: ``.venv/bin/python -m bench.analytics`` (from the repository root).
 """
@@ -72,11 +73,12 @@ def seed(db):
                 p = min(0.98, max(0.02, ability + 0.6 * (0.5 - difficulty) + 0.08 * (a - 1)))
                 credit = 1.0 if rng.random() < p else 0.0
                 day = 2 + (quiz_n // Q_PER_QUIZ) + a
-                rows.append([quiz_id, qid, a, f"2024-09-{min(day, 28):02d}T12:00:00Z", credit, 1.0])
-        evidence.append({"_id": key(db, COURSE, sid), **where(db, course_id=COURSE, student_id=sid),
-                         "count": len(rows), "packed": store.pack_evidence(rows)})
+                rows.append((quiz_id, qid, a, f"2024-09-{min(day, 28):02d}T12:00:00.000Z",
+                             credit, 1.0))
+        rows.sort(key=lambda r: (r[0], r[1], r[2]))
+        evidence.append(store.evidence_doc(db, COURSE, sid, rows, store.utcnow()))
     db[store.STUDENTS].insert_many(students)
-    db[store.EVIDENCE].insert_many(evidence)
+    store.replace_many(db[store.EVIDENCE], evidence)
 
 
 def percentile(values, q):

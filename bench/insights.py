@@ -68,7 +68,7 @@ def seed_choice_quiz(db, now) -> list[dict]:
     db[store.QUESTION_SKILLS].insert_many([
         where(db, course_id=COURSE, question_id=q["id"], quiz_id=QUIZ,
               skills=[skills[k % analytics.N_SKILLS]]) for k, q in enumerate(questions)])
-    rows, extra = [], {}
+    rows = []
     for s in range(analytics.N_STUDENTS):
         sid = str(1001 + s)
         ability = 0.2 + 0.75 * rng.random()
@@ -81,22 +81,17 @@ def seed_choice_quiz(db, now) -> list[dict]:
                 pick = q["answers"][0] if right else rng.choice(q["answers"][1:3])
                 rows.append({"_id": store.result_id(db, COURSE, sid, QUIZ, q["id"], a),
                              **where(db, course_id=COURSE), "student_id": sid, "quiz_id": QUIZ,
-                             "question_id": q["id"], "attempt": a, "graded_at": graded_at,
+                             "question_id": q["id"], "attempt": a,
+                             "graded_at": store.parse_time(graded_at),
                              "credit": 1.0 if right else 0.0, "points": 1.0 if right else 0.0,
                              "points_possible": 1.0, "correct": right, "source": "classic",
                              "answer_ids": [str(pick["id"])]})
-                extra.setdefault(sid, []).append([QUIZ, q["id"], a, graded_at,
-                                                  1.0 if right else 0.0, 1.0])
-    sync.store_results(db, COURSE, rows, now)
-    for doc in store.fetch_all(db[store.EVIDENCE], where(db, course_id=COURSE)):
-        packed = store.unpack_evidence(doc["packed"]) + extra.get(doc["student_id"], [])
-        db[store.EVIDENCE].replace_one({"_id": doc["_id"]}, {
-            **doc, "count": len(packed), "packed": store.pack_evidence(packed)})
+    sync.store_results(db, COURSE, rows, now)          # the students' evidence too
     return rows
 
 
 def seed_read_models(db, now) -> tuple[float, float]:
-    """Item responses of the 30 quizzes of ``bench.analytics`` (from the packed evidence, the
+    """Item responses of the 30 quizzes of ``bench.analytics`` (from the stored evidence, the
     same rows a sync stored) and one quiz submission per (student, quiz), every 7th late.
     Returns the seconds the two sync steps took."""
     from achieveup.insights import ingest
@@ -107,10 +102,9 @@ def seed_read_models(db, now) -> tuple[float, float]:
     assignment = {q["quiz_id"]: q["assignment_id"] for q in quizzes}
     by_quiz: dict = {}
     submissions = []
-    for doc in store.fetch_all(db[store.EVIDENCE], where(db, course_id=COURSE)):
-        sid = doc["student_id"]
+    for sid, answers in store.course_answers(db, COURSE).items():
         last: dict = {}
-        for quiz, question, attempt, graded_at, credit, _ in store.unpack_evidence(doc["packed"]):
+        for quiz, question, attempt, graded_at, credit, _ in answers:
             if quiz != QUIZ:
                 by_quiz.setdefault(quiz, []).append({
                     "student_id": sid, "quiz_id": quiz, "question_id": question,
@@ -147,7 +141,7 @@ def main():
     from achieveup.insights import store as istore
     from achieveup import pipeline
     from achieveup.mastery import store
-    from achieveup.mastery.summaries import packed_skills, summaries_of_course
+    from achieveup.mastery.summaries import skills_of, summaries_of_course
     from knowgap import create_app
     with analytics.bench_sandbox() as sandbox:
         config = analytics.bench_config(sandbox)
@@ -179,7 +173,7 @@ def main():
         headers = analytics.instructor_headers(app, config, sandbox)
         client = app.test_client()
         # the heaviest plans: the students with the most skills still to master
-        open_skills = {d["student_id"]: sum(1 for e in packed_skills(d)
+        open_skills = {d["student_id"]: sum(1 for e in skills_of(d)
                                             if not e["mastered"])
                        for d in summaries_of_course(db, COURSE)}
         students = sorted(open_skills, key=lambda s: (-open_skills[s], s))[:REQUESTS]

@@ -329,9 +329,8 @@ def fit_cost() -> dict:
     with_fit = time.perf_counter() - t
     answers = sum(d["evidence"]["observations"] for d in docs if d["scope"] == "skill")
     prepared = calc.prepare_course_skills(store.question_skill_map(db, COURSE))
-    per_student = [calc.skill_sequences(calc.group_rows(store.unpack_evidence(e["packed"])),
-                                        prepared)
-                   for e in store.fetch_all(db[store.EVIDENCE], {"course_id": COURSE})]
+    per_student = [calc.skill_sequences(calc.group_rows(rows), prepared)
+                   for rows in store.course_answers(db, COURSE).values()]
 
     def by_skill(students):
         out: dict = {s: [] for s in prepared._skills}

@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 
 from achieveup.mastery import store
+from knowgap.core.clock import iso, parse
 from knowgap.jobs.worker import run_pending
 from tests.canvas_sandbox import build_world
 from tests.canvas_sandbox.world import CourseSpec
@@ -41,6 +42,10 @@ FIXTURE = Path(__file__).parent / "fixtures" / "course_pipeline" / "before.jsonl
 SPEC = CourseSpec(int(COURSE), "Introduction to Biology", "BIO-101", n_students=10,
                   n_quizzes=4, n_questions_per_quiz=6, attempts=2, engine="mixed",
                   missing_ratio=0.1)
+#: A summary's per-skill fields, in the order of the rows compared.
+SKILL_FIELDS = ("skill", "score", "level", "questions_attempted", "questions_correct",
+                "p_mastery", "evidence_count", "mastered", "last_graded_at", "model", "evidence",
+                "explanation")
 #: Fields a clock or a random generator writes: not part of the comparison.
 CLOCKED = {"computed_at", "earned_at", "fitted_at", "updated_at", "revoked_at", "public_id",
            "created_at", "stored_at"}
@@ -59,7 +64,7 @@ def config(course_sandbox):
 def _plain(value):
     """JSON-comparable: dates as ISO text, tuples as lists, floats as they are."""
     if isinstance(value, dt.datetime):
-        return value.isoformat()
+        return iso(value)
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -67,17 +72,19 @@ def _plain(value):
     return value
 
 
-def _rows(value):
-    """A summary field stored either as a list or as a packed JSON list."""
+def _rows(value, fields):
+    """A summary's list field as rows of ``fields``: stored as subdocuments, or (before the
+    documents were made plain) as a JSON string of rows in the same order."""
     if isinstance(value, str):
-        return json.loads(value)
-    return list(value or [])
+        return [row[:len(fields)] for row in json.loads(value)]
+    return [[entry.get(f) for f in fields] for entry in value or []]
 
 
 def _skills(doc: dict) -> list:
-    if doc.get("packed"):
-        return _rows(doc["packed"])
-    return [_plain(entry) for entry in doc.get("skills") or []]
+    rows = _rows(doc.get("packed") or doc.get("skills"), SKILL_FIELDS)
+    for row in rows:                 # last_graded_at: a date, or its ISO text before
+        row[8] = iso(parse(row[8])) if row[8] else row[8]
+    return rows
 
 
 def stored_state(db) -> dict:
@@ -88,9 +95,10 @@ def stored_state(db) -> dict:
                   if k not in CLOCKED | {"_id", "canvas_host", "packed", "skills", "badges",
                                          "revoked_badges"}}
         fields["skills"] = _skills(doc)
-        # badge rows: [skill, level, earned_at, percentage, evidence_count]; no clock
-        fields["badges"] = [[r[0], r[1], *r[3:]] for r in _rows(doc.get("badges"))]
-        fields["revoked_badges"] = _rows(doc.get("revoked_badges"))
+        # badges without their clock (earned_at)
+        fields["badges"] = [[r[0], r[1], r[3], r[4]] for r in _rows(
+            doc.get("badges"), ("skill", "level", "earned_at", "percentage", "evidence_count"))]
+        fields["revoked_badges"] = _rows(doc.get("revoked_badges"), ("skill", "level"))
         summaries[doc["student_id"]] = fields
     badges = sorted(({k: _plain(v) for k, v in doc.items()
                       if k not in CLOCKED | {"_id", "canvas_host"}}

@@ -55,11 +55,14 @@ def test_risk_for_student_with_gateway_data_and_mastery(app, config, canvas_worl
     assert student_risk(svc.db, data, COURSE, sid) == without        # AchieveUp has nothing
     from achieveup.mastery import store as mastery_store
 
-    packed = mastery_store.pack([["a", 100.0, "expert", 4, 4.0, 0.97, 4, True, None],
-                                 ["b", 90.0, "expert", 3, 2.7, 0.9, 3, False, None]])
+    fields = ("skill", "score", "level", "questions_attempted", "questions_correct",
+              "p_mastery", "evidence_count", "mastered", "last_graded_at")
+    skills = [dict(zip(fields, row)) for row in (
+        ["a", 100.0, "expert", 4, 4.0, 0.97, 4, True, None],
+        ["b", 90.0, "expert", 3, 2.7, 0.9, 3, False, None])]
     svc.db[mastery_store.MASTERY].insert_one(
         {"_id": mastery_store.summary_id(svc.db, COURSE, sid), "canvas_host": svc.db.canvas_host,
-         "course_id": str(COURSE), "student_id": str(sid), "packed": packed})
+         "course_id": str(COURSE), "student_id": str(sid), "skills": skills})
     with_mastery = student_risk(svc.db, data, COURSE, sid)
     assert "skill_mastery" in {f["name"] for f in with_mastery["factors"]}
     assert with_mastery["risk_index"] < without["risk_index"]

@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from achieveup.mastery.summaries import packed_skills, summaries_of_course
+from achieveup.mastery.summaries import skills_of, summaries_of_course
 from achieveup.mastery import store
 from knowgap import create_app
 from knowgap.core import db as dbmod
@@ -115,7 +115,7 @@ def _skill_view(summary: dict) -> dict:
     return {e["skill"]: {k: e[k] for k in ("score", "level", "questions_attempted",
                                            "questions_correct", "p_mastery", "evidence_count",
                                            "mastered")}
-            for e in packed_skills(summary)}
+            for e in skills_of(summary)}
 
 
 # ------------------------------------------------------------------ routes

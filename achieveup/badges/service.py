@@ -27,7 +27,7 @@ from achieveup.badges import privacy, revisions
 from achieveup.badges.levels import LEVEL_NAMES, badge_levels_for
 from achieveup.mastery import explain, model
 from achieveup.mastery import store
-from achieveup.mastery.summaries import badge_rows, packed_skills
+from achieveup.mastery.summaries import badge_rows, skills_of
 from knowgap.canvas.hosts import default_host
 from knowgap.core.errors import Gone, NotFound
 from knowgap.core.tenancy import scoped, where
@@ -50,9 +50,9 @@ def badge_name(skill: str, level: str) -> str:
 #
 # The badge collection is the source of truth; each course summary (``AchieveUp_Student_
 # Mastery``) also records its student's badges, so awarding and every read of a course never
-# scan the badge collection: ``badges`` holds the non-revoked awards as packed rows
-# ``[skill, level, earned_at ISO, percentage, evidence_count]`` and ``revoked_badges`` the
-# ``[skill, level]`` keys that were revoked (they are never awarded again: the badge id is
+# scan the badge collection: ``badges`` holds the non-revoked awards as subdocuments
+# ``{skill, level, earned_at, percentage, evidence_count}`` and ``revoked_badges`` the
+# ``{skill, level}`` keys that were revoked (they are never awarded again: the badge id is
 # derived from the key). Awarding inserts only the levels a summary justifies that it does not
 # record yet; an insert that hits an existing id (a concurrent award, or a write interrupted
 # before its summary was stored) adopts the stored badge instead. Writers of one course run
@@ -62,13 +62,23 @@ def badge_name(skill: str, level: str) -> str:
 LEVEL_RANK = {name: i for i, name in enumerate(LEVEL_NAMES)}
 
 
-def _row_key(row) -> tuple:
-    return (row[0], LEVEL_RANK.get(row[1], 9))
+def _row_key(row: dict) -> tuple:
+    return (row["skill"], LEVEL_RANK.get(row["level"], 9))
 
 
-def badge_row(doc: dict) -> list:
-    return [doc["skill"], doc["level"], store.iso(doc.get("earned_at")), doc.get("percentage"),
-            doc.get("evidence_count")]
+def badge_row(doc: dict) -> dict:
+    """A badge as its summary records it."""
+    return {"skill": doc["skill"], "level": doc["level"], "earned_at": doc.get("earned_at"),
+            "percentage": doc.get("percentage"), "evidence_count": doc.get("evidence_count")}
+
+
+def revoked_rows(keys) -> list[dict]:
+    """``{skill, level}`` of each distinct ``(skill, level)`` key, in level order."""
+    return sorted(({"skill": k[0], "level": k[1]} for k in set(keys)), key=_row_key)
+
+
+def _keys(rows) -> list[tuple]:
+    return [(r["skill"], r["level"]) for r in rows or ()]
 
 
 _SLUGS: dict = {}
@@ -114,14 +124,13 @@ def _backfill(db, course_id: str, summaries: list[dict]) -> set:
                              {"_id": 0, "student_id": 1, "skill": 1, "level": 1, "earned_at": 1,
                               "percentage": 1, "evidence_count": 1, "revoked": 1}):
         if b.get("revoked"):
-            revoked.setdefault(b["student_id"], []).append([b["skill"], b["level"]])
+            revoked.setdefault(b["student_id"], []).append((b["skill"], b["level"]))
         else:
             active.setdefault(b["student_id"], []).append(badge_row(b))
     for d in legacy:
-        d["badges"] = store.pack(sorted(active.get(d["student_id"], []), key=_row_key))
-        old = store.unpack(d.get("revoked_badges"))
-        d["revoked_badges"] = store.pack(sorted(
-            {tuple(r) for r in old + revoked.get(d["student_id"], [])}, key=_row_key))
+        d["badges"] = sorted(active.get(d["student_id"], []), key=_row_key)
+        d["revoked_badges"] = revoked_rows(_keys(d.get("revoked_badges"))
+                                           + revoked.get(d["student_id"], []))
     return {d["student_id"] for d in legacy}
 
 
@@ -138,26 +147,24 @@ def _apply(db, config, course_id: str, summaries: list[dict], *, now,
     stale: set = set()
     for doc in summaries:
         active = badge_rows(doc)
-        stale.update(r[0] for r in active if r[0] not in skills)
-        state[doc["student_id"]] = (active, store.unpack(doc.get("revoked_badges")))
+        stale.update(r["skill"] for r in active if r["skill"] not in skills)
+        state[doc["student_id"]] = (active, _keys(doc.get("revoked_badges")))
     if stale:
         revoke_in_collection(db, course_id, skills, now=now)
         for doc in summaries:
             active, revoked = state[doc["student_id"]]
-            gone = [r for r in active if r[0] not in skills]
+            gone = [r for r in active if r["skill"] not in skills]
             if gone:
-                state[doc["student_id"]] = ([r for r in active if r[0] in skills],
-                                            revoked + [[r[0], r[1]] for r in gone])
+                state[doc["student_id"]] = ([r for r in active if r["skill"] in skills],
+                                            revoked + _keys(gone))
                 changed.add(doc["student_id"])
     candidates = []
     name = None
-    now_iso = store.iso(now)
     for doc in summaries:
         active, revoked = state[doc["student_id"]]
-        have = {(r[0], r[1]) for r in active}
-        have.update((r[0], r[1]) for r in revoked)
-        entries = doc.get("skills") or packed_skills(doc)
-        for entry in entries:
+        have = set(_keys(active))
+        have.update(revoked)
+        for entry in skills_of(doc):
             if entry["questions_attempted"] < min_ev or entry["skill"] not in skills:
                 continue
             for level in badge_levels_for(entry["score"], entry["questions_attempted"], min_ev,
@@ -174,23 +181,18 @@ def _apply(db, config, course_id: str, summaries: list[dict], *, now,
         new = [b for b in candidates if b["_id"] not in dups] if dups else candidates
         adopted = store.fetch_all(db[store.BADGES], where(db, _id={"$in": sorted(dups)})) \
             if dups else []
-        for b in new:
-            state[b["student_id"]][0].append([b["skill"], b["level"], now_iso,
-                                              b["percentage"], b["evidence_count"]])
-            changed.add(b["student_id"])
-        for b in adopted:
+        for b in new + adopted:
             active, revoked = state[b["student_id"]]
             if b.get("revoked"):
-                revoked.append([b["skill"], b["level"]])
+                revoked.append((b["skill"], b["level"]))
             else:
                 active.append(badge_row(b))
             changed.add(b["student_id"])
     for doc in summaries:
         if doc["student_id"] in changed:
             active, revoked = state[doc["student_id"]]
-            doc["badges"] = store.pack(sorted(active, key=_row_key))
-            doc["revoked_badges"] = store.pack(sorted(
-                {(r[0], r[1]) for r in revoked}, key=_row_key))
+            doc["badges"] = sorted(active, key=_row_key)
+            doc["revoked_badges"] = revoked_rows(revoked)
     return new, len(changed)
 
 
@@ -222,12 +224,10 @@ def revoke_in_summaries(db, course_id: str, summaries: list[dict], skills: set[s
     changed = bool(_backfill(db, str(course_id), summaries))
     for doc in summaries:
         active = badge_rows(doc)
-        gone = [[r[0], r[1]] for r in active if r[0] not in skills]
+        gone = _keys(r for r in active if r["skill"] not in skills)
         if gone:
-            doc["badges"] = store.pack([r for r in active if r[0] in skills])
-            doc["revoked_badges"] = store.pack(sorted(
-                {tuple(r) for r in store.unpack(doc.get("revoked_badges")) + gone},
-                key=_row_key))
+            doc["badges"] = [r for r in active if r["skill"] in skills]
+            doc["revoked_badges"] = revoked_rows(_keys(doc.get("revoked_badges")) + gone)
             changed = True
     return changed
 

@@ -10,7 +10,7 @@
 * Engagement (``student_engagement``, ``course_engagement``, ``engagement_indices`` for the
   risk index): ``engagement`` over the stored quiz submissions, the course's latest
   submission as its clock, and the KnowGap videos recommended for / watched by the student.
-* Study plan (``study_plan``): ``plan`` over the student's mastery summary, their packed
+* Study plan (``study_plan``): ``plan`` over the student's mastery summary, their
   evidence (missed questions of the latest attempt of each quiz), the question -> skill map,
   item difficulty from the read model and KnowGap's video per question.
 """
@@ -171,9 +171,7 @@ def set_preferences(db, student_id: str, opt_in: bool) -> dict:
 # ------------------------------------------------------------------ engagement
 
 def _evidence_rows(db, course_id: str, student_id: str) -> list[dict]:
-    doc = mstore.find_one(db[mstore.EVIDENCE],
-                          {"_id": mstore.summary_id(db, course_id, student_id)}, {"packed": 1})
-    return summaries.unpack_rows(doc.get("packed")) if doc else []
+    return summaries.answer_dicts(mstore.student_answers(db, course_id, student_id))
 
 
 def _canonical(link: str) -> str:
@@ -220,11 +218,9 @@ def _course_engagement(db, course_id: str) -> dict[str, dict]:
     counts: dict = {}
     if videos:
         watched = store.watched_by_student(db, course_id)
-        for e in mstore.fetch_all(db[mstore.EVIDENCE], where(db, course_id=course_id),
-                                  {"_id": 0, "student_id": 1, "packed": 1}):
-            missed = plan.missed_questions(summaries.unpack_rows(e.get("packed")))
-            counts[e["student_id"]] = _video_counts(missed, videos,
-                                                    watched.get(e["student_id"], set()))
+        for sid, rows in mstore.course_answers(db, course_id).items():
+            missed = plan.missed_questions(summaries.answer_dicts(rows))
+            counts[sid] = _video_counts(missed, videos, watched.get(sid, set()))
     out = {}
     for sid in set(by_student) | set(counts):
         recommended, seen = counts.get(sid, (0, 0))
@@ -254,7 +250,7 @@ def course_engagement(db, course_id: str) -> dict:
 
 def study_plan(db, course_id: str, student_id: str) -> dict:
     summary = summaries.summary_of(db, course_id, student_id)
-    skills = summaries.packed_skills(summary) if summary else []
+    skills = summaries.skills_of(summary)
     missed = plan.missed_questions(_evidence_rows(db, course_id, student_id))
     qskills = mstore.question_skill_map(db, course_id)
     weak = plan.weakest_first(skills)

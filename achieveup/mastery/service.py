@@ -4,22 +4,28 @@ ALL stored results.
 ``compute_course_state`` computes the new ``AchieveUp_Student_Mastery`` documents (and the
 fitted ``AchieveUp_BKT_Parameters``: BKT per skill, and the course's recency fit) without
 writing them: the course pipeline (``achieveup.pipeline``) runs the badge, engagement and risk
-stages on them and then stores everything. It reads the course's packed evidence (one document
-per student, see ``store``), the question->skill map, the quizzes' scoring policies, the
-course's mastery settings and fitted parameters (``achieveup.mastery.model``), fits the
-parameters again when asked and due (``achieveup.mastery.fit``), computes the complete new
-state in memory with ``achieveup.mastery.calc`` (pure); the pipeline only then replaces the
-per-(course, student) summary documents (``achieveup.mastery.summaries``). Nothing is
-incremented, so running it twice gives the same documents; a failure before the write leaves
-the previous summaries untouched.
+stages on them and then stores everything. It reads the course's answers
+(``store.course_answers``: every student's graded answers), the question->skill map, the
+quizzes' scoring policies, the course's mastery settings and fitted parameters
+(``achieveup.mastery.model``), fits the parameters again when asked and due
+(``achieveup.mastery.fit``), computes the complete new state in memory with
+``achieveup.mastery.calc`` (pure); the pipeline only then replaces the per-(course, student)
+summary documents (``achieveup.mastery.summaries``). Nothing is incremented, so running it
+twice gives the same documents; a failure before the write leaves the previous summaries
+untouched.
 
 Summary document (``_id`` "host|course|student")::
 
     {canvas_host, course_id, student_id, student_name, progress, skills_mastered,
      total_questions_attempted, average_score, current_score, risk_level, risk_index, computed_at,
      skills: [{skill, score, level, questions_attempted, questions_correct, p_mastery,
-               evidence_count, mastered, last_graded_at, model, evidence, explanation}],
-     packed: "<the same skills as compact JSON rows>"}
+               evidence_count, mastered, last_graded_at (a date), model, evidence,
+               explanation}],
+     badges: [{skill, level, earned_at, percentage, evidence_count}],
+     revoked_badges: [{skill, level}]}
+
+``badges`` and ``revoked_badges`` record the student's badges of the course
+(``achieveup.badges.service``); a summary without ``badges`` predates them.
 
 Definitions: ``score`` is the course's number for the skill under its score model (``recency``
 by default, ``percentage``, ``bkt`` or a Canvas calculation method); ``model`` names which,
@@ -40,7 +46,6 @@ from typing import Any
 
 from achieveup.mastery import calc, model
 from achieveup.mastery import store
-from achieveup.mastery.summaries import PACKED_FIELDS
 from knowgap.core.tenancy import where
 
 log = logging.getLogger("achieveup.mastery")
@@ -105,8 +110,8 @@ def build_summary(db, course_id: str, student: dict, skills: dict, now,
                         "questions_attempted": m.questions_attempted,
                         "questions_correct": m.questions_correct, "p_mastery": m.p_mastery,
                         "evidence_count": m.evidence_count, "mastered": bool(m.mastered),
-                        "last_graded_at": last if last is None or isinstance(last, str)
-                        else store.iso(last), "model": m.model, "evidence": m.evidence,
+                        "last_graded_at": store.parse_time(last), "model": m.model,
+                        "evidence": m.evidence,
                         "explanation": m.explanation})
     mapped = [entries[i] for i in mapped]
     started = [e for e in mapped if e["questions_attempted"] > 0]
@@ -124,9 +129,8 @@ def build_summary(db, course_id: str, student: dict, skills: dict, now,
         "average_score": average, "current_score": student.get("current_score"),
         "risk_level": None, "risk_index": None,
         "computed_at": now, "skills": entries,
-        "packed": store.pack([[e[f] for f in PACKED_FIELDS] for e in entries]),
-        "badges": previous.get("badges", "[]" if not previous else None),
-        "revoked_badges": previous.get("revoked_badges") or "[]",
+        "badges": previous.get("badges", [] if not previous else None),
+        "revoked_badges": previous.get("revoked_badges") or [],
     }
 
 
@@ -156,9 +160,7 @@ def compute_course_state(db, config, course_id: str, now=None, *, refit: bool = 
 
     Each document also carries the badge state recorded in the student's previous summary
     (``badges``, ``revoked_badges``); the badge stage (``achieveup.badges.service``) then adds
-    the newly earned levels and the pipeline stores everything in one go. The in-memory
-    documents keep the per-skill dicts in ``skills`` for the caller's convenience; only
-    ``packed`` is stored.
+    the newly earned levels and the pipeline stores everything in one go.
 
     With ``refit`` the BKT parameters are fitted again first when ``model.refit_due`` says
     so (enough new evidence, a new skill, a changed forgetting option), and the summaries use
@@ -173,9 +175,7 @@ def compute_course_state(db, config, course_id: str, now=None, *, refit: bool = 
     quizzes = store.quizzes_of(db, course_id)
     policy = policies(quizzes)
     students = {str(s["student_id"]): s for s in store.students_of(db, course_id)}
-    evidence_docs = store.fetch_all(db[store.EVIDENCE], where(db, course_id=course_id),
-                                    {"_id": 0, "student_id": 1, "packed": 1, "count": 1})
-    evidence = {str(e["student_id"]): e.get("packed") for e in evidence_docs}
+    evidence = store.course_answers(db, course_id)
     previous = {d["student_id"]: d for d in store.fetch_all(
         db[store.MASTERY], where(db, course_id=course_id),
         {"_id": 0, "student_id": 1, "badges": 1, "revoked_badges": 1})}
@@ -188,7 +188,7 @@ def compute_course_state(db, config, course_id: str, now=None, *, refit: bool = 
     fit_docs = store.fitted_parameters(db, course_id)
     new_fit = None
     grouped: dict = {}
-    rows = sum(int(e.get("count") or 0) for e in evidence_docs)
+    rows = sum(len(e) for e in evidence.values())
     if refit and model.refit_due(settings, fit_docs, rows, prepared._skills):
         new_fit, grouped = _fit_course(db, course_id, settings, prepared, evidence, rows, now,
                                        previous=fit_docs)
@@ -197,7 +197,7 @@ def compute_course_state(db, config, course_id: str, now=None, *, refit: bool = 
     if settings["mastery_model"] == "recency":
         for sid in order:
             if sid not in grouped:
-                grouped[sid] = calc.group_rows(store.unpack_evidence(evidence.get(sid)))
+                grouped[sid] = calc.group_rows(evidence.get(sid, ()))
         recency_fit = calc.fit_recency(grouped.values(), prepared)
         recency_doc = store.scoped_docs(
             db, [model.recency_document(course_id, recency_fit, now)])[0]
@@ -207,7 +207,7 @@ def compute_course_state(db, config, course_id: str, now=None, *, refit: bool = 
     for sid in order:
         groups = grouped.pop(sid, None)
         if groups is None:
-            groups = calc.group_rows(store.unpack_evidence(evidence.get(sid)))
+            groups = calc.group_rows(evidence.get(sid, ()))
         state = calc.compute_grouped(groups, prepared, params, policy, mastery_model)
         quiz_pcts[sid] = calc.latest_quiz_percentages(groups)
         docs.append(build_summary(db, course_id, students[sid], state, now, skill_order,
@@ -222,8 +222,8 @@ def _fit_course(db, course_id: str, settings: dict, prepared, evidence: dict, ro
     the recompute)."""
     grouped = {}
     sequences: dict = {skill: [] for skill in prepared._skills}
-    for sid, packed in evidence.items():
-        groups = grouped[sid] = calc.group_rows(store.unpack_evidence(packed))
+    for sid, answers in evidence.items():
+        groups = grouped[sid] = calc.group_rows(answers)
         calc.skill_sequences(groups, prepared, into=sequences)
     course_fit, skill_fits = model.fit(settings, sequences, previous)
     docs = store.scoped_docs(db, model.fit_documents(

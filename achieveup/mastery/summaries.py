@@ -13,16 +13,14 @@ from achieveup.mastery import explain
 from achieveup.mastery import store
 from knowgap.core.tenancy import where
 
-PACKED_FIELDS = ("skill", "score", "level", "questions_attempted", "questions_correct",
-                 "p_mastery", "evidence_count", "mastered", "last_graded_at", "model", "evidence",
-                 "explanation")
+SKILL_FIELDS = ("skill", "score", "level", "questions_attempted", "questions_correct",
+                "p_mastery", "evidence_count", "mastered", "last_graded_at", "model", "evidence",
+                "explanation")
 
 
-def unpack_rows(packed: str) -> list[dict]:
-    """Evidence rows ``[quiz_id, question_id, attempt, graded_at, credit, points_possible]``."""
-    return [{"quiz_id": r[0], "question_id": r[1], "attempt": r[2], "graded_at": r[3],
-             "credit": r[4], "points_possible": r[5] if len(r) > 5 else None}
-            for r in store.unpack_evidence(packed)]
+def answer_dicts(rows) -> list[dict]:
+    """Answer rows (``store.ANSWER_FIELDS``) as dicts."""
+    return [dict(zip(store.ANSWER_FIELDS, r)) for r in rows]
 
 
 def score_basis(entry: dict) -> dict:
@@ -44,34 +42,26 @@ def score_basis(entry: dict) -> dict:
     return {"model": name, "evidence": evidence, "explanation": text}
 
 
-def packed_skills(doc: dict) -> list[dict]:
-    if doc.get("packed"):
-        return [dict(zip(PACKED_FIELDS, row)) for row in store.unpack(doc["packed"])]
-    return list(doc.get("skills") or [])
+def skills_of(doc: dict | None) -> list[dict]:
+    """The per-skill entries of a summary."""
+    return list((doc or {}).get("skills") or [])
 
 
-def badge_rows(doc: dict) -> list[list]:
-    """The summary's recorded (non-revoked) badges: ``[[skill, level, earned_at ISO,
-    percentage, evidence_count]]``."""
-    return store.unpack(doc.get("badges"))
-
-
-def stored_form(doc: dict) -> dict:
-    """What is stored: everything but the in-memory ``skills`` list (``packed`` holds it)."""
-    return {k: v for k, v in doc.items() if k != "skills"}
+def badge_rows(doc: dict) -> list[dict]:
+    """The summary's recorded (non-revoked) badges ``{skill, level, earned_at, percentage,
+    evidence_count}`` (a new list)."""
+    return list(doc.get("badges") or [])
 
 
 def write_summaries(db, course_id: str, docs: list[dict]) -> int:
     """Replace the course's summaries with ``docs`` (and drop students no longer present)."""
-    store.replace_course_docs(db, store.MASTERY, str(course_id),
-                              [stored_form(d) for d in docs])
+    store.replace_course_docs(db, store.MASTERY, str(course_id), docs)
     store.bump_version(db, course_id)
     return len(docs)
 
 
 def summaries_of_course(db, course_id: str, *, projection: dict | None = None) -> list[dict]:
-    """Stored summaries of the course; read their per-skill entries with
-    :func:`packed_skills`."""
+    """Stored summaries of the course (copies)."""
     return store.fetch_all(db[store.MASTERY], where(db, course_id=str(course_id)), projection)
 
 

@@ -9,8 +9,10 @@ report is pending, failed, refused (403) or incomplete (it lost students) keep t
 rows and are asked for again next time, recorded in the state's ``pending_reports``, named in
 the job's ``errors`` with their counts, and shown on the quiz (``achieveup.sync.new_quizzes``)):
 new rows are inserted, changed rows (regrades) replaced, identical rows left alone, so
-re-running is idempotent; then the packed evidence of every student whose results changed is
-rebuilt, and the insights read models brought up to date (item responses, quiz submissions;
+re-running is idempotent; the evidence documents of every student whose results changed are
+written first (so a sync interrupted between the two writes finds the results still new next
+time), and the course's answers view moves along with them (``store.write_answers``); then
+the insights read models are brought up to date (item responses, quiz submissions;
 ``achieveup.insights``). The sync job that fetches the snapshot is ``achieveup.sync.job``.
 
 Everything is stored for the Canvas host ``db`` is scoped to (``knowgap.core.tenancy``).
@@ -101,18 +103,46 @@ def result_docs(db, course_id: str, results) -> list[dict]:
         rid = store.result_id(db, course_id, r.student_id, r.quiz_id, r.question_id, r.attempt)
         out.append({"_id": rid, **scope, "student_id": r.student_id,
                     "quiz_id": r.quiz_id, "question_id": r.question_id, "attempt": r.attempt,
-                    "graded_at": r.graded_at, "credit": r.credit, "points": r.points,
-                    "points_possible": r.points_possible, "correct": r.correct,
-                    "source": r.source, "answer_ids": list(r.answer_ids), "note": r.note})
+                    "graded_at": _graded_at(r.graded_at), "credit": r.credit,
+                    "points": r.points, "points_possible": r.points_possible,
+                    "correct": r.correct, "source": r.source, "answer_ids": list(r.answer_ids),
+                    "note": r.note})
     return out
+
+
+_times: dict = {}
+
+
+def _graded_at(value):
+    """Canvas' ISO time as a date (millisecond precision, as stored); one parse per distinct
+    string (a quiz attempt's answers share it)."""
+    if value is None or not isinstance(value, str):
+        return value
+    parsed = _times.get(value)
+    if parsed is None:
+        if len(_times) > 100_000:
+            _times.clear()
+        parsed = store.parse_time(value)
+        if parsed is not None:
+            parsed = parsed.replace(microsecond=parsed.microsecond // 1000 * 1000)
+        parsed = _times[value] = parsed if parsed is not None else value
+    return parsed
 
 
 _COMPARED = ("graded_at", "credit", "points", "points_possible", "correct", "source",
              "answer_ids", "note")
 
 
+def _answer_row(r: dict) -> tuple:
+    """The answer as ``store.ANSWER_FIELDS`` (``graded_at`` as ``store.iso`` writes it, the
+    same text a stored evidence document gives back)."""
+    return (r["quiz_id"], r["question_id"], r["attempt"], store.iso(_graded_at(r.get("graded_at"))),
+            r.get("credit"), r.get("points_possible"))
+
+
 def store_results(db, course_id: str, rows: list[dict], now) -> tuple[dict, set]:
-    """Insert new rows, replace changed ones; returns (counts, students whose rows changed)."""
+    """Insert new rows, replace changed ones; returns (counts, students whose rows changed).
+    The changed students' evidence is written first (see the module docstring)."""
     collection = db[store.RESULTS]
     touched_students = sorted({r["student_id"] for r in rows})
     existing = {d["_id"]: d for d in store.fetch_all(
@@ -124,34 +154,31 @@ def store_results(db, course_id: str, rows: list[dict], now) -> tuple[dict, set]
             new.append({**r, "stored_at": now})
         elif any(old.get(k) != r.get(k) for k in _COMPARED):
             changed.append({**r, "stored_at": now})
-    inserted, dups = store.insert_new(collection, new)
-    for doc in changed + [d for d in new if d["_id"] in set(dups)]:
-        collection.replace_one({"_id": doc["_id"]}, doc, upsert=True)
     dirty = {d["student_id"] for d in new} | {d["student_id"] for d in changed}
+    write_evidence(db, course_id, new + changed, now)
+    inserted, dups = store.insert_new(collection, new)
+    dup_ids = set(dups)
+    store.replace_many(collection, changed + [d for d in new if d["_id"] in dup_ids])
     return {"results_new": inserted, "results_changed": len(changed),
             "results_unchanged": len(rows) - len(new) - len(changed)}, dirty
 
 
-def rebuild_evidence(db, course_id: str, student_ids, now) -> int:
-    """Rewrite the packed evidence of ``student_ids`` from their stored result rows."""
-    student_ids = sorted(student_ids)
-    if not student_ids:
+def write_evidence(db, course_id: str, rows: list[dict], now) -> int:
+    """Merge new and changed result rows into their students' stored answers (by quiz,
+    question and attempt) and store those students' evidence; returns the students."""
+    if not rows:
         return 0
-    rows = store.fetch_all(db[store.RESULTS],
-                           where(db, course_id=course_id, student_id={"$in": student_ids}),
-                           {"_id": 0, "student_id": 1, "quiz_id": 1, "question_id": 1,
-                            "attempt": 1, "graded_at": 1, "credit": 1, "points_possible": 1})
-    packed: dict = {sid: [] for sid in student_ids}
+    answers = store.course_answers(db, course_id)
+    merged: dict = {}
     for r in rows:
-        packed.setdefault(r["student_id"], []).append(
-            [r["quiz_id"], r["question_id"], r["attempt"], store.iso(r.get("graded_at")),
-             r.get("credit"), r.get("points_possible")])
-    docs = [{"_id": store.summary_id(db, course_id, sid),
-             **where(db, course_id=course_id, student_id=sid), "count": len(items),
-             "packed": store.pack_evidence(sorted(items, key=lambda x: (x[0], x[1], x[2]))),
-             "updated_at": now}
-            for sid, items in packed.items()]
-    return store.replace_many(db[store.EVIDENCE], docs)
+        sid = r["student_id"]
+        if sid not in merged:
+            merged[sid] = {(a[0], a[1], a[2]): a for a in answers.get(sid, ())}
+        row = _answer_row(r)
+        merged[sid][row[:3]] = row
+    store.write_answers(db, course_id, {sid: list(by_key.values())
+                                        for sid, by_key in merged.items()}, now)
+    return len(merged)
 
 
 def store_snapshot(db, course_id: str, snap, now) -> dict:
@@ -165,7 +192,7 @@ def store_snapshot(db, course_id: str, snap, now) -> dict:
     nq_sync.apply_unlisted(db, course_id, states, {d["quiz_id"] for d in quizzes})
     rows = result_docs(db, course_id, snap.results())
     counts, dirty = store_results(db, course_id, rows, now)
-    counts["evidence_rebuilt"] = rebuild_evidence(db, course_id, dirty, now)
+    counts["evidence_rebuilt"] = len(dirty)
     counts["item_responses_written"] = insights.update_item_responses(
         db, course_id, rows, now, full=not snap.incremental)
     counts["quiz_submissions_written"] = insights.store_quiz_submissions(

@@ -5,18 +5,35 @@ it keeps data in memory only, which the start-up log says plainly.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
 from urllib.parse import parse_qsl, urlsplit
 
 import pymongo
+from bson import ObjectId
 from pymongo.database import Database
 
 from knowgap.core.indexes import INDEXES
 
 log = logging.getLogger("knowgap.db")
 
+
+# ------------------------------------------------------------------ the embedded engine adapter
+#
+# The only code that patches or reaches into the embedded engine (mongomock). Everything else
+# goes through ``achieveup.readmodel``'s bulk functions, which call :func:`bulk_read`,
+# :func:`bulk_insert`, :func:`bulk_upsert` and :func:`bulk_replace` here: on MongoDB they are
+# the ordinary pymongo calls; on the embedded engine they read and write its documents
+# directly, because mongomock copies every document through BSON validation and a recursive
+# rewrite on insert, filters by interpreting the query on every document, and re-slices its
+# result list on every ``next()`` (quadratic). The fast paths keep the engine's own semantics:
+# datetimes stored naive UTC at millisecond precision and read back timezone-aware, ``_id``
+# unique, copies in and out (callers never share a stored document), and every write under the
+# same lock as mongomock's own writes (``_embedded_write_lock``). Queries the fast read does not
+# understand (anything but equality and ``$in`` on top-level fields) and collections with a
+# unique index besides ``_id`` take mongomock's own path.
 
 _WRITE_METHODS = ("insert_one", "insert_many", "update_one", "update_many", "replace_one",
                   "delete_one", "delete_many", "find_one_and_update", "find_one_and_replace",
@@ -64,6 +81,212 @@ def _accept_bulk_sort() -> None:
 
     for name in ("add_update", "add_replace"):
         setattr(BulkOperationBuilder, name, without_sort(getattr(BulkOperationBuilder, name)))
+
+
+def _is_mongomock(collection) -> bool:
+    return type(collection).__module__.startswith("mongomock")
+
+
+def _to_stored(value):
+    """A copy as the embedded engine stores it (naive UTC datetimes, millisecond precision)."""
+    if isinstance(value, dict):
+        return {k: _to_stored(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_stored(v) for v in value]
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = (value - value.utcoffset()).replace(tzinfo=None)
+        return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    return value
+
+
+def _from_stored(value):
+    """A copy as the engine returns it (``tz_aware=True``: datetimes in UTC)."""
+    if isinstance(value, dict):
+        return {k: _from_stored(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_stored(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+_KEYS = (str, int)
+
+
+def _simple_matcher(query: dict):
+    """A predicate for equality / ``$in`` with strings and integers on top-level fields, or None
+    for any other query. A document whose field holds anything but a string or number (absent,
+    null, an array, a subdocument) is judged by the engine's own filter."""
+    from mongomock.filtering import filter_applies
+
+    tests = []
+    for field, cond in query.items():
+        if not isinstance(field, str) or field.startswith("$") or "." in field:
+            return None
+        if isinstance(cond, dict):
+            values = cond.get("$in") if set(cond) == {"$in"} else None
+            if not isinstance(values, (list, tuple, set)) or not all(
+                    isinstance(v, _KEYS) and not isinstance(v, bool) for v in values):
+                return None
+            tests.append((field, frozenset(values), True))
+        elif isinstance(cond, (*_KEYS, ObjectId)) and not isinstance(cond, bool):
+            tests.append((field, cond, False))
+        else:
+            return None
+
+    def matches(doc: dict) -> bool:
+        for field, wanted, is_in in tests:
+            value = doc.get(field)
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                return filter_applies(query, doc)
+            if isinstance(value, str):
+                if (value not in wanted) if is_in else (value != wanted):
+                    return False
+            elif is_in:
+                if not any(value == w for w in wanted if not isinstance(w, str)):
+                    return False
+            elif isinstance(wanted, str) or value != wanted:
+                return False
+        return True
+    return matches
+
+
+def _simple_projection(projection):
+    """(included fields or None, excluded fields, keep ``_id``) or None when not simple."""
+    if projection is None:
+        return None, set(), True
+    if not isinstance(projection, dict) or any("." in k or k.startswith("$") for k in projection):
+        return False
+    keep_id = bool(projection.get("_id", 1))
+    rest = {k: v for k, v in projection.items() if k != "_id"}
+    if rest and all(v in (1, True) for v in rest.values()):
+        return set(rest), set(), keep_id
+    if all(v in (0, False) for v in rest.values()):
+        return None, set(rest), keep_id
+    return False
+
+
+def _projected(doc: dict, include, exclude, keep_id) -> dict:
+    if include is not None:
+        out = {k: _from_stored(doc[k]) for k in include if k in doc}
+        if keep_id and "_id" in doc:
+            out["_id"] = doc["_id"]
+        return out
+    return {k: _from_stored(v) for k, v in doc.items()
+            if k not in exclude and (keep_id or k != "_id")}
+
+
+def _has_secondary_unique(collection) -> bool:
+    return any(spec.get("unique") for name, spec in collection.index_information().items()
+               if name != "_id_")
+
+
+def bulk_read(collection, query: dict, projection: dict | None = None, sort=None) -> list[dict]:
+    """Every matching document as a list (copies), in the engine's natural order or ``sort``."""
+    if not _is_mongomock(collection):
+        cursor = collection.find(query, projection)
+        return list(cursor.sort(sort) if sort else cursor)
+    matcher = _simple_matcher(query) if not sort else None
+    shape = _simple_projection(projection)
+    if matcher is None or shape is False:
+        cursor = collection.find(query, projection)
+        if sort:
+            cursor = cursor.sort(sort)
+        with _embedded_write_lock:
+            return list(cursor._compute_results(with_limit_and_skip=True))  # noqa: SLF001
+    include, exclude, keep_id = shape
+    store = collection._store                                            # noqa: SLF001
+    with _embedded_write_lock:
+        the_id = query.get("_id")
+        if isinstance(the_id, (str, ObjectId)):         # by primary key: one lookup
+            doc = store[the_id] if the_id in store else None
+            return [_projected(doc, include, exclude, keep_id)] \
+                if doc is not None and matcher(doc) else []
+        return [_projected(d, include, exclude, keep_id) for d in store.documents if matcher(d)]
+
+
+def _fast_writes(collection, docs: list[dict]) -> bool:
+    return _is_mongomock(collection) and not _has_secondary_unique(collection) \
+        and all(isinstance(d.get("_id"), (str, ObjectId)) for d in docs)
+
+
+def bulk_insert(collection, docs: list[dict]) -> tuple[int, list]:
+    """Insert the documents whose ``_id`` is new; returns (inserted, ``_id``s that existed)."""
+    if not docs:
+        return 0, []
+    if not _fast_writes(collection, docs):
+        return _insert_new(collection, docs)
+    store = collection._store                                            # noqa: SLF001
+    dups = []
+    with _embedded_write_lock:
+        for doc in docs:
+            if doc["_id"] in store:
+                dups.append(doc["_id"])
+            else:
+                store[doc["_id"]] = _to_stored(doc)
+    return len(docs) - len(dups), dups
+
+
+def _insert_new(collection, docs: list[dict]) -> tuple[int, list]:
+    try:
+        result = collection.insert_many(docs, ordered=False)
+        return len(result.inserted_ids), []
+    except pymongo.errors.BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != 11000 for e in errors):
+            raise
+        dups = [docs[e["index"]]["_id"] for e in errors if "index" in e]
+        return exc.details.get("nInserted", len(docs) - len(dups)), dups
+    except pymongo.errors.DuplicateKeyError:   # engines that stop at the first duplicate
+        inserted, dups = 0, []
+        for doc in docs:
+            try:
+                collection.insert_one(doc)
+                inserted += 1
+            except pymongo.errors.DuplicateKeyError:
+                dups.append(doc["_id"])
+        return inserted, dups
+
+
+def bulk_upsert(collection, docs: list[dict]) -> int:
+    """Replace each document by ``_id``, inserting the new ones."""
+    if not docs:
+        return 0
+    if _fast_writes(collection, docs):
+        store = collection._store                                        # noqa: SLF001
+        with _embedded_write_lock:
+            for doc in docs:
+                store[doc["_id"]] = _to_stored(doc)
+        return len(docs)
+    if _is_mongomock(collection):
+        with _embedded_write_lock:
+            for doc in docs:
+                collection.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+        return len(docs)
+    collection.bulk_write([pymongo.ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs],
+                          ordered=False)
+    return len(docs)
+
+
+def bulk_replace(collection, query: dict, docs: list[dict]) -> int:
+    """Make ``docs`` the documents matching ``query`` (by ``_id``; the others are deleted).
+    On the embedded engine readers never see it half done."""
+    if _is_mongomock(collection):
+        with _embedded_write_lock:
+            collection.delete_many(query)
+            if docs and _fast_writes(collection, docs):
+                store = collection._store                                # noqa: SLF001
+                for doc in docs:
+                    store[doc["_id"]] = _to_stored(doc)
+            elif docs:
+                collection.insert_many(docs, ordered=True)
+        return len(docs)
+    if docs:
+        collection.bulk_write([pymongo.ReplaceOne({"_id": d["_id"]}, d, upsert=True)
+                               for d in docs], ordered=False)
+    collection.delete_many({**query, "_id": {"$nin": [d["_id"] for d in docs]}})
+    return len(docs)
 
 
 _CLIENT_DEFAULTS = {"serverSelectionTimeoutMS": 3000, "connectTimeoutMS": 3000,
