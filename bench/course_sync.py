@@ -52,7 +52,7 @@ STAGES = (
     ("insights", "achieveup.insights.service:engagement_indices"),
     ("mastery", "achieveup.mastery.service:compute_course_state"),
     ("badges", "achieveup.badges.service:apply_awards"),
-    ("write", "achieveup.mastery.service:write_summaries"),
+    ("write", "achieveup.mastery.summaries:write_summaries"),
 )
 STAGE_NAMES = list(dict.fromkeys(s for s, _ in STAGES))
 SKILLS = [f"Skill {i}" for i in range(8)]
@@ -60,7 +60,7 @@ SKILLS = [f"Skill {i}" for i in range(8)]
 
 class StageTimer:
     """Wraps the stage functions with timers; nested stages are subtracted from their caller
-    (engagement runs inside the mastery computation)."""
+    (when one stage's function runs inside another's)."""
 
     def __init__(self):
         self.seconds = dict.fromkeys(STAGE_NAMES, 0.0)
