@@ -303,15 +303,17 @@ def student_answers(db: Database, course_id: str, student_id: str) -> list[tuple
                                   {"attempts": 1}))
 
 
-def write_answers(db: Database, course_id: str, changed: dict[str, list], now) -> None:
+def write_answers(db: Database, course_id: str, changed: dict[str, list], now, *,
+                  base: dict | None = None) -> None:
     """Store the complete answer rows of the students in ``changed`` (``{student_id: rows}``)
-    as their evidence documents, and change the course's ``answers_version``; the course
-    view, when current, becomes the new one without a reload."""
+    as their evidence documents, and change the course's ``answers_version``. ``base``: the
+    course's answers before (``course_answers``, read by the caller); with it, or with the
+    course view current, the new view is cached without a reload."""
     course_id = str(course_id)
     if not changed:
         return
     before = answers_version_of(db, course_id)
-    view = readmodel.cached(db, course_id, "answers", before)
+    view = base if base is not None else readmodel.cached(db, course_id, "answers", before)
     replace_many(db[EVIDENCE], [evidence_doc(db, course_id, sid, rows, now)
                                 for sid, rows in sorted(changed.items())])
     after = advance_answers_version(db, course_id, before)
@@ -327,13 +329,12 @@ def advance_answers_version(db: Database, course_id: str, before: str | None) ->
     (no other writer came in between: a view of ``before`` plus this writer's changes is the
     new one), else None."""
     after = new_version()
-    scope = where(db, course_id=str(course_id))
-    result = db[VERSIONS].update_one(
-        {"_id": key(db, course_id), "answers_version": before},
-        {"$set": {**scope, "answers_version": after, "updated_at": utcnow()}})
-    if result.matched_count:
+    fields = {"$set": {**where(db, course_id=str(course_id)), "answers_version": after,
+                       "updated_at": utcnow()}}
+    try:            # a course without a versions document yet gets one (the upsert)
+        db[VERSIONS].update_one({"_id": key(db, course_id), "answers_version": before}, fields,
+                                upsert=True)
         return after
-    db[VERSIONS].update_one({"_id": key(db, course_id)},
-                            {"$set": {**scope, "answers_version": after, "updated_at": utcnow()}},
-                            upsert=True)
-    return None
+    except DuplicateKeyError:    # the document exists with another version: someone else wrote
+        db[VERSIONS].update_one({"_id": key(db, course_id)}, fields)
+        return None

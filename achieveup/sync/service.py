@@ -56,6 +56,7 @@ host of the instructor who asked for it, whose token reads Canvas.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 
 from achieveup.insights import ingest as insights
@@ -186,8 +187,14 @@ _COMPARED = ("graded_at", "credit", "points", "points_possible", "correct", "sou
 def _answer_row(r: dict) -> tuple:
     """The answer as ``store.ANSWER_FIELDS`` (``graded_at`` as ``store.iso`` writes it, the
     same text a stored evidence document gives back)."""
-    return (r["quiz_id"], r["question_id"], r["attempt"], store.iso(_graded_at(r.get("graded_at"))),
+    return (r["quiz_id"], r["question_id"], r["attempt"], _iso(r.get("graded_at")),
             r.get("credit"), r.get("points_possible"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso(value) -> str | None:
+    """``store.iso`` of a (parsed) ``graded_at``; an attempt's answers share one."""
+    return store.iso(_graded_at(value))
 
 
 def store_results(db, course_id: str, rows: list[dict], now) -> tuple[dict, set]:
@@ -227,7 +234,7 @@ def write_evidence(db, course_id: str, rows: list[dict], now) -> int:
         row = _answer_row(r)
         merged[sid][row[:3]] = row
     store.write_answers(db, course_id, {sid: list(by_key.values())
-                                        for sid, by_key in merged.items()}, now)
+                                        for sid, by_key in merged.items()}, now, base=answers)
     return len(merged)
 
 
