@@ -66,8 +66,8 @@ def _warn_if_migration_pending(database) -> None:
 
     left = pending(database)
     if left:
-        log.error("The database holds records written before they carried their Canvas host "
-                  "(%s): run `python -m knowgap.migrate` (README, \"Upgrading\").",
+        log.error("The database holds records in the shape of an earlier version (%s): run "
+                  "`python -m knowgap.migrate` (README, \"Upgrading\").",
                   ", ".join(left))
 
 
