@@ -150,9 +150,10 @@ def result_docs(db, course_id: str, results) -> list[dict]:
     """One stored row per ``QuestionResult`` (course, student, quiz, question, attempt)."""
     out = []
     scope = where(db, course_id=course_id)
+    result_id = store.result_ids(db, course_id)
     for r in results:
-        rid = store.result_id(db, course_id, r.student_id, r.quiz_id, r.question_id, r.attempt)
-        out.append({"_id": rid, **scope, "student_id": r.student_id,
+        out.append({"_id": result_id(r.student_id, r.quiz_id, r.question_id, r.attempt),
+                    **scope, "student_id": r.student_id,
                     "quiz_id": r.quiz_id, "question_id": r.question_id, "attempt": r.attempt,
                     "graded_at": _graded_at(r.graded_at), "credit": r.credit,
                     "points": r.points, "points_possible": r.points_possible,
