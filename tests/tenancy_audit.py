@@ -27,7 +27,8 @@ NOT_AUDITED = (str(ROOT / "knowgap" / "migrate.py"),)
 EVERY_TENANT = {"due_courses"}          # the scheduled refresh: due courses of every host
 #: Helpers that pass on a filter someone else built: the caller is judged instead.
 PASS_THROUGH = {"fetch_all", "find_one", "insert_new", "replace_many", "write_updates"}
-DRIVER = ("/mongomock/", "/pymongo/", str(ROOT / "knowgap" / "core" / "db.py"))
+DRIVER = ("/mongomock/", "/pymongo/", str(ROOT / "knowgap" / "core" / "db.py"),
+          str(ROOT / "knowgap" / "core" / "embedded_file.py"))
 FILTERED = ("find", "find_one", "update_one", "update_many", "replace_one", "delete_one",
             "delete_many", "count_documents", "find_one_and_update", "distinct")
 INSERTS = ("insert_one", "insert_many")

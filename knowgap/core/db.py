@@ -1,7 +1,8 @@
 """The database handle: a real MongoDB through MONGODB_URI, or the in-process engine.
 
-The in-process engine (mongomock) lets the service and its tests run with nothing installed;
-it keeps data in memory only, which the start-up log says plainly.
+The in-process engine (mongomock) lets the service and its tests run with nothing installed.
+It keeps its data in memory; the server also keeps it in a file (``knowgap.core.embedded_file``),
+tests and tools that open it without a directory do not. The start-up log says which.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pymongo
 from pymongo.database import Database
 
+from knowgap.core import embedded_file
 from knowgap.core.indexes import INDEXES
 
 log = logging.getLogger("knowgap.db")
@@ -20,7 +22,8 @@ log = logging.getLogger("knowgap.db")
 
 _WRITE_METHODS = ("insert_one", "insert_many", "update_one", "update_many", "replace_one",
                   "delete_one", "delete_many", "find_one_and_update", "find_one_and_replace",
-                  "find_one_and_delete", "bulk_write")
+                  "find_one_and_delete", "bulk_write",
+                  "create_index", "drop_index", "drop")   # these three for the file's journal
 _embedded_write_lock = threading.RLock()
 
 
@@ -39,7 +42,7 @@ def _make_embedded_writes_atomic() -> None:
     def locked(method):
         def wrapper(self, *args, **kwargs):
             with _embedded_write_lock:
-                return method(self, *args, **kwargs)
+                return embedded_file.run_write(self, method.__name__, method, args, kwargs)
         wrapper.__name__ = method.__name__
         wrapper.__doc__ = method.__doc__
         return wrapper
@@ -81,14 +84,20 @@ def _client_defaults(uri: str) -> dict:
     return {k: v for k, v in _CLIENT_DEFAULTS.items() if k.lower() not in given}
 
 
-def connect(uri: str, db_name: str) -> Database:
+def connect(uri: str, db_name: str, *, embedded_dir: str | None = None,
+            embedded_max_mb: int = 512) -> Database:
+    """``embedded_dir``: where the in-process engine keeps its file (None: memory only)."""
     if not uri:
         import mongomock
 
         _make_embedded_writes_atomic()
-        log.warning("MONGODB_URI is not set: using the embedded in-process database; "
-                    "data is NOT persisted and is lost when the process stops.")
-        return mongomock.MongoClient(tz_aware=True)[db_name]
+        database = mongomock.MongoClient(tz_aware=True)[db_name]
+        if embedded_dir:
+            embedded_file.open_file(database, embedded_dir, max_mb=embedded_max_mb)
+        else:
+            log.warning("MONGODB_URI is not set: using the embedded in-process database; "
+                        "data is NOT persisted and is lost when the process stops.")
+        return database
     client = pymongo.MongoClient(uri, tz_aware=True, **_client_defaults(uri))
     log.info("Using MongoDB database %r", db_name)
     return client[db_name]
