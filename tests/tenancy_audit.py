@@ -113,6 +113,11 @@ class Audit:
     def start(self) -> None:
         from mongomock.collection import Collection
 
+        from knowgap.core import db as dbmod
+
+        # wrap the engine adapter's methods, never under them: stop() puts back what it found,
+        # and the adapter (write lock, file journal) is installed once per process
+        dbmod._make_embedded_writes_atomic()  # noqa: SLF001
         for method in FILTERED + INSERTS:
             original = getattr(Collection, method)
             self._saved[method] = original

@@ -381,7 +381,10 @@ class EmbeddedFile:
     def _find_and_modify(self, collection, name, method, call):
         """Recorded as the single-document write it turns into (by ``_id``)."""
         query = call["filter"]
-        target = collection.find_one(query, {"_id": 1}, sort=call.get("sort"))
+        target = collection.find_one(query, call.get("projection"), sort=call.get("sort"))
+        if target is not None and "_id" not in target:
+            # without the _id the engine writes the first document the filter matches
+            target = collection.find_one(query, {"_id": 1})
         result = method(collection, **call)
         single = {"find_one_and_update": ("update_one", "update"),
                   "find_one_and_replace": ("replace_one", "replacement"),
