@@ -13,7 +13,8 @@ sync writes and what the recompute reads), quizzes, students, matrix and questio
 The 900,000 per-question audit rows (``AchieveUp_Question_Results``) are NOT seeded: the
 recompute never reads them, and the embedded engine would need ~1 GB to hold them.
 
-Run: ``.venv/bin/python -m bench.analytics`` (from the repository root).
+Run: ``.venv/bin/python -m bench.analytics`` (from the repository root); ``--persist`` keeps the
+embedded database in a file (a temporary directory), as the server does, to compare the two.
 """
 from __future__ import annotations
 
@@ -102,13 +103,14 @@ def bench_sandbox():
         courses=[CourseSpec(int(COURSE), "Bench Course", "BENCH-501", 2, 1, 2)]))
 
 
-def bench_db(sandbox, name: str):
-    """(the embedded database, the same scoped to the sandbox's Canvas host)."""
+def bench_db(sandbox, name: str, embedded_dir: str | None = None):
+    """(the embedded database, the same scoped to the sandbox's Canvas host); kept in a file in
+    ``embedded_dir`` when one is given."""
     from knowgap.canvas.hosts import canvas_host
     from knowgap.core import db as dbmod
     from knowgap.core.tenancy import scoped
 
-    db = dbmod.connect("", name)
+    db = dbmod.connect("", name, embedded_dir=embedded_dir)
     return db, scoped(db, canvas_host(sandbox.base_url))
 
 
@@ -140,13 +142,23 @@ def instructor_headers(app, config, sandbox) -> dict:
 
 
 def main():
+    import argparse
+    import tempfile
+
     from achieveup.badges import service as badges
     from achieveup.mastery import service as mastery
     from achieveup.mastery import store
     from knowgap import create_app
-    with bench_sandbox() as sandbox:
+    from knowgap.core.embedded_file import close_file
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--persist", action="store_true",
+                        help="keep the embedded database in a file, as the server does")
+    args = parser.parse_args()
+    with bench_sandbox() as sandbox, tempfile.TemporaryDirectory(prefix="bench-db-") as folder:
         config = bench_config(sandbox)
-        raw, db = bench_db(sandbox, "bench")
+        raw, db = bench_db(sandbox, "bench", folder if args.persist else None)
+        print(f"embedded database file: {'on, in ' + folder if args.persist else 'off'}")
         app = create_app(config, db=raw)
         t = time.perf_counter()
         seed(db)
@@ -199,6 +211,7 @@ def main():
         # runs on machines of different speed or load
         print(f"export xlsx / export csv (same rows, p50): "
               f"{p50s['export xlsx'] / p50s['export csv']:.1f}x")
+        close_file(raw)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (max RSS): {peak:.0f} MB (target < 500 MB)")
 

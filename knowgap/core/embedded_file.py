@@ -147,10 +147,11 @@ class EmbeddedFile:
         self._fd: int | None = None
         self.generation = 0
         self.snapshot_bytes = 0
-        self._written = 0                    # bytes appended to the current journal
+        self._journal_size = 0               # bytes in the current journal
+        self._written = 0                    # bytes appended since start (every journal)
         self._synced = 0                     # of which known to be on disk
         self._ttl: dict[str, dict[str, tuple]] = {}   # TTL indexes, during loading
-        self._signatures: dict[str, inspect.Signature] = {}
+        self._parameters: dict[str, list[str]] = {}
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._compacting = threading.Lock()
@@ -179,7 +180,7 @@ class EmbeddedFile:
         self._wake.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=60)
-        with self._lock:
+        with self._lock, self._sync_lock:
             if self._fd is not None:
                 os.fsync(self._fd)
                 os.close(self._fd)
@@ -283,6 +284,8 @@ class EmbeddedFile:
     def _apply(self, record: dict) -> None:
         collection = self.db[record["c"]]
         for keys, options in self._ttl.get(record["c"], {}).values():
+            if len(keys) != 1:
+                continue                        # the engine expires by single-field indexes
             # the engine expired these when the write first ran (its TTL acts on each access)
             limit = record["t"] - dt.timedelta(seconds=options["expireAfterSeconds"])
             collection.delete_many({keys[0][0]: {"$lte": limit}})
@@ -303,25 +306,30 @@ class EmbeddedFile:
         path = self.directory / f"{self.db.name}.journal-{generation}"
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         _fsync_dir(self.directory)
-        old, self._fd = self._fd, fd
-        if old is not None:
-            os.fsync(old)
-            os.close(old)
+        with self._sync_lock:                  # not while a sync() fsyncs the old one
+            old, self._fd = self._fd, fd
+            if old is not None:
+                os.fsync(old)
+                os.close(old)
+            self._synced = self._written
         self.generation = generation
-        self._written = self._synced = os.fstat(fd).st_size
+        self._journal_size = os.fstat(fd).st_size
 
     def _arguments(self, name: str, method, args: tuple, kwargs: dict) -> dict:
-        signature = self._signatures.get(name)
-        if signature is None:
-            signature = self._signatures[name] = inspect.signature(method)
-        bound = signature.bind(None, *args, **kwargs).arguments
-        out = {}
-        for key, value in list(bound.items())[1:]:
-            if signature.parameters[key].kind is inspect.Parameter.VAR_KEYWORD:
-                out.update(value)
-            elif value is not None:
-                out[key] = value
-        return out
+        """The call's arguments by parameter name (what the replay passes back)."""
+        names = self._parameters.get(name)
+        if names is None:
+            names = self._parameters[name] = [
+                p.name for p in list(inspect.signature(method).parameters.values())[1:]
+                if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+        if len(args) > len(names):
+            raise TypeError(f"{name}() got {len(args)} positional arguments")
+        out = dict(zip(names, args))
+        for key, value in kwargs.items():
+            if key in out:
+                raise TypeError(f"{name}() got multiple values for argument {key!r}")
+            out[key] = value
+        return {key: value for key, value in out.items() if value is not None}
 
     def write(self, collection, name: str, method, args: tuple, kwargs: dict):
         """Run one write of the engine (``method`` unbound) and record it."""
@@ -412,10 +420,15 @@ class EmbeddedFile:
             done = os.write(self._fd, view)
             view = view[done:]
         self._written += len(record)
+        self._journal_size += len(record)
         if self._journal_is_large():
             self._wake.set()
 
     # ------------------------------------------------------------------ durability
+    @property
+    def journal_bytes(self) -> int:
+        return self._journal_size
+
     @property
     def unsynced(self) -> bool:
         return self._written > self._synced
@@ -428,21 +441,16 @@ class EmbeddedFile:
         if not self.unsynced:
             return
         with self._lock:
-            target, fd = self._written, self._fd
+            target = self._written
         with self._sync_lock:
-            if self._synced >= target or fd is None:
+            if self._synced >= target or self._fd is None:
                 return
-            try:
-                os.fsync(fd)
-            except OSError:
-                with self._lock:               # the journal was switched meanwhile
-                    if self._fd is not None:
-                        os.fsync(self._fd)
+            os.fsync(self._fd)
             self._synced = max(self._synced, target)
 
     # ------------------------------------------------------------------ snapshots
     def _journal_is_large(self) -> bool:
-        return self._written > max(self.compact_min_bytes, self.snapshot_bytes)
+        return self._journal_size > max(self.compact_min_bytes, self.snapshot_bytes)
 
     def _background(self) -> None:
         while not self._stopping.is_set():
