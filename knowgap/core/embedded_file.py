@@ -196,10 +196,12 @@ class EmbeddedFile:
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
             os.close(fd)
-            raise EmbeddedFileError(
-                f"The embedded database file {self.snapshot_path} is in use by process "
-                f"{holder}: the embedded engine serves one process. Run a single gunicorn "
-                f"worker (WEB_CONCURRENCY=1), stop the other server, or set MONGODB_URI.")
+            message = (f"The embedded database file {self.snapshot_path} is in use by process "
+                       f"{holder}: the embedded engine serves one process. Run a single "
+                       f"gunicorn worker (WEB_CONCURRENCY=1), stop the other server, or set "
+                       f"MONGODB_URI.")
+            log.error(message)
+            raise EmbeddedFileError(message)
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._lock_fd = fd
