@@ -109,6 +109,8 @@ def test_every_kind_of_write_replays_to_the_same_state(opened):
     jobs.find_one_and_update({"state": "queued"}, {"$set": {"state": "taken"}},
                              projection={"_id": 0})             # the engine ignores the sort
     jobs.find_one_and_update({"kind": "counter"}, {"$inc": {"next": 1}}, upsert=True)
+    jobs.find_one_and_update({"kind": "other"}, {"$inc": {"next": 1}}, upsert=True,
+                             projection={"_id": 0}, return_document=ReturnDocument.AFTER)
     jobs.find_one_and_replace({"i": 1}, {"state": "replaced"})
     jobs.find_one_and_delete({"i": 0})
     jobs.find_one_and_update({"state": "absent"}, {"$set": {"x": 1}})      # matches nothing

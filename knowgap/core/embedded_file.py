@@ -389,28 +389,29 @@ class EmbeddedFile:
         return result
 
     def _find_and_modify(self, collection, name, method, call):
-        """Recorded as the single-document write it turns into (by ``_id``)."""
-        query = call["filter"]
-        target = collection.find_one(query, call.get("projection"), sort=call.get("sort"))
-        if target is not None and "_id" not in target:
-            # without the _id the engine writes the first document the filter matches
-            target = collection.find_one(query, {"_id": 1})
+        """Recorded as the single-document write it turns into: the filter narrowed to the
+        ``_id`` of the document it wrote (read from its answer when the answer has one)."""
+        query, projection = call["filter"], call.get("projection")
+        target, no_id = None, isinstance(projection, dict) and not projection.get("_id", True)
+        if no_id:
+            # without the _id in its answer the engine writes the first document matched
+            found = collection.find_one(query, {"_id": 1})
+            target = found["_id"] if found else None
         result = method(collection, **call)
-        single = {"find_one_and_update": ("update_one", "update"),
-                  "find_one_and_replace": ("replace_one", "replacement"),
-                  "find_one_and_delete": ("delete_one", None)}[name]
-        args = {"filter": None}
-        if single[1]:
-            args[single[1]] = call[single[1]]
-        if target is not None:
-            args["filter"] = {"_id": target["_id"]}
-        elif call.get("upsert") and single[1]:
-            ids = [doc["_id"] for doc in collection.find({}, {"_id": 1})]
-            args["filter"] = _with_id(query, ids[-1])   # the engine appends new documents
-            args["upsert"] = True
-        else:
-            return result
-        self._append(collection.name, single[0], args)
+        if target is None and result is not None and not no_id:
+            target = result["_id"]
+        elif target is None and call.get("upsert") and name != "find_one_and_delete":
+            target = [doc["_id"] for doc in collection.find({}, {"_id": 1})][-1]   # inserted
+        if target is None:
+            return result                       # nothing matched: nothing changed
+        single, field = {"find_one_and_update": ("update_one", "update"),
+                         "find_one_and_replace": ("replace_one", "replacement"),
+                         "find_one_and_delete": ("delete_one", None)}[name]
+        args = {"filter": _with_id(query, target)}
+        if field:
+            args[field] = call[field]
+            args["upsert"] = bool(call.get("upsert"))
+        self._append(collection.name, single, args)
         return result
 
     def _append(self, collection: str, method: str, args: dict) -> None:
