@@ -162,15 +162,15 @@ def main():
         raw, db = bench_db(sandbox, "bench", folder if args.persist else None)
         print(f"embedded database file: {'on, in ' + folder if args.persist else 'off'}")
         app = create_app(config, db=raw)
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         seed(db)
         print(f"seeded {N_STUDENTS} students x {N_QUIZZES * Q_PER_QUIZ} questions x {ATTEMPTS} "
               f"attempts = {N_STUDENTS * N_QUIZZES * Q_PER_QUIZ * ATTEMPTS:,} results "
-              f"in {time.perf_counter() - t:.1f} s")
+              f"in {time.perf_counter() - t:.1f} s (CPU {time.process_time() - cpu:.1f} s)")
 
         with app.app_context():
             # the same steps as mastery.recompute_course (what a sync runs), timed one by one
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.process_time()
             with store.course_lock(db, COURSE):
                 docs = mastery.compute_course(db, config, COURSE)
                 t_compute = time.perf_counter() - t
@@ -178,7 +178,9 @@ def main():
                 t_badges = time.perf_counter() - t - t_compute
                 mastery.write_summaries(db, COURSE, docs)
             total = time.perf_counter() - t
+            # CPU time of every thread of the process: steadier than wall time on a busy machine
             print(f"full recompute (mastery + badges): {total:.2f} s "
+                  f"(CPU {time.process_time() - cpu:.2f} s) "
                   f"[compute {t_compute:.2f} s, badges {t_badges:.2f} s "
                   f"({len(awarded):,} awarded), write summaries "
                   f"{total - t_compute - t_badges:.2f} s] target < 5 s")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import time
 import uuid
 
 import bson
@@ -245,3 +246,19 @@ def test_memory_only_when_no_directory_is_given(tmp_path):
     db["c"].insert_one({"k": 1})
     assert embedded_file.file_of(db) is None
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_snapshot_is_written_once_writes_pause_and_the_journal_outgrew_it(opened,
+                                                                             monkeypatch):
+    monkeypatch.setattr(embedded_file, "IDLE_SECONDS", 0.3)
+    db = opened()
+    handle = embedded_file.file_of(db)
+    handle.compact_min_bytes = 10_000
+    db["c"].insert_many([{"k": i, "pad": "x" * 100} for i in range(200)])   # ~30 KB
+    deadline = time.monotonic() + 20
+    while handle.generation == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert handle.generation == 1 and handle.snapshot_path.exists()
+    assert handle.journal_bytes == 0
+    before = everything(db)
+    assert everything(reopen(db, opened)) == before

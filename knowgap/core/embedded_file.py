@@ -29,9 +29,10 @@ filter; ``find_one_and_*`` is recorded as the single-document write it became; d
 TTL index expired before a write are expired again before its replay. A torn last record (the
 process died inside ``write()``) is cut off: its write never returned.
 
-When the journal outgrows the snapshot (and ``COMPACT_MIN_BYTES``), a background thread writes
-a new snapshot: it encodes every document while holding the journal (writes wait, reads do
-not), starts the next journal, then writes and renames the file. Start-up replays every
+When the journal outgrows the snapshot (and ``COMPACT_MIN_BYTES``) and writes have paused for
+``IDLE_SECONDS`` (or, regardless, once it is ``FORCE_FACTOR`` times larger), a background thread
+writes a new snapshot: it encodes every document while holding the journal (writes wait,
+reads do not), starts the next journal, then writes and renames the file. Start-up replays every
 journal not older than the snapshot, so a crash at any point of this leaves a loadable state.
 
 ``bulk_write`` is refused on a persisted database: its requests cannot be read back through
@@ -62,8 +63,12 @@ FORMAT, VERSION = "knowgap-embedded-db", 1
 #: The engine keeps dates as naive UTC: decode them that way (it would convert them anyway).
 CODEC = CodecOptions(document_class=dict, tz_aware=False)
 RECORD_HEADER = struct.Struct("<II")          # length of the BSON body, its CRC-32
-#: A snapshot is written once the journal is larger than both this and the snapshot.
+#: A snapshot is written once the journal is larger than both this and the snapshot, and no
+#: write came for IDLE_SECONDS (writes wait while it is encoded); or, whatever the writes, once
+#: the journal is larger than FORCE_FACTOR times that (it bounds the replay at start-up).
 COMPACT_MIN_BYTES = 16 * 1024 * 1024
+IDLE_SECONDS = 5.0
+FORCE_FACTOR = 4
 SYNC_SECONDS = 1.0
 JOURNAL_NAME = re.compile(r"\.journal-(\d+)$")
 #: Writes whose failure can leave part of their work done: recorded even when they raise.
@@ -150,6 +155,7 @@ class EmbeddedFile:
         self._journal_size = 0               # bytes in the current journal
         self._written = 0                    # bytes appended since start (every journal)
         self._synced = 0                     # of which known to be on disk
+        self._last_write = 0.0               # time.monotonic() of the last record
         self._ttl: dict[str, dict[str, tuple]] = {}   # TTL indexes, during loading
         self._parameters: dict[str, list[str]] = {}
         self._wake = threading.Event()
@@ -170,8 +176,6 @@ class EmbeddedFile:
         self._thread = threading.Thread(target=self._background, daemon=True,
                                         name="embedded-db-file")
         self._thread.start()
-        if self._journal_is_large():
-            self._wake.set()
         return report
 
     def close(self) -> None:
@@ -424,7 +428,8 @@ class EmbeddedFile:
             view = view[done:]
         self._written += len(record)
         self._journal_size += len(record)
-        if self._journal_is_large():
+        self._last_write = time.monotonic()
+        if self._journal_is_large(FORCE_FACTOR):
             self._wake.set()
 
     # ------------------------------------------------------------------ durability
@@ -452,15 +457,19 @@ class EmbeddedFile:
             self._synced = max(self._synced, target)
 
     # ------------------------------------------------------------------ snapshots
-    def _journal_is_large(self) -> bool:
-        return self._journal_size > max(self.compact_min_bytes, self.snapshot_bytes)
+    def _journal_is_large(self, factor: int = 1) -> bool:
+        return self._journal_size > factor * max(self.compact_min_bytes, self.snapshot_bytes)
+
+    def _compaction_due(self) -> bool:
+        idle = time.monotonic() - self._last_write >= IDLE_SECONDS
+        return self._journal_is_large(FORCE_FACTOR) or (idle and self._journal_is_large())
 
     def _background(self) -> None:
         while not self._stopping.is_set():
             self._wake.wait(SYNC_SECONDS)
             self._wake.clear()
             try:
-                if self._journal_is_large() and not self._stopping.is_set():
+                if self._compaction_due() and not self._stopping.is_set():
                     self.compact()
                 self.sync()
             except Exception:                  # noqa: BLE001 - keep serving; say why
@@ -470,7 +479,8 @@ class EmbeddedFile:
     def _encode(self, generation: int) -> list[bytes]:
         sections, parts = [], []
         for name in sorted(self.db.list_collection_names()):
-            collection = self.db[name]
+            # naive UTC, as stored: the engine's conversion to aware dates is a third of a read
+            collection = self.db.get_collection(name, codec_options=CODEC)
             indexes = [{**spec, "name": index} for index, spec
                        in collection.index_information().items() if index != "_id_"]
             docs = [bson.encode(doc) for doc in collection.find({})]
