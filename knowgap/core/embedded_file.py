@@ -89,7 +89,6 @@ class LoadReport:
     snapshot_bytes: int = 0
     journal_bytes: int = 0
     replayed: int = 0
-    cut_bytes: int = 0
     seconds: float = 0.0
 
 
@@ -252,10 +251,9 @@ class EmbeddedFile:
                 path.unlink()                   # already inside the snapshot
                 continue
             self.generation = generation
-            replayed, size, cut = self._replay(path)
+            replayed, size = self._replay(path)
             report.replayed += replayed
             report.journal_bytes += size
-            report.cut_bytes += cut
         for name, pending in self._ttl.items():
             for keys, options in pending.values():
                 self.db[name].create_index(keys, **options)
@@ -272,7 +270,7 @@ class EmbeddedFile:
             name = options.get("name") or "_".join(f"{k}_{d}" for k, d in keys)
             self._ttl.setdefault(collection.name, {})[name] = (keys, options)
 
-    def _replay(self, path: Path) -> tuple[int, int, int]:
+    def _replay(self, path: Path) -> tuple[int, int]:
         data = path.read_bytes()
         count, good = 0, 0
         for good, record in _read_records(data):
@@ -285,7 +283,7 @@ class EmbeddedFile:
             with open(path, "r+b") as fh:
                 fh.truncate(good)
                 os.fsync(fh.fileno())
-        return count, good, cut
+        return count, good
 
     def _apply(self, record: dict) -> None:
         collection = self.db[record["c"]]
