@@ -1,7 +1,8 @@
 """The database handle: a real MongoDB through MONGODB_URI, or the in-process engine.
 
-The in-process engine (mongomock) lets the service and its tests run with nothing installed;
-it keeps data in memory only, which the start-up log says plainly.
+The in-process engine (mongomock) lets the service and its tests run with nothing installed.
+It keeps its data in memory; the server also keeps it in a file (``knowgap.core.embedded_file``),
+tests and tools that open it without a directory do not. The start-up log says which.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pymongo
 from bson import ObjectId
 from pymongo.database import Database
 
+from knowgap.core import embedded_file
 from knowgap.core.indexes import INDEXES
 
 log = logging.getLogger("knowgap.db")
@@ -39,7 +41,8 @@ log = logging.getLogger("knowgap.db")
 
 _WRITE_METHODS = ("insert_one", "insert_many", "update_one", "update_many", "replace_one",
                   "delete_one", "delete_many", "find_one_and_update", "find_one_and_replace",
-                  "find_one_and_delete", "bulk_write")
+                  "find_one_and_delete", "bulk_write",
+                  "create_index", "drop_index", "drop")   # these three for the file's journal
 _embedded_write_lock = threading.RLock()
 
 
@@ -58,7 +61,7 @@ def _make_embedded_writes_atomic() -> None:
     def locked(method):
         def wrapper(self, *args, **kwargs):
             with _embedded_write_lock:
-                return method(self, *args, **kwargs)
+                return embedded_file.run_write(self, method.__name__, method, args, kwargs)
         wrapper.__name__ = method.__name__
         wrapper.__doc__ = method.__doc__
         return wrapper
@@ -290,17 +293,6 @@ def _fast_writes(collection, docs: list[dict]):
     return uniques if all(uniques.checkable(d) for d in docs) else None
 
 
-def _write(documents, uniques, doc, *, replace: bool) -> bool:
-    """Store ``doc`` in the engine's ``documents`` unless its ``_id`` exists (``replace``
-    False) or a unique key clashes; returns whether it was written."""
-    old = documents.get(doc["_id"])
-    if (old is not None and not replace) or uniques.clashes(doc):
-        return False
-    stored = documents[doc["_id"]] = _to_stored(doc)
-    uniques.add(stored, old)
-    return True
-
-
 @contextlib.contextmanager
 def _documents(collection):
     """The engine's own document map of ``collection``, held for writing (mongomock's
@@ -308,6 +300,48 @@ def _documents(collection):
     store = collection._store                                            # noqa: SLF001
     with store._rwlock.writer():                                         # noqa: SLF001
         yield store._documents                                           # noqa: SLF001
+
+
+# The two writes the fast paths are made of. They run through ``embedded_file.run_write``
+# under the names and parameters of the engine's own methods, so a persisted database
+# journals them as the ``insert_many`` / ``delete_many`` calls they are equivalent to, and a
+# replay runs the engine's own method.
+
+def _fast_insert_many(collection, documents, ordered=True, bypass_document_validation=False,
+                      session=None):
+    """``insert_many`` of documents already checked to be new and free of unique clashes."""
+    with _documents(collection) as stored:
+        for doc in documents:
+            stored[doc["_id"]] = _to_stored(doc)
+    return pymongo.results.InsertManyResult([d["_id"] for d in documents], True)
+
+
+def _fast_delete_many(collection, filter, collation=None, hint=None, session=None):  # noqa: A002
+    """``delete_many`` of ``{"_id": {"$in": ids}}``."""
+    with _documents(collection) as stored:
+        deleted = sum(stored.pop(i, None) is not None for i in filter["_id"]["$in"])
+    return pymongo.results.DeleteResult({"n": deleted, "ok": 1.0}, True)
+
+
+def _plan_inserts(collection, docs: list[dict], uniques, *, replace: bool):
+    """(documents to insert, ``_id``s that exist among them, ``_id``s refused): each ``_id``
+    once (the last document wins when ``replace``), unique keys checked as if written in
+    order."""
+    stored = collection._store._documents                                # noqa: SLF001
+    if replace:
+        docs = list({d["_id"]: d for d in docs}.values())
+    out, existing, refused, seen = [], [], [], set()
+    for doc in docs:
+        old = stored.get(doc["_id"])
+        if doc["_id"] in seen or (old is not None and not replace) or uniques.clashes(doc):
+            refused.append(doc["_id"])
+            continue
+        seen.add(doc["_id"])
+        if old is not None:
+            existing.append(doc["_id"])
+        uniques.add(doc, old)
+        out.append(doc)
+    return out, existing, refused
 
 
 def bulk_insert(collection, docs: list[dict]) -> tuple[int, list]:
@@ -318,10 +352,11 @@ def bulk_insert(collection, docs: list[dict]) -> tuple[int, list]:
     with _embedded_write_lock:
         uniques = _fast_writes(collection, docs)
         if uniques is not None:
-            with _documents(collection) as documents:
-                dups = [d["_id"] for d in docs
-                        if not _write(documents, uniques, d, replace=False)]
-            return len(docs) - len(dups), dups
+            new, _, refused = _plan_inserts(collection, docs, uniques, replace=False)
+            if new:
+                embedded_file.run_write(collection, "insert_many", _fast_insert_many, (new,),
+                                        {"ordered": True})
+            return len(new), refused
     return _insert_new(collection, docs)
 
 
@@ -354,11 +389,16 @@ def bulk_upsert(collection, docs: list[dict]) -> int:
         with _embedded_write_lock:
             uniques = _fast_writes(collection, docs)
             if uniques is not None:
-                with _documents(collection) as documents:
-                    for doc in docs:
-                        if not _write(documents, uniques, doc, replace=True):
-                            raise pymongo.errors.DuplicateKeyError(
-                                f"E11000 duplicate key error: {doc['_id']!r}", 11000)
+                write, existing, refused = _plan_inserts(collection, docs, uniques,
+                                                         replace=True)
+                if refused:
+                    raise pymongo.errors.DuplicateKeyError(
+                        f"E11000 duplicate key error: {refused[0]!r}", 11000)
+                if existing:
+                    embedded_file.run_write(collection, "delete_many", _fast_delete_many,
+                                            ({"_id": {"$in": existing}},), {})
+                embedded_file.run_write(collection, "insert_many", _fast_insert_many, (write,),
+                                        {"ordered": True})
                 return len(docs)
             for doc in docs:
                 collection.replace_one({"_id": doc["_id"]}, doc, upsert=True)
@@ -402,14 +442,20 @@ def _client_defaults(uri: str) -> dict:
     return {k: v for k, v in _CLIENT_DEFAULTS.items() if k.lower() not in given}
 
 
-def connect(uri: str, db_name: str) -> Database:
+def connect(uri: str, db_name: str, *, embedded_dir: str | None = None,
+            embedded_max_mb: int = 512) -> Database:
+    """``embedded_dir``: where the in-process engine keeps its file (None: memory only)."""
     if not uri:
         import mongomock
 
         _make_embedded_writes_atomic()
-        log.warning("MONGODB_URI is not set: using the embedded in-process database; "
-                    "data is NOT persisted and is lost when the process stops.")
-        return mongomock.MongoClient(tz_aware=True)[db_name]
+        database = mongomock.MongoClient(tz_aware=True)[db_name]
+        if embedded_dir:
+            embedded_file.open_file(database, embedded_dir, max_mb=embedded_max_mb)
+        else:
+            log.warning("MONGODB_URI is not set: using the embedded in-process database; "
+                        "data is NOT persisted and is lost when the process stops.")
+        return database
     client = pymongo.MongoClient(uri, tz_aware=True, **_client_defaults(uri))
     log.info("Using MongoDB database %r", db_name)
     return client[db_name]
