@@ -26,7 +26,7 @@ returns the value cached for ``(database, Canvas host, course, name)`` if it was
 ``version``, else ``build()``'s result, which it caches. A writer that changes the documents a
 view is built from changes the version too (``achieveup.mastery.store`` keeps the versions in
 ``AchieveUp_Course_Versions``: ``version`` for summaries and badges, ``answers_version`` for
-results, evidence and item responses), so a view is never served for other documents than
+results and evidence, ``responses_version`` for item responses), so a view is never served for other documents than
 the ones it was built from, in any process; a writer that already holds the new value can
 ``put`` it under the new version so the next reader does not rebuild it. Views are shared
 between threads: callers treat them as read-only. The cache holds at most ``MAX_VIEWS``

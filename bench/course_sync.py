@@ -4,7 +4,8 @@
 Run: ``.venv/bin/python -m bench.course_sync`` (prints figures; not a test). Options:
 ``--students 300,1000,3000`` (one course per size, each in a fresh database and sandbox),
 ``--quizzes 8``, ``--questions 12``, ``--latency`` (the sandbox's per-request latency, seconds),
-``--profile N`` (also print the N functions of most cumulative time of the largest course).
+``--profile N`` (also print the N functions of most cumulative time of the largest course;
+``--profile-sort tottime`` orders them by their own time).
 
 Each course: a Canvas sandbox in a child process (``bench.canvas_sync.Sandbox``: the server's
 event loop does not share this process's GIL) teaching one course with one graded attempt per
@@ -203,7 +204,8 @@ def run_course(students: int, args, profile: bool) -> dict:
             flush=True)
         if profiler:
             out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.profile)
+            pstats.Stats(profiler, stream=out).sort_stats(args.profile_sort).print_stats(
+                args.profile)
             print(out.getvalue())
         return {"students": students, "wall": wall, **timer.seconds}
     finally:
@@ -217,6 +219,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=12)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--profile", type=int, default=0)
+    parser.add_argument("--profile-sort", default="cumulative", choices=("cumulative", "tottime"))
     args = parser.parse_args()
     sizes = [int(s) for s in args.students.split(",")]
     rows = [run_course(n, args, profile=bool(args.profile) and n == max(sizes))

@@ -22,6 +22,7 @@ Run: ``.venv/bin/python -m bench.insights`` (from the repository root).
 """
 from __future__ import annotations
 
+import os
 import random
 import resource
 import statistics
@@ -37,7 +38,7 @@ from bench import analytics  # noqa: E402
 COURSE = analytics.COURSE
 QUIZ = "29000"
 N_CHOICE_QUESTIONS, N_CHOICES = 20, 4
-REQUESTS = 50
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "50"))   # fewer on a busy machine
 
 
 def seed_choice_quiz(db, now) -> list[dict]:

@@ -476,15 +476,22 @@ def pending(db: Database) -> list[str]:
 def main(argv: list[str] | None = None) -> int:  # pragma: no cover - process entry point
     from config import load_config
     from knowgap.core.db import connect, is_embedded
+    from knowgap.core.embedded_file import close_file
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     config = load_config()
-    db = connect(config.mongodb_uri, config.mongodb_db)
-    if is_embedded(db):
-        print("MONGODB_URI is not set: the embedded database starts empty, nothing to migrate.")
+    db = connect(config.mongodb_uri, config.mongodb_db,
+                 embedded_dir=config.embedded_db_directory,
+                 embedded_max_mb=config.embedded_db_max_mb)
+    if is_embedded(db) and not config.embedded_db_directory:
+        print("The embedded database is memory only (EMBEDDED_DB_PERSIST=false): "
+              "nothing to migrate.")
         return 0
-    migrate(db, config, echo=print)
-    left = pending(db)
+    try:
+        migrate(db, config, echo=print)
+        left = pending(db)
+    finally:
+        close_file(db)                       # the embedded file: synced and released
     if left:
         print("Documents of the old shape are still being written to: " + ", ".join(left)
               + ". Stop the old servers and run the command again.")

@@ -28,7 +28,8 @@ EVERY_TENANT = {"due_courses"}          # the scheduled refresh: due courses of 
 #: Helpers that pass on a filter someone else built: the caller is judged instead.
 PASS_THROUGH = {"fetch_all", "find_one", "insert_new", "replace_many", "write_updates",
                 "read", "read_one", "upsert", "replace_all"}
-DRIVER = ("/mongomock/", "/pymongo/", str(ROOT / "knowgap" / "core" / "db.py"))
+DRIVER = ("/mongomock/", "/pymongo/", str(ROOT / "knowgap" / "core" / "db.py"),
+          str(ROOT / "knowgap" / "core" / "embedded_file.py"))
 #: The embedded engine adapter's bulk functions (``knowgap.core.db``): (query argument index
 #: or None, documents argument index or None).
 ADAPTER = {"bulk_read": (1, None), "bulk_insert": (None, 1), "bulk_upsert": (None, 1),
@@ -125,10 +126,13 @@ class Audit:
     def start(self) -> None:
         from mongomock.collection import Collection
 
-        from knowgap.core import db as adapter
+        from knowgap.core import db as dbmod
 
+        # wrap the engine adapter's methods, never under them: stop() puts back what it found,
+        # and the adapter (write lock, file journal) is installed once per process
+        dbmod._make_embedded_writes_atomic()  # noqa: SLF001
         for name in ADAPTER:
-            original = getattr(adapter, name)
+            original = getattr(dbmod, name)
             self._saved[("adapter", name)] = original
 
             def adapted(*args, _n=name, _o=original, **kwargs):
@@ -136,7 +140,7 @@ class Audit:
                 return _o(*args, **kwargs)
 
             functools.update_wrapper(adapted, original)
-            setattr(adapter, name, adapted)
+            setattr(dbmod, name, adapted)
 
         for method in FILTERED + INSERTS:
             original = getattr(Collection, method)

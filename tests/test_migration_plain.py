@@ -5,8 +5,9 @@ text).
 The data: ``tests/fixtures/legacy_db/legacy_b0f9846.json``, every collection (and index) of a
 database that the code of commit b0f9846 (tenancy by Canvas host, issue 17) filled through its
 own HTTP API and job worker, made by ``tests/fixtures/legacy_db/generate.py`` run in a worktree
-of that commit (see its docstring). The sandbox it was written against is started again here
-and its address replaces the old one everywhere (``_id``s and ``canvas_host`` included).
+of that commit (see its docstring). It is loaded as ``tests/test_migration.py`` loads its own:
+the sandbox it was written against is started again and its address replaces the old one
+everywhere (``_id``s and ``canvas_host`` included).
 """
 from __future__ import annotations
 
@@ -15,15 +16,13 @@ import json
 from pathlib import Path
 
 import pytest
-from bson import json_util
 
 from knowgap import create_app
 from knowgap.core.clock import parse
 from knowgap.core.extensions import limiter
 from knowgap.jobs.worker import run_pending
 from knowgap.migrate import PACKED_SKILL_FIELDS, evidence_rows, migrate, pending
-from tests.canvas_sandbox import CourseSpec, SandboxServer, build_world
-from tests.conftest import make_config
+from tests.test_migration import canvas, config, loaded  # noqa: F401  (fixtures)
 from tests.test_plain_documents import json_strings
 
 FIXTURE = Path(__file__).parent / "fixtures" / "legacy_db" / "legacy_b0f9846.json"
@@ -33,37 +32,9 @@ RESPONSES, RESULTS = "AchieveUp_Item_Responses", "AchieveUp_Question_Results"
 
 @pytest.fixture(scope="module")
 def legacy():
+    """(``canvas``, ``loaded`` and ``config`` come from ``tests/test_migration.py`` and load
+    this fixture instead of the older one.)"""
     return json.loads(FIXTURE.read_text())
-
-
-@pytest.fixture
-def canvas(legacy):
-    courses = [CourseSpec(**c) for c in legacy["world"]["courses"]]
-    with SandboxServer(build_world(courses, seed=legacy["world"]["seed"]),
-                       throttle=False) as server:
-        yield server
-
-
-@pytest.fixture
-def loaded(legacy, canvas, db):
-    old = legacy["canvas_base_url"].split("//", 1)[1]
-    text = json.dumps(legacy["collections"]).replace(old, canvas.host)
-    for name, docs in json_util.loads(text).items():
-        if docs:
-            db[name].insert_many(docs)
-    for name, specs in legacy["indexes"].items():
-        for spec in specs:
-            db[name].create_index([tuple(k) for k in spec["key"]], **spec["options"])
-    return db
-
-
-@pytest.fixture
-def config(legacy, canvas):
-    secrets = legacy["secrets"]
-    return make_config(canvas_base_url=canvas.base_url, canvas_allowed_hosts=(canvas.host,),
-                       token_encryption_key=secrets["token_encryption_key"],
-                       jwt_secret_key=secrets["jwt_secret_key"],
-                       badge_salt=secrets["badge_salt"], badge_min_evidence=1)
 
 
 def everything(db) -> dict:

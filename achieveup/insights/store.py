@@ -11,7 +11,7 @@ Canvas host, ``knowgap.core.tenancy``).
   ``students`` (graded answers) and ``difficulty`` (their mean credit) summarise them.
   Maintained by ``ingest.update_item_responses`` from the stored result rows, so item
   analysis reads a few small documents instead of every result row of the quiz; every write
-  changes the course's ``answers_version``, which keys the course view
+  changes the course's ``responses_version``, which keys the course view
   (:func:`course_responses`, ``achieveup.readmodel``).
 * ``AchieveUp_Quiz_Submissions`` (one document per course + student, ``_id``
   "host|course|student"): ``{course_id, student_id, last_submitted_at, updated_at,
@@ -92,7 +92,8 @@ def _load_responses(db, course_id: str) -> dict:
 def course_responses(db, course_id: str) -> dict[str, dict[str, dict]]:
     """``{quiz_id: {question_id: columns}}`` of the whole course (read-only; a course view)."""
     course_id = str(course_id)
-    return readmodel.view(db, course_id, "responses", mstore.answers_version_of(db, course_id),
+    return readmodel.view(db, course_id, "responses",
+                          mstore.version_of(db, course_id, VERSION),
                           lambda: _load_responses(db, course_id))
 
 
@@ -126,17 +127,19 @@ def write_quiz_responses(db, course_id: str, quiz_id: str, by_question: dict,
         old = existing.get(qid)
         if old is None or any(old.get(k) != doc[k] for k in RESPONSE_COLUMNS):
             changed.append(doc)
-    before = mstore.answers_version_of(db, course_id)
+    before = mstore.version_of(db, course_id, VERSION)
     mstore.replace_many(db[RESPONSES], changed)
     gone = [d["_id"] for qid, d in existing.items() if not by_question.get(qid)]
     if gone:
         db[RESPONSES].delete_many(where(db, _id={"$in": gone}))
     if changed or gone:
-        mstore.advance_answers_version(db, course_id, before)
+        mstore.advance_version(db, course_id, before, VERSION)
     return len(changed) + len(gone)
 
 
 RESPONSE_COLUMNS = ("student_ids", "attempts", "credits", "choices")
+#: The course's version of its item responses (``AchieveUp_Course_Versions``).
+VERSION = "responses_version"
 
 
 def results_of_quiz(db, course_id: str, quiz_id: str) -> list[dict]:

@@ -95,9 +95,11 @@ def bump_version(db: Database, course_id: str) -> str:
     return version
 
 
-def version_of(db: Database, course_id: str) -> str | None:
-    doc = db[VERSIONS].find_one({"_id": key(db, course_id)}, {"version": 1})
-    return (doc or {}).get("version")
+def version_of(db: Database, course_id: str, field: str = "version") -> str | None:
+    """The course's ``version`` (summaries and badges), or another version ``field``
+    (``ANSWERS_VERSION``, ``achieveup.insights.store.VERSION``)."""
+    doc = db[VERSIONS].find_one({"_id": key(db, course_id)}, {field: 1})
+    return (doc or {}).get(field)
 
 
 _held = threading.local()
@@ -159,6 +161,13 @@ def course_lock(db: Database, course_id: str, *, lease_seconds: float = 300.0,
 
 def result_id(db: Database, course_id, student_id, quiz_id, question_id, attempt) -> str:
     return key(db, course_id, student_id, quiz_id, question_id, int(attempt))
+
+
+def result_ids(db: Database, course_id):
+    """``result_id`` of the course as a function of (student, quiz, question, attempt)."""
+    prefix = key(db, course_id)
+    return lambda student_id, quiz_id, question_id, attempt: \
+        f"{prefix}{SEP}{student_id}{SEP}{quiz_id}{SEP}{question_id}{SEP}{int(attempt)}"
 
 
 def summary_id(db: Database, course_id, student_id) -> str:
@@ -242,6 +251,8 @@ def scoped_docs(db: Database, docs: list[dict]) -> list[dict]:
 
 # ------------------------------------------------------------------ answers (evidence)
 
+#: The course's version of its results and evidence (``AchieveUp_Course_Versions``).
+ANSWERS_VERSION = "answers_version"
 #: One answer as the calculations read it (``achieveup.mastery.calc.group_rows``).
 ANSWER_FIELDS = ("quiz_id", "question_id", "attempt", "graded_at", "credit", "points_possible")
 
@@ -275,11 +286,6 @@ def evidence_rows(doc: dict | None) -> list[tuple]:
     return rows
 
 
-def answers_version_of(db: Database, course_id: str) -> str | None:
-    doc = db[VERSIONS].find_one({"_id": key(db, course_id)}, {"answers_version": 1})
-    return (doc or {}).get("answers_version")
-
-
 def _load_answers(db: Database, course_id: str) -> dict[str, list[tuple]]:
     return {d["student_id"]: evidence_rows(d) for d in fetch_all(
         db[EVIDENCE], where(db, course_id=str(course_id)),
@@ -289,51 +295,54 @@ def _load_answers(db: Database, course_id: str) -> dict[str, list[tuple]]:
 def course_answers(db: Database, course_id: str) -> dict[str, list[tuple]]:
     """``{student_id: answer rows}`` of the whole course (read-only; a course view)."""
     course_id = str(course_id)
-    return readmodel.view(db, course_id, "answers", answers_version_of(db, course_id),
+    return readmodel.view(db, course_id, "answers",
+                          version_of(db, course_id, ANSWERS_VERSION),
                           lambda: _load_answers(db, course_id))
 
 
 def student_answers(db: Database, course_id: str, student_id: str) -> list[tuple]:
     """One student's answer rows (from the course view when it is current)."""
     course_id = str(course_id)
-    view = readmodel.cached(db, course_id, "answers", answers_version_of(db, course_id))
+    view = readmodel.cached(db, course_id, "answers",
+                            version_of(db, course_id, ANSWERS_VERSION))
     if view is not None:
         return view.get(str(student_id), [])
     return evidence_rows(find_one(db[EVIDENCE], {"_id": summary_id(db, course_id, student_id)},
                                   {"attempts": 1}))
 
 
-def write_answers(db: Database, course_id: str, changed: dict[str, list], now) -> None:
+def write_answers(db: Database, course_id: str, changed: dict[str, list], now, *,
+                  base: dict | None = None) -> None:
     """Store the complete answer rows of the students in ``changed`` (``{student_id: rows}``)
-    as their evidence documents, and change the course's ``answers_version``; the course
-    view, when current, becomes the new one without a reload."""
+    as their evidence documents, and change the course's ``answers_version``. ``base``: the
+    course's answers before (``course_answers``, read by the caller); with it, or with the
+    course view current, the new view is cached without a reload."""
     course_id = str(course_id)
     if not changed:
         return
-    before = answers_version_of(db, course_id)
-    view = readmodel.cached(db, course_id, "answers", before)
+    before = version_of(db, course_id, ANSWERS_VERSION)
+    view = base if base is not None else readmodel.cached(db, course_id, "answers", before)
     replace_many(db[EVIDENCE], [evidence_doc(db, course_id, sid, rows, now)
                                 for sid, rows in sorted(changed.items())])
-    after = advance_answers_version(db, course_id, before)
+    after = advance_version(db, course_id, before, ANSWERS_VERSION)
     if view is not None and after is not None:
         readmodel.put(db, course_id, "answers", after, {**view, **{
             str(sid): sorted(rows, key=lambda r: (r[0], r[1], r[2]))
             for sid, rows in changed.items()}})
 
 
-def advance_answers_version(db: Database, course_id: str, before: str | None) -> str | None:
-    """Give the course a new ``answers_version`` (every writer of results, evidence or item
-    responses calls it after writing). Returns the new version when it replaced ``before``
-    (no other writer came in between: a view of ``before`` plus this writer's changes is the
-    new one), else None."""
+def advance_version(db: Database, course_id: str, before: str | None, field: str) -> str | None:
+    """Give the course a new ``answers_version`` (every writer of results and evidence calls
+    it after writing; writers of item responses change ``responses_version`` the same way).
+    Returns the new version when it replaced ``before`` (no other writer came in between: a
+    view of ``before`` plus this writer's changes is the new one), else None."""
     after = new_version()
-    scope = where(db, course_id=str(course_id))
-    result = db[VERSIONS].update_one(
-        {"_id": key(db, course_id), "answers_version": before},
-        {"$set": {**scope, "answers_version": after, "updated_at": utcnow()}})
-    if result.matched_count:
+    fields = {"$set": {**where(db, course_id=str(course_id)), field: after,
+                       "updated_at": utcnow()}}
+    try:            # a course without a versions document yet gets one (the upsert)
+        db[VERSIONS].update_one({"_id": key(db, course_id), field: before}, fields,
+                                upsert=True)
         return after
-    db[VERSIONS].update_one({"_id": key(db, course_id)},
-                            {"$set": {**scope, "answers_version": after, "updated_at": utcnow()}},
-                            upsert=True)
-    return None
+    except DuplicateKeyError:    # the document exists with another version: someone else wrote
+        db[VERSIONS].update_one({"_id": key(db, course_id)}, fields)
+        return None

@@ -19,6 +19,8 @@ Everything is stored for the Canvas host ``db`` is scoped to (``knowgap.core.ten
 """
 from __future__ import annotations
 
+import functools
+
 from achieveup.insights import ingest as insights
 from achieveup.mastery import calc
 from achieveup.mastery import store
@@ -99,9 +101,10 @@ def result_docs(db, course_id: str, results) -> list[dict]:
     """One stored row per ``QuestionResult`` (course, student, quiz, question, attempt)."""
     out = []
     scope = where(db, course_id=course_id)
+    result_id = store.result_ids(db, course_id)
     for r in results:
-        rid = store.result_id(db, course_id, r.student_id, r.quiz_id, r.question_id, r.attempt)
-        out.append({"_id": rid, **scope, "student_id": r.student_id,
+        out.append({"_id": result_id(r.student_id, r.quiz_id, r.question_id, r.attempt),
+                    **scope, "student_id": r.student_id,
                     "quiz_id": r.quiz_id, "question_id": r.question_id, "attempt": r.attempt,
                     "graded_at": _graded_at(r.graded_at), "credit": r.credit,
                     "points": r.points, "points_possible": r.points_possible,
@@ -136,8 +139,14 @@ _COMPARED = ("graded_at", "credit", "points", "points_possible", "correct", "sou
 def _answer_row(r: dict) -> tuple:
     """The answer as ``store.ANSWER_FIELDS`` (``graded_at`` as ``store.iso`` writes it, the
     same text a stored evidence document gives back)."""
-    return (r["quiz_id"], r["question_id"], r["attempt"], store.iso(_graded_at(r.get("graded_at"))),
+    return (r["quiz_id"], r["question_id"], r["attempt"], _iso(r.get("graded_at")),
             r.get("credit"), r.get("points_possible"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso(value) -> str | None:
+    """``store.iso`` of a (parsed) ``graded_at``; an attempt's answers share one."""
+    return store.iso(_graded_at(value))
 
 
 def store_results(db, course_id: str, rows: list[dict], now) -> tuple[dict, set]:
@@ -177,7 +186,7 @@ def write_evidence(db, course_id: str, rows: list[dict], now) -> int:
         row = _answer_row(r)
         merged[sid][row[:3]] = row
     store.write_answers(db, course_id, {sid: list(by_key.values())
-                                        for sid, by_key in merged.items()}, now)
+                                        for sid, by_key in merged.items()}, now, base=answers)
     return len(merged)
 
 
