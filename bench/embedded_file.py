@@ -9,7 +9,7 @@ Prints:
    scans the collection for each); microseconds per write and the file/memory ratio;
 2. the fsync that makes an answered request durable (once per request that wrote);
 3. a big course, the ``bench.analytics`` one (1,000 students x 40 skills, 300 questions x 3
-   attempts of packed evidence) with its mastery recomputed and badges awarded: the journal
+   attempts of evidence) with its mastery recomputed and badges awarded: the journal
    those writes made, the time to write a snapshot of everything and its size, and the start-up
    time: loading that snapshot, and loading it plus replaying a journal of 2,000 writes.
 
