@@ -93,7 +93,7 @@ class LoadReport:
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.timezone.utc)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -352,12 +352,13 @@ class EmbeddedFile:
             raise EmbeddedFileError("bulk_write is not supported on the persisted embedded "
                                     "database; write document by document (README).")
         if name == "insert_one":
-            call["document"].setdefault("_id", bson.ObjectId())
+            if "_id" not in call["document"]:
+                call["document"]["_id"] = bson.ObjectId()
         elif name == "insert_many":
             call["documents"] = list(call["documents"])
             for doc in call["documents"]:
-                if isinstance(doc, dict):
-                    doc.setdefault("_id", bson.ObjectId())
+                if isinstance(doc, dict) and "_id" not in doc:
+                    doc["_id"] = bson.ObjectId()
             args, kwargs = (), call
         elif name.startswith("find_one_and_"):
             return self._find_and_modify(collection, name, method, call)
@@ -420,10 +421,11 @@ class EmbeddedFile:
         self._write(_record({"c": collection, "m": method, "a": args, "t": _utcnow()}))
 
     def _write(self, record: bytes) -> None:
-        view = memoryview(record)
-        while view:
-            done = os.write(self._fd, view)
-            view = view[done:]
+        done = os.write(self._fd, record)
+        if done < len(record):                 # a short write (a signal, a full disk): go on
+            view = memoryview(record)[done:]
+            while view:
+                view = view[os.write(self._fd, view):]
         self._written += len(record)
         self._journal_size += len(record)
         self._last_write = time.monotonic()
