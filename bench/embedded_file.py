@@ -9,9 +9,10 @@ Prints:
    scans the collection for each); microseconds per write and the file/memory ratio;
 2. the fsync that makes an answered request durable (once per request that wrote);
 3. a big course, the ``bench.analytics`` one (1,000 students x 40 skills, 300 questions x 3
-   attempts of packed evidence) with its mastery recomputed and badges awarded: the journal
-   those writes made, the time to write a snapshot of everything and its size, and the start-up
-   time: loading that snapshot, and loading it plus replaying a journal of 2,000 writes.
+   attempts of evidence) with its mastery recomputed and badges awarded: the journal
+   those writes made, the time the separate process takes to write a snapshot of everything
+   and its size, and the start-up time: loading that snapshot, and loading it plus replaying a
+   journal of 2,000 writes.
 
 Run: ``.venv/bin/python -m bench.embedded_file`` (from the repository root).
 """
@@ -117,7 +118,7 @@ def main():
         t = time.perf_counter()
         size = handle.compact()
         print(f"  snapshot of everything: {size / 2**20:.1f} MB written in "
-              f"{time.perf_counter() - t:.2f} s (writes wait while it is encoded)")
+              f"{time.perf_counter() - t:.2f} s by the separate process (writes go on)")
         close_file(raw)
         t = time.perf_counter()
         again = dbmod.connect("", "bench", embedded_dir=folder)

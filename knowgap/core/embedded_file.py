@@ -29,11 +29,13 @@ filter; ``find_one_and_*`` is recorded as the single-document write it became; d
 TTL index expired before a write are expired again before its replay. A torn last record (the
 process died inside ``write()``) is cut off: its write never returned.
 
-When the journal outgrows the snapshot (and ``COMPACT_MIN_BYTES``) and writes have paused for
-``IDLE_SECONDS`` (or, regardless, once it is ``FORCE_FACTOR`` times larger), a background thread
-writes a new snapshot: it encodes every document while holding the journal (writes wait,
-reads do not), starts the next journal, then writes and renames the file. Start-up replays every
-journal not older than the snapshot, so a crash at any point of this leaves a loadable state.
+When the journal outgrows the snapshot (and ``COMPACT_MIN_BYTES``), this process starts the next
+journal and a separate process (``python -m knowgap.core.embedded_file``) folds the snapshot and
+the closed journals into a new snapshot: it loads them into its own engine, writes
+``<name>.snapshot.tmp``, fsyncs it, renames it over the old one and removes the journals it
+folded in. This process neither pauses its writes nor spends its time on it. Start-up replays
+every journal not older than the snapshot it loaded, so a crash at any point leaves a
+loadable state; it waits for a snapshot still being written by a previous process's folder.
 
 ``bulk_write`` is refused on a persisted database: its requests cannot be read back through
 the driver's public interface, and the application writes document by document on this engine.
@@ -47,6 +49,8 @@ import logging
 import os
 import re
 import struct
+import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -58,17 +62,14 @@ from bson.codec_options import CodecOptions
 from pymongo.errors import PyMongoError
 
 log = logging.getLogger("knowgap.db")
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 FORMAT, VERSION = "knowgap-embedded-db", 1
 #: The engine keeps dates as naive UTC: decode them that way (it would convert them anyway).
 CODEC = CodecOptions(document_class=dict, tz_aware=False)
 RECORD_HEADER = struct.Struct("<II")          # length of the BSON body, its CRC-32
-#: A snapshot is written once the journal is larger than both this and the snapshot, and no
-#: write came for IDLE_SECONDS (writes wait while it is encoded); or, whatever the writes, once
-#: the journal is larger than FORCE_FACTOR times that (it bounds the replay at start-up).
+#: A snapshot is written once the journal is larger than both this and the snapshot.
 COMPACT_MIN_BYTES = 16 * 1024 * 1024
-IDLE_SECONDS = 5.0
-FORCE_FACTOR = 4
 SYNC_SECONDS = 1.0
 JOURNAL_NAME = re.compile(r"\.journal-(\d+)$")
 #: Writes whose failure can leave part of their work done: recorded even when they raise.
@@ -93,7 +94,7 @@ class LoadReport:
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.timezone.utc)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -144,6 +145,7 @@ class EmbeddedFile:
         name = db.name
         self.snapshot_path = self.directory / f"{name}.snapshot"
         self.lock_path = self.directory / f"{name}.lock"
+        self.compact_lock_path = self.directory / f"{name}.compact.lock"
         self._lock = threading.RLock()       # held from a write's start to its record
         self._sync_lock = threading.Lock()
         self._depth = 0                      # > 0 inside a recorded write (nested calls)
@@ -154,7 +156,6 @@ class EmbeddedFile:
         self._journal_size = 0               # bytes in the current journal
         self._written = 0                    # bytes appended since start (every journal)
         self._synced = 0                     # of which known to be on disk
-        self._last_write = 0.0               # time.monotonic() of the last record
         self._ttl: dict[str, dict[str, tuple]] = {}   # TTL indexes, during loading
         self._parameters: dict[str, list[str]] = {}
         self._wake = threading.Event()
@@ -167,6 +168,9 @@ class EmbeddedFile:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._take_lock()
         try:
+            fd = os.open(self.compact_lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)      # a snapshot still being written: let it finish
+            os.close(fd)
             report = self._load()
             self._open_journal(self.generation)
         except BaseException:
@@ -218,7 +222,8 @@ class EmbeddedFile:
                 found.append((int(match.group(1)), path))
         return sorted(found)
 
-    def _load(self) -> LoadReport:
+    def _load(self, up_to: int | None = None) -> LoadReport:
+        """The snapshot, then every journal from its generation on (to ``up_to``)."""
         report, started = LoadReport(), time.perf_counter()
         if self.snapshot_path.exists():
             data = self.snapshot_path.read_bytes()
@@ -250,6 +255,8 @@ class EmbeddedFile:
             if generation < self.generation:
                 path.unlink()                   # already inside the snapshot
                 continue
+            if up_to is not None and generation > up_to:
+                break
             self.generation = generation
             replayed, size = self._replay(path)
             report.replayed += replayed
@@ -352,12 +359,13 @@ class EmbeddedFile:
             raise EmbeddedFileError("bulk_write is not supported on the persisted embedded "
                                     "database; write document by document (README).")
         if name == "insert_one":
-            call["document"].setdefault("_id", bson.ObjectId())
+            if "_id" not in call["document"]:
+                call["document"]["_id"] = bson.ObjectId()
         elif name == "insert_many":
             call["documents"] = list(call["documents"])
             for doc in call["documents"]:
-                if isinstance(doc, dict):
-                    doc.setdefault("_id", bson.ObjectId())
+                if isinstance(doc, dict) and "_id" not in doc:
+                    doc["_id"] = bson.ObjectId()
             args, kwargs = (), call
         elif name.startswith("find_one_and_"):
             return self._find_and_modify(collection, name, method, call)
@@ -420,14 +428,14 @@ class EmbeddedFile:
         self._write(_record({"c": collection, "m": method, "a": args, "t": _utcnow()}))
 
     def _write(self, record: bytes) -> None:
-        view = memoryview(record)
-        while view:
-            done = os.write(self._fd, view)
-            view = view[done:]
+        done = os.write(self._fd, record)
+        if done < len(record):                 # a short write (a signal, a full disk): go on
+            view = memoryview(record)[done:]
+            while view:
+                view = view[os.write(self._fd, view):]
         self._written += len(record)
         self._journal_size += len(record)
-        self._last_write = time.monotonic()
-        if self._journal_is_large(FORCE_FACTOR):
+        if self._journal_is_large():
             self._wake.set()
 
     # ------------------------------------------------------------------ durability
@@ -455,19 +463,15 @@ class EmbeddedFile:
             self._synced = max(self._synced, target)
 
     # ------------------------------------------------------------------ snapshots
-    def _journal_is_large(self, factor: int = 1) -> bool:
-        return self._journal_size > factor * max(self.compact_min_bytes, self.snapshot_bytes)
-
-    def _compaction_due(self) -> bool:
-        idle = time.monotonic() - self._last_write >= IDLE_SECONDS
-        return self._journal_is_large(FORCE_FACTOR) or (idle and self._journal_is_large())
+    def _journal_is_large(self) -> bool:
+        return self._journal_size > max(self.compact_min_bytes, self.snapshot_bytes)
 
     def _background(self) -> None:
         while not self._stopping.is_set():
             self._wake.wait(SYNC_SECONDS)
             self._wake.clear()
             try:
-                if self._compaction_due() and not self._stopping.is_set():
+                if self._journal_is_large() and not self._stopping.is_set():
                     self.compact()
                 self.sync()
             except Exception:                  # noqa: BLE001 - keep serving; say why
@@ -490,26 +494,24 @@ class EmbeddedFile:
         return [header, *parts]
 
     def compact(self) -> int:
-        """Write a new snapshot of everything and start an empty journal; returns its size."""
+        """Start the next journal and have a separate process write the snapshot of everything
+        before it (``python -m knowgap.core.embedded_file``: it loads the snapshot and the
+        closed journals into its own engine, so this process neither pauses its writes nor
+        spends its time on it). Returns the new snapshot's size."""
         with self._compacting:
             with self._lock:
-                generation = self.generation + 1
-                parts = self._encode(generation)
-                self._open_journal(generation)
-            size = sum(map(len, parts))
-            temporary = self.snapshot_path.with_name(self.snapshot_path.name + ".tmp")
-            with open(temporary, "wb") as fh:
-                fh.writelines(parts)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(temporary, self.snapshot_path)
-            _fsync_dir(self.directory)
-            self.snapshot_bytes = size
-            for old, path in self._journals():
-                if old < generation:
-                    path.unlink(missing_ok=True)
+                generation = self.generation
+                self._open_journal(generation + 1)
+            done = subprocess.run(
+                [sys.executable, "-m", "knowgap.core.embedded_file", str(self.directory),
+                 self.db.name, str(generation)],
+                cwd=ROOT, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise EmbeddedFileError(f"Writing the snapshot {self.snapshot_path} failed; the "
+                                        f"journals keep every write:\n{done.stderr[-2000:]}")
+            self.snapshot_bytes = self.snapshot_path.stat().st_size
             self.warn_if_too_large()
-            return size
+            return self.snapshot_bytes
 
     def warn_if_too_large(self) -> None:
         if self.snapshot_bytes > self.max_bytes:
@@ -517,6 +519,33 @@ class EmbeddedFile:
                         "(EMBEDDED_DB_MAX_MB): it is loaded whole into memory at every start "
                         "and rewritten as it grows. Set MONGODB_URI to use MongoDB.",
                         self.snapshot_path, self.snapshot_bytes / 2**20, self.max_bytes / 2**20)
+
+
+def write_snapshot(directory: str | os.PathLike, name: str, generation: int) -> None:
+    """Fold the snapshot and the journals up to ``generation`` (closed: the server writes the
+    next one) into snapshot ``generation + 1``. Runs in its own process; holds the compaction
+    lock, which a server takes before loading, so it never reads a half-removed journal."""
+    import mongomock
+
+    folder = EmbeddedFile(mongomock.MongoClient(tz_aware=True)[name], directory,
+                          max_bytes=0)
+    fd = os.open(folder.compact_lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        folder._load(up_to=generation)
+        parts = folder._encode(generation + 1)
+        temporary = folder.snapshot_path.with_name(folder.snapshot_path.name + ".tmp")
+        with open(temporary, "wb") as fh:
+            fh.writelines(parts)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temporary, folder.snapshot_path)
+        _fsync_dir(folder.directory)
+        for old, path in folder._journals():
+            if old <= generation:
+                path.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
 
 
 # ---------------------------------------------------------------------- the engine's hooks
@@ -573,3 +602,7 @@ def sync_before_responses(app, db) -> None:
     def _durable(response):
         handle.sync()
         return response
+
+
+if __name__ == "__main__":
+    write_snapshot(sys.argv[1], sys.argv[2], int(sys.argv[3]))
