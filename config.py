@@ -49,6 +49,10 @@ class Config:
 
     mongodb_uri: str = ""
     mongodb_db: str = "knowgap"
+    # The in-process engine (no MONGODB_URI) keeps its data in a file here (README).
+    embedded_db_persist: bool = True
+    embedded_db_dir: str = str(ROOT / "instance")
+    embedded_db_max_mb: int = 512
 
     jwt_secret_key: str = ""
     # 24 h: the web app never refreshes, so a session must last a working day; revocation
@@ -127,6 +131,13 @@ class Config:
     def uses_embedded_db(self) -> bool:
         return not self.mongodb_uri
 
+    @property
+    def embedded_db_directory(self) -> str | None:
+        """Where the in-process engine keeps its file; None when it is memory only."""
+        if self.mongodb_uri or not self.embedded_db_persist:
+            return None
+        return self.embedded_db_dir
+
     def with_overrides(self, **overrides) -> "Config":
         """A copy with some settings replaced (tests and tools use this)."""
         return replace(self, **overrides)
@@ -140,6 +151,9 @@ ENV_TABLE: dict[str, tuple[str, callable]] = {
     "MAX_CONTENT_LENGTH": ("max_content_length", int),
     "MONGODB_URI": ("mongodb_uri", str),
     "MONGODB_DB": ("mongodb_db", str),
+    "EMBEDDED_DB_PERSIST": ("embedded_db_persist", _bool),
+    "EMBEDDED_DB_DIR": ("embedded_db_dir", str),
+    "EMBEDDED_DB_MAX_MB": ("embedded_db_max_mb", int),
     "JWT_SECRET_KEY": ("jwt_secret_key", str),
     "JWT_ACCESS_MINUTES": ("jwt_access_minutes", int),
     "JWT_REFRESH_DAYS": ("jwt_refresh_days", int),
@@ -242,6 +256,8 @@ def validate(config: Config) -> None:
     if not 0 < config.jwt_access_minutes < config.jwt_refresh_days * 24 * 60:
         # a session's refresh records must outlive its access tokens: revocation reads them
         problems.append("JWT_ACCESS_MINUTES must be positive and shorter than JWT_REFRESH_DAYS")
+    if config.embedded_db_max_mb <= 0:
+        problems.append("EMBEDDED_DB_MAX_MB must be positive")
     if urlparse(config.canvas_base_url).scheme not in {"http", "https"}:
         problems.append("CANVAS_BASE_URL must be an http(s) URL")
     try:

@@ -4,7 +4,9 @@ import os
 from config import DEFAULT_GUNICORN_THREADS
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '5001')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# The embedded database (no MONGODB_URI) belongs to one process: its file is locked by the
+# first worker and a second one would refuse to boot, so one worker unless MongoDB is used.
+workers = int(os.environ.get("WEB_CONCURRENCY", "2" if os.environ.get("MONGODB_URI") else "1"))
 worker_class = "gthread"
 # Each open tutor stream (Server-Sent Events) holds a thread for its answer's length; idle
 # threads cost nothing. TUTOR_MAX_STREAMS keeps some for the rest of the API.
@@ -12,8 +14,8 @@ threads = int(os.environ.get("GUNICORN_THREADS", str(DEFAULT_GUNICORN_THREADS)))
 timeout = 28          # below the router's 30 s so a stuck worker is recycled, not orphaned
 graceful_timeout = 20
 keepalive = 5
-# Recycling a worker drops the embedded database (it lives in the worker), so only with
-# a real MongoDB.
+# Recycling a worker reloads the embedded database from its file (seconds for a big one),
+# so only with a real MongoDB.
 max_requests = 2000 if os.environ.get("MONGODB_URI") else 0
 max_requests_jitter = 200 if os.environ.get("MONGODB_URI") else 0
 accesslog = None      # the app writes its own structured request log

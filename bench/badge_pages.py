@@ -62,8 +62,8 @@ def main() -> None:
     args = parser.parse_args()
 
     import bench.analytics as course
+    from achieveup import pipeline
     from achieveup.badges import public, revisions, verification
-    from achieveup.mastery import service as mastery
     from achieveup.mastery import store
     from knowgap import create_app
     from knowgap.canvas.hosts import default_host
@@ -78,7 +78,7 @@ def main() -> None:
     db = scoped(raw, default_host(config))          # the course's Canvas: the server's own
     t = time.perf_counter()
     course.seed(db)
-    _, awarded = mastery.recompute_course(db, config, course.COURSE)
+    _, awarded = pipeline.recompute(db, config, course.COURSE)
     total = db[store.BADGES].count_documents({})
     print(f"course: {args.students} students x {course.N_SKILLS} skills, {total:,} badges "
           f"({len(awarded):,} awarded by the recompute), seeded in "

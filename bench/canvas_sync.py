@@ -68,7 +68,7 @@ def _serve(conn, students: int, quizzes: int, questions: int, latency: float,
     from tests.canvas_sandbox import SandboxServer
 
     world = _world(students, quizzes, questions, engine)
-    server = SandboxServer(world, latency_s=latency, throttle=True).start()
+    server = SandboxServer(world, latency_s=latency, throttle=True).start(timeout=600)
     gc.freeze()        # the world's ~10^6 long-lived objects: keep full GCs off the server loop
     conn.send(server.base_url)
     while True:

@@ -5,7 +5,7 @@ quizzes, 3 graded attempts each) and adds one 20-question multiple-choice quiz (
 question, 3 attempts per student: 60,000 result rows, stored through the sync's own
 ``store_results``). The item-response read model is built by the sync's own code
 (``achieveup.insights.ingest.update_item_responses``) for all 31 quizzes, mastery and badges
-by ``mastery.recompute_course``, and one quiz submission per (student, quiz) is stored through
+by ``pipeline.recompute``, and one quiz submission per (student, quiz) is stored through
 ``ingest.store_quiz_submissions``. Then, over HTTP (``app.test_client()``, as an instructor
 whose ownership is checked against a Canvas sandbox), 50 requests each:
 
@@ -22,6 +22,7 @@ Run: ``.venv/bin/python -m bench.insights`` (from the repository root).
 """
 from __future__ import annotations
 
+import os
 import random
 import resource
 import statistics
@@ -37,7 +38,7 @@ from bench import analytics  # noqa: E402
 COURSE = analytics.COURSE
 QUIZ = "29000"
 N_CHOICE_QUESTIONS, N_CHOICES = 20, 4
-REQUESTS = 50
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "50"))   # fewer on a busy machine
 
 
 def seed_choice_quiz(db, now) -> list[dict]:
@@ -68,7 +69,7 @@ def seed_choice_quiz(db, now) -> list[dict]:
     db[store.QUESTION_SKILLS].insert_many([
         where(db, course_id=COURSE, question_id=q["id"], quiz_id=QUIZ,
               skills=[skills[k % analytics.N_SKILLS]]) for k, q in enumerate(questions)])
-    rows, extra = [], {}
+    rows = []
     for s in range(analytics.N_STUDENTS):
         sid = str(1001 + s)
         ability = 0.2 + 0.75 * rng.random()
@@ -81,22 +82,17 @@ def seed_choice_quiz(db, now) -> list[dict]:
                 pick = q["answers"][0] if right else rng.choice(q["answers"][1:3])
                 rows.append({"_id": store.result_id(db, COURSE, sid, QUIZ, q["id"], a),
                              **where(db, course_id=COURSE), "student_id": sid, "quiz_id": QUIZ,
-                             "question_id": q["id"], "attempt": a, "graded_at": graded_at,
+                             "question_id": q["id"], "attempt": a,
+                             "graded_at": store.parse_time(graded_at),
                              "credit": 1.0 if right else 0.0, "points": 1.0 if right else 0.0,
                              "points_possible": 1.0, "correct": right, "source": "classic",
                              "answer_ids": [str(pick["id"])]})
-                extra.setdefault(sid, []).append([QUIZ, q["id"], a, graded_at,
-                                                  1.0 if right else 0.0, 1.0])
-    sync.store_results(db, COURSE, rows, now)
-    for doc in store.fetch_all(db[store.EVIDENCE], where(db, course_id=COURSE)):
-        packed = store.unpack_evidence(doc["packed"]) + extra.get(doc["student_id"], [])
-        db[store.EVIDENCE].replace_one({"_id": doc["_id"]}, {
-            **doc, "count": len(packed), "packed": store.pack_evidence(packed)})
+    sync.store_results(db, COURSE, rows, now)          # the students' evidence too
     return rows
 
 
 def seed_read_models(db, now) -> tuple[float, float]:
-    """Item responses of the 30 quizzes of ``bench.analytics`` (from the packed evidence, the
+    """Item responses of the 30 quizzes of ``bench.analytics`` (from the stored evidence, the
     same rows a sync stored) and one quiz submission per (student, quiz), every 7th late.
     Returns the seconds the two sync steps took."""
     from achieveup.insights import ingest
@@ -107,10 +103,9 @@ def seed_read_models(db, now) -> tuple[float, float]:
     assignment = {q["quiz_id"]: q["assignment_id"] for q in quizzes}
     by_quiz: dict = {}
     submissions = []
-    for doc in store.fetch_all(db[store.EVIDENCE], where(db, course_id=COURSE)):
-        sid = doc["student_id"]
+    for sid, answers in store.course_answers(db, COURSE).items():
         last: dict = {}
-        for quiz, question, attempt, graded_at, credit, _ in store.unpack_evidence(doc["packed"]):
+        for quiz, question, attempt, graded_at, credit, _ in answers:
             if quiz != QUIZ:
                 by_quiz.setdefault(quiz, []).append({
                     "student_id": sid, "quiz_id": quiz, "question_id": question,
@@ -145,8 +140,9 @@ def timed(client, paths, headers) -> tuple[float, float]:
 def main():
     from achieveup.insights import ingest, service as insights
     from achieveup.insights import store as istore
-    from achieveup.mastery import service as mastery
+    from achieveup import pipeline
     from achieveup.mastery import store
+    from achieveup.mastery.summaries import skills_of, summaries_of_course
     from knowgap import create_app
     with analytics.bench_sandbox() as sandbox:
         config = analytics.bench_config(sandbox)
@@ -171,16 +167,16 @@ def main():
               f"submissions {t_subs:.1f} s")
         with app.app_context():
             t = time.perf_counter()
-            mastery.recompute_course(db, config, COURSE)
+            pipeline.recompute(db, config, COURSE)
             print(f"mastery + badges recompute (with the engagement risk factor): "
                   f"{time.perf_counter() - t:.1f} s")
 
         headers = analytics.instructor_headers(app, config, sandbox)
         client = app.test_client()
         # the heaviest plans: the students with the most skills still to master
-        open_skills = {d["student_id"]: sum(1 for e in mastery.packed_skills(d)
+        open_skills = {d["student_id"]: sum(1 for e in skills_of(d)
                                             if not e["mastered"])
-                       for d in mastery.summaries_of_course(db, COURSE)}
+                       for d in summaries_of_course(db, COURSE)}
         students = sorted(open_skills, key=lambda s: (-open_skills[s], s))[:REQUESTS]
         base = "/achieveup/instructor/courses"
         item_path = f"{base}/{COURSE}/quizzes/{QUIZ}/item-analysis"

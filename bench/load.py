@@ -16,7 +16,8 @@ What it does (everything on 127.0.0.1, everything stopped at the end, also on Ct
 
 Targets: 0 errors, p95 < 500 ms excluding login.
 
-Run: ``.venv/bin/python bench/load.py [--users 50] [--duration 60]`` from the repository root.
+Run: ``.venv/bin/python bench/load.py [--users 50] [--duration 60] [--embedded-file off]`` from
+the repository root.
 """
 from __future__ import annotations
 
@@ -146,6 +147,9 @@ def main() -> int:  # noqa: C901 - a linear script
     p.add_argument("--quizzes", type=int, default=4)
     p.add_argument("--questions", type=int, default=10)
     p.add_argument("--bcrypt-rounds", type=int, default=12)
+    p.add_argument("--embedded-file", choices=("on", "off"), default="on",
+                   help="keep the embedded database in a file (in the log directory), as "
+                        "the server does by default, or in memory only")
     p.add_argument("--keep-logs", action="store_true", help="print the log directory")
     args = p.parse_args()
 
@@ -229,7 +233,8 @@ def main() -> int:  # noqa: C901 - a linear script
             BADGE_SALT="load-salt", BCRYPT_ROUNDS=str(args.bcrypt_rounds),
             AUTH_RATE_LIMIT="100000/minute", CANVAS_BASE_URL=canvas,
             CANVAS_ALLOWED_HOSTS=f"127.0.0.1:{canvas_port}", RUN_WORKER_THREAD="true",
-            PYTHONUNBUFFERED="1")
+            EMBEDDED_DB_PERSIST=str(args.embedded_file == "on").lower(),
+            EMBEDDED_DB_DIR=str(work / "db"), PYTHONUNBUFFERED="1")
         app = f"http://127.0.0.1:{app_port}"
         gunicorn = start([str(venv_bin / "gunicorn"), "-c", "gunicorn.conf.py",
                           "--bind", f"127.0.0.1:{app_port}", "--workers", "1",
@@ -320,7 +325,8 @@ def main() -> int:  # noqa: C901 - a linear script
         no_login = [s[1] for s in samples if s[0] != "POST /auth/login"]
         print()
         print(f"users={args.users} duration={args.duration}s gunicorn=1 worker x "
-              f"{args.threads} threads, embedded DB, bcrypt rounds={args.bcrypt_rounds}")
+              f"{args.threads} threads, embedded DB (file {args.embedded_file}), "
+              f"bcrypt rounds={args.bcrypt_rounds}, load average {os.getloadavg()[0]:.1f}")
         print(f"requests={n}  throughput={n / args.duration:.1f} req/s  errors={errors}")
         print(line("overall", all_ms))
         print(line("excluding login", no_login))

@@ -325,13 +325,12 @@ def fit_cost() -> dict:
     mastery.compute_course(db, config, COURSE)
     plain = time.perf_counter() - t
     t = time.perf_counter()
-    _, docs, _ = mastery.compute_course_state(db, config, COURSE, refit=True)
+    docs = mastery.compute_course_state(db, config, COURSE, refit=True).fitted
     with_fit = time.perf_counter() - t
     answers = sum(d["evidence"]["observations"] for d in docs if d["scope"] == "skill")
     prepared = calc.prepare_course_skills(store.question_skill_map(db, COURSE))
-    per_student = [calc.skill_sequences(calc.group_rows(store.unpack_evidence(e["packed"])),
-                                        prepared)
-                   for e in store.fetch_all(db[store.EVIDENCE], {"course_id": COURSE})]
+    per_student = [calc.skill_sequences(calc.group_rows(rows), prepared)
+                   for rows in store.course_answers(db, COURSE).values()]
 
     def by_skill(students):
         out: dict = {s: [] for s in prepared._skills}

@@ -574,7 +574,7 @@ def recompute_cost(rounds: int = 3) -> dict:
             db[store.SETTINGS].replace_one({"_id": key(db, COURSE)}, where(
                 db, _id=key(db, COURSE), course_id=COURSE, mastery_model=name), upsert=True)
             t = time.perf_counter()
-            _, _, fitted = mastery.compute_course_state(db, config, COURSE)
+            fitted = mastery.compute_course_state(db, config, COURSE).recency
             times[name].append(time.perf_counter() - t)
             half_life = fitted["half_life_days"] if fitted else half_life
     return {"default": min(times[default]), "percentage": min(times["percentage"]),

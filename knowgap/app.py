@@ -8,7 +8,7 @@ from flask import Flask
 from flask_cors import CORS
 
 from config import Config, load_config
-from knowgap.core import db as dbmod, swagger_ui
+from knowgap.core import db as dbmod, embedded_file, swagger_ui
 from knowgap.core.crypto import TokenCipher
 from knowgap.core.error_handlers import register_error_handlers
 from flask_smorest import Api
@@ -16,6 +16,7 @@ from flask_smorest import Api
 from knowgap.core.extensions import limiter
 from knowgap.core.request_log import configure_logging, init_request_log
 from knowgap.core.services import Services
+from knowgap.jobs.worker import Worker
 
 log = logging.getLogger("knowgap")
 
@@ -67,8 +68,8 @@ def _warn_if_migration_pending(database) -> None:
 
     left = pending(database)
     if left:
-        log.error("The database holds records written before they carried their Canvas host "
-                  "(%s): run `python -m knowgap.migrate` (README, \"Upgrading\").",
+        log.error("The database holds records in the shape of an earlier version (%s): run "
+                  "`python -m knowgap.migrate` (README, \"Upgrading\").",
                   ", ".join(left))
 
 
@@ -82,7 +83,9 @@ def create_app(config: Config | None = None, *, db=None) -> Flask:
 
     app = Flask(__name__)
     app.config.update(_flask_settings(config))
-    database = db if db is not None else dbmod.connect(config.mongodb_uri, config.mongodb_db)
+    database = db if db is not None else dbmod.connect(
+        config.mongodb_uri, config.mongodb_db, embedded_dir=config.embedded_db_directory,
+        embedded_max_mb=config.embedded_db_max_mb)
     indexes = dbmod.IndexManager(database)
     if indexes.ensure():
         _warn_if_migration_pending(database)
@@ -102,6 +105,7 @@ def create_app(config: Config | None = None, *, db=None) -> Flask:
     app.register_blueprint(swagger_ui.blp)
     init_request_log(app)
     register_error_handlers(app)
+    embedded_file.sync_before_responses(app, database)
 
     @app.before_request
     def _retry_indexes():
@@ -114,8 +118,6 @@ def create_app(config: Config | None = None, *, db=None) -> Flask:
 
     register_cli(app)
     if config.run_worker_thread:
-        from knowgap.jobs.worker import Worker
-
         app.extensions["knowgap"].extras["worker"] = Worker(app)
         app.extensions["knowgap"].extras["worker"].start_thread()
     return app

@@ -27,6 +27,17 @@ Steps:
    identity cache (five-minute entries) is emptied. Active jobs get the one-active-job key (``knowgap.jobs.queue``) unless
    an equal one already holds it.
 
+3. ``plain-documents`` (issue 24): no JSON text inside stored documents. Mastery summaries'
+   ``packed`` skill rows become ``skills: [{skill, score, level, ...}]`` (``last_graded_at`` a
+   date), their ``badges`` rows ``[{skill, level, earned_at, percentage, evidence_count}]`` and
+   ``revoked_badges`` ``[{skill, level}]``; each student's ``AchieveUp_Student_Evidence``
+   ``packed`` text becomes ``attempts: [{quiz_id, attempt, graded_at, question_ids, credits,
+   points_possible}]``; ``AchieveUp_Item_Responses``' ``packed`` columns become ``student_ids``,
+   ``attempts``, ``credits`` and ``choices`` (the picked answer ids as a list); the results'
+   ``graded_at`` (Canvas' ISO text) becomes a date. Each document is rewritten in one update
+   that also removes the old field, so a document is either old or new, never half of each;
+   only documents still holding the old text are selected.
+
 Run it once after deploying, with the server's own environment::
 
     MONGODB_URI=... CANVAS_BASE_URL=... CANVAS_ALLOWED_HOSTS=... .venv/bin/python -m knowgap.migrate
@@ -34,6 +45,7 @@ Run it once after deploying, with the server's own environment::
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import sys
 from dataclasses import dataclass
@@ -299,6 +311,123 @@ def replace_indexes(db: Database, config) -> dict[str, int]:
     return {"indexes_dropped": dropped} if dropped else {}
 
 
+# ------------------------------------------------------------------ step 3: plain documents
+
+MASTERY = "AchieveUp_Student_Mastery"
+EVIDENCE = "AchieveUp_Student_Evidence"
+RESPONSES = "AchieveUp_Item_Responses"
+RESULTS = "AchieveUp_Question_Results"
+#: The order of a packed summary row (rows written before ``model`` have nine fields, before
+#: ``evidence`` and ``explanation`` ten).
+PACKED_SKILL_FIELDS = ("skill", "score", "level", "questions_attempted", "questions_correct",
+                       "p_mastery", "evidence_count", "mastered", "last_graded_at", "model",
+                       "evidence", "explanation")
+BADGE_ROW_FIELDS = ("skill", "level", "earned_at", "percentage", "evidence_count")
+TEXT = {"$type": "string"}
+#: What selects a document still in a packed shape, per collection.
+PACKED = {MASTERY: {"$or": [{"packed": {"$exists": True}}, {"badges": TEXT},
+                            {"revoked_badges": TEXT}]},
+          EVIDENCE: {"packed": {"$exists": True}},
+          RESPONSES: {"packed": {"$exists": True}},
+          RESULTS: {"graded_at": TEXT}}
+
+
+def _json(text) -> list | dict:
+    return json.loads(text) if isinstance(text, str) and text else []
+
+
+def _when(value):
+    """A date from Canvas' ISO text (millisecond precision, as MongoDB keeps it)."""
+    from knowgap.core.clock import parse
+
+    parsed = parse(value) if isinstance(value, str) else value
+    if isinstance(parsed, dt.datetime):
+        return parsed.replace(microsecond=parsed.microsecond // 1000 * 1000)
+    return value
+
+
+def plain_summary(doc: dict) -> dict:
+    """``$set``/``$unset`` turning a summary's packed fields into subdocuments."""
+    fields: dict = {}
+    if "packed" in doc:
+        skills = [dict(zip(PACKED_SKILL_FIELDS, row)) for row in _json(doc["packed"])]
+        for entry in skills:
+            entry["last_graded_at"] = _when(entry.get("last_graded_at"))
+        fields["skills"] = skills
+    if isinstance(doc.get("badges"), str):
+        fields["badges"] = [{**dict(zip(BADGE_ROW_FIELDS, row)), "earned_at": _when(row[2])}
+                            for row in _json(doc["badges"])]
+    if isinstance(doc.get("revoked_badges"), str):
+        fields["revoked_badges"] = [{"skill": r[0], "level": r[1]}
+                                    for r in _json(doc["revoked_badges"])]
+    update: dict = {"$set": fields}
+    if "packed" in doc:
+        update["$unset"] = {"packed": ""}
+    return update
+
+
+def evidence_rows(text) -> list[list]:
+    """Rows ``[quiz_id, question_id, attempt, graded_at, credit, points_possible]`` of packed
+    evidence: the dictionary-encoded form ``{"v": 2, "q", "n", "t", "r"}`` or the older list
+    of rows."""
+    data = _json(text)
+    if isinstance(data, list):
+        return [list(r[:5]) + [r[5] if len(r) > 5 else None] for r in data]
+    q, n, t = data["q"], data["n"], data["t"]
+    it = iter(data["r"])
+    return [[q[a], n[b], c, t[d], e, f] for a, b, c, d, e, f in zip(it, it, it, it, it, it)]
+
+
+def plain_evidence(doc: dict) -> dict:
+    attempts: dict = {}
+    rows = sorted(evidence_rows(doc.get("packed")), key=lambda r: (r[0], r[1], r[2]))
+    for quiz_id, question_id, attempt, graded_at, credit, points in rows:
+        entry = attempts.setdefault((quiz_id, attempt, graded_at), {
+            "quiz_id": quiz_id, "attempt": attempt, "graded_at": _when(graded_at),
+            "question_ids": [], "credits": [], "points_possible": []})
+        entry["question_ids"].append(question_id)
+        entry["credits"].append(credit)
+        entry["points_possible"].append(points)
+    return {"$set": {"attempts": list(attempts.values()), "count": len(rows)},
+            "$unset": {"packed": ""}}
+
+
+def plain_responses(doc: dict) -> dict:
+    cols = _json(doc.get("packed")) or {}
+    return {"$set": {"student_ids": cols.get("s") or [], "attempts": cols.get("a") or [],
+                     "credits": cols.get("c") or [],
+                     "choices": [[p for p in str(picks or "").split(",") if p]
+                                 for picks in cols.get("p") or []]},
+            "$unset": {"packed": ""}}
+
+
+def plain_result(doc: dict) -> dict:
+    when = _when(doc["graded_at"])
+    if not isinstance(when, dt.datetime):
+        raise RuntimeError(f"{RESULTS} {doc['_id']}: graded_at {doc['graded_at']!r} is not a "
+                           "date; fix or delete the document and run the command again")
+    return {"$set": {"graded_at": when}}
+
+
+PLAIN = {MASTERY: plain_summary, EVIDENCE: plain_evidence, RESPONSES: plain_responses,
+         RESULTS: plain_result}
+
+
+def plain_documents(db: Database, config) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for name, convert in PLAIN.items():
+        changed = 0
+        while True:
+            batch = list(db[name].find(PACKED[name]).sort("_id", 1).limit(BATCH))
+            if not batch:
+                break
+            for doc in batch:
+                db[name].update_one({"_id": doc["_id"]}, convert(doc))
+                changed += 1
+        counts[name] = changed
+    return {k: v for k, v in counts.items() if v}
+
+
 # ------------------------------------------------------------------ the runner
 
 
@@ -313,6 +442,7 @@ STEPS: list[Step] = [
     Step("tenancy-indexes", "indexes keyed by Canvas host", replace_indexes),
     Step("tenancy-canvas-host", "every record gets the Canvas host it belongs to",
          add_canvas_host),
+    Step("plain-documents", "no JSON text inside stored documents", plain_documents),
 ]
 
 
@@ -335,24 +465,33 @@ def migrate(db: Database, config, *, echo: Callable[[str], None] = log.info) -> 
 
 def pending(db: Database) -> list[str]:
     """Collections that still hold documents written before records carried their Canvas
-    host (empty once ``migrate`` ran)."""
+    host, or with JSON text inside (empty once ``migrate`` ran)."""
     db = unwrap(db)
-    return [name for name in (*REKEYED, BADGES, *STAMPED, *OWN_ORIGIN, *DROPPED)
-            if db[name].find_one(_legacy(name), {"_id": 1}) is not None]
+    old = [name for name in (*REKEYED, BADGES, *STAMPED, *OWN_ORIGIN, *DROPPED)
+           if db[name].find_one(_legacy(name), {"_id": 1}) is not None]
+    return old + [name for name, query in PACKED.items()
+                  if name not in old and db[name].find_one(query, {"_id": 1}) is not None]
 
 
 def main(argv: list[str] | None = None) -> int:  # pragma: no cover - process entry point
     from config import load_config
     from knowgap.core.db import connect, is_embedded
+    from knowgap.core.embedded_file import close_file
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     config = load_config()
-    db = connect(config.mongodb_uri, config.mongodb_db)
-    if is_embedded(db):
-        print("MONGODB_URI is not set: the embedded database starts empty, nothing to migrate.")
+    db = connect(config.mongodb_uri, config.mongodb_db,
+                 embedded_dir=config.embedded_db_directory,
+                 embedded_max_mb=config.embedded_db_max_mb)
+    if is_embedded(db) and not config.embedded_db_directory:
+        print("The embedded database is memory only (EMBEDDED_DB_PERSIST=false): "
+              "nothing to migrate.")
         return 0
-    migrate(db, config, echo=print)
-    left = pending(db)
+    try:
+        migrate(db, config, echo=print)
+        left = pending(db)
+    finally:
+        close_file(db)                       # the embedded file: synced and released
     if left:
         print("Documents of the old shape are still being written to: " + ", ".join(left)
               + ". Stop the old servers and run the command again.")

@@ -5,6 +5,6 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 export PORT=${PORT:-5001}
 workers=${WEB_CONCURRENCY:-1}
-# The embedded database lives inside one process: more workers would each see their own data.
+# The embedded database (kept in instance/) belongs to one process: a second worker is refused.
 [ -z "${MONGODB_URI:-}" ] && workers=1
 exec .venv/bin/gunicorn -c gunicorn.conf.py --workers "$workers" wsgi:app

@@ -29,6 +29,7 @@ def make_config(**overrides):
     settings = dict(
         app_env="test",
         mongodb_uri="",
+        embedded_db_persist=False,        # tests that need the file ask for it
         jwt_secret_key="test-jwt-secret-key-that-is-long-enough-0123456789",
         token_encryption_key=new_encryption_key(),
         badge_salt="test-salt",

@@ -26,8 +26,14 @@ NOT_AUDITED = (str(ROOT / "knowgap" / "migrate.py"),)
 #: Application functions that read every tenant on purpose.
 EVERY_TENANT = {"due_courses"}          # the scheduled refresh: due courses of every host
 #: Helpers that pass on a filter someone else built: the caller is judged instead.
-PASS_THROUGH = {"fetch_all", "find_one", "insert_new", "replace_many", "write_updates"}
-DRIVER = ("/mongomock/", "/pymongo/", str(ROOT / "knowgap" / "core" / "db.py"))
+PASS_THROUGH = {"fetch_all", "find_one", "insert_new", "replace_many", "write_updates",
+                "read", "read_one", "upsert", "replace_all"}
+DRIVER = ("/mongomock/", "/pymongo/", str(ROOT / "knowgap" / "core" / "db.py"),
+          str(ROOT / "knowgap" / "core" / "embedded_file.py"))
+#: The embedded engine adapter's bulk functions (``knowgap.core.db``): (query argument index
+#: or None, documents argument index or None).
+ADAPTER = {"bulk_read": (1, None), "bulk_insert": (None, 1), "bulk_upsert": (None, 1),
+           "bulk_replace": (1, 2)}
 FILTERED = ("find", "find_one", "update_one", "update_many", "replace_one", "delete_one",
             "delete_many", "count_documents", "find_one_and_update", "distinct")
 INSERTS = ("insert_one", "insert_many")
@@ -46,10 +52,10 @@ def tenant_collections() -> set[str]:
     return names - {"jobs"}               # the queue is shared; a job's host is on the job
 
 
-def _caller() -> str | None:
+def _caller(depth: int = 3) -> str | None:
     """``file:line`` of the application code behind this driver call, or None when the call
     comes from tests, benchmarks or the migration."""
-    frame = sys._getframe(3)          # the caller of the wrapper
+    frame = sys._getframe(depth)      # the caller of the wrapper
     while frame is not None and any(part in frame.f_code.co_filename for part in DRIVER):
         frame = frame.f_back
     while frame is not None and frame.f_code.co_name in PASS_THROUGH \
@@ -89,11 +95,11 @@ class Audit:
         self.problems: list[str] = []
         self._saved: dict = {}
 
-    def _check(self, collection, method: str, args, kwargs) -> None:
+    def _check(self, collection, method: str, args, kwargs, depth: int = 3) -> None:
         name = collection.name
         if name not in self.tenants:
             return
-        where = _caller()
+        where = _caller(depth)
         if where is None:
             return
         if method in INSERTS:
@@ -112,8 +118,32 @@ class Audit:
             self.problems.append(f"{where}: {method} on {name} without canvas_host: {query!r}"
                                  [:300])
 
+    def _check_adapter(self, name: str, args) -> None:
+        collection = args[0]
+        query_at, docs_at = ADAPTER[name]
+        if query_at is not None:
+            self._check(collection, "find", (args[query_at],), {}, depth=4)
+        if docs_at is not None:
+            self._check(collection, "insert_many", (args[docs_at],), {}, depth=4)
+
     def start(self) -> None:
         from mongomock.collection import Collection
+
+        from knowgap.core import db as dbmod
+
+        # wrap the engine adapter's methods, never under them: stop() puts back what it found,
+        # and the adapter (write lock, file journal) is installed once per process
+        dbmod._make_embedded_writes_atomic()  # noqa: SLF001
+        for name in ADAPTER:
+            original = getattr(dbmod, name)
+            self._saved[("adapter", name)] = original
+
+            def adapted(*args, _n=name, _o=original, **kwargs):
+                self._check_adapter(_n, args)
+                return _o(*args, **kwargs)
+
+            functools.update_wrapper(adapted, original)
+            setattr(dbmod, name, adapted)
 
         for method in FILTERED + INSERTS:
             original = getattr(Collection, method)
@@ -129,6 +159,11 @@ class Audit:
     def stop(self) -> None:
         from mongomock.collection import Collection
 
+        from knowgap.core import db as adapter
+
         for method, original in self._saved.items():
-            setattr(Collection, method, original)
+            if isinstance(method, tuple):
+                setattr(adapter, method[1], original)
+            else:
+                setattr(Collection, method, original)
         self._saved.clear()

@@ -3,13 +3,12 @@ export from summaries, legacy backfill and the evidence encoding."""
 from __future__ import annotations
 
 import io
-import json
 
 import pytest
 
-from achieveup.badges import service as badges
-from achieveup.mastery import service as mastery
+from achieveup import pipeline
 from achieveup.mastery import store
+from achieveup.mastery.summaries import badge_rows
 from knowgap.core.tenancy import where
 from tests.conftest import sandbox_db
 from tests.test_mastery_sync import COURSE, SKILLS, setup_course, signup, sync
@@ -34,8 +33,9 @@ def recorded(db):
     """{badge_id: row} of the badges recorded in the summaries."""
     out = {}
     for doc in db[store.MASTERY].find({"course_id": COURSE}):
-        for row in mastery.badge_rows(doc):
-            out[store.badge_key_id(db, COURSE, doc["student_id"], row[0], row[1])] = row
+        for row in badge_rows(doc):
+            out[store.badge_key_id(db, COURSE, doc["student_id"], row["skill"],
+                                   row["level"])] = row
     return out
 
 
@@ -45,8 +45,8 @@ def test_summaries_record_exactly_the_badge_collection(client, app, teacher, can
     docs = active_badges(db)
     assert docs and set(recorded(db)) == set(docs)
     for bid, row in recorded(db).items():
-        assert row[2] == store.iso(docs[bid]["earned_at"])
-        assert row[3] == docs[bid]["percentage"]
+        assert row["earned_at"] == docs[bid]["earned_at"]
+        assert row["percentage"] == docs[bid]["percentage"]
     body = analytics(client, teacher)
     shown = sum(1 for s in body["students"] for item in s["skillBreakdown"].values()
                 if item.get("badgeLevel"))
@@ -72,7 +72,7 @@ def test_revocation_leaves_summaries_and_is_never_reawarded(client, app, teacher
     r = client.post("/achieveup/badges/generate", json={"course_id": COURSE}, headers=teacher)
     assert r.status_code == 200 and r.get_json() == []
     assert db[store.BADGES].count_documents({"skill": victim, "revoked": False}) == 0
-    assert all(row[0] != victim for row in recorded(db).values())
+    assert all(row["skill"] != victim for row in recorded(db).values())
     for s in analytics(client, teacher)["students"]:
         assert "badgeLevel" not in s["skillBreakdown"].get(victim, {})
     data = client.get(f"/achieveup/export/{COURSE}?format=json", headers=teacher).get_json()
@@ -83,7 +83,7 @@ def test_revocation_leaves_summaries_and_is_never_reawarded(client, app, teacher
     assert r.get_json() == []
     assert sync(client, app, teacher)["counts"]["badges_awarded"] == 0
     assert db[store.BADGES].count_documents({}) == n_total
-    assert all(row[0] != victim for row in recorded(db).values())
+    assert all(row["skill"] != victim for row in recorded(db).values())
 
 
 def test_analytics_reflects_a_new_sync_immediately(client, app, teacher, canvas_world):
@@ -143,12 +143,12 @@ def test_legacy_summaries_are_backfilled_and_adopt_existing_badges(client, app, 
     # summaries written before badges were recorded in them
     db[store.MASTERY].update_many({}, {"$unset": {"badges": "", "revoked_badges": ""}})
     with app.app_context():
-        assert badges.award_for_course(db, app.extensions["knowgap"].config, COURSE) == []
+        assert pipeline.award_badges(db, app.extensions["knowgap"].config, COURSE) == []
     assert recorded(db) == expected
     # a badge awarded by a concurrent writer (in the collection, not yet in the summary)
-    doc = db[store.MASTERY].find_one({"course_id": COURSE, "badges": {"$ne": "[]"}})
-    rows = mastery.badge_rows(doc)
-    db[store.MASTERY].update_one({"_id": doc["_id"]}, {"$set": {"badges": store.pack(rows[1:])}})
+    doc = db[store.MASTERY].find_one({"course_id": COURSE, "badges.0": {"$exists": True}})
+    rows = badge_rows(doc)
+    db[store.MASTERY].update_one({"_id": doc["_id"]}, {"$set": {"badges": rows[1:]}})
     assert sync(client, app, teacher)["counts"]["badges_awarded"] == 0
     assert recorded(db) == expected
     assert db[store.BADGES].count_documents({}) == len(expected)
@@ -182,11 +182,19 @@ def test_course_lock_serializes_writers(app):
             pass
 
 
-def test_evidence_encoding_round_trip():
-    rows = [["9", "1", 1, "2024-09-01T00:00:00Z", 1.0, 2.0],
-            ["9", "2", 2, None, None, None],
-            ["10", "1", 1, "2024-09-01T00:00:00Z", 0.5, 1.0]]
-    packed = store.pack_evidence(rows)
-    assert store.unpack_evidence(packed) == rows
-    assert store.unpack_evidence(store.pack(rows)) == rows  # the older format still reads
-    assert store.unpack_evidence(None) == [] and json.loads(packed)["v"] == 2
+def test_evidence_document_round_trip(app):
+    db = sandbox_db(app)
+    rows = [("10", "1", 1, "2024-09-01T00:00:00.000Z", 0.5, 1.0),
+            ("9", "1", 1, "2024-09-01T00:00:00.000Z", 1.0, 2.0),
+            ("9", "1", 2, None, None, None),
+            ("9", "2", 1, "2024-09-01T00:00:00.000Z", 0.0, 2.0)]
+    doc = store.evidence_doc(db, "55", "7", rows, store.utcnow())
+    assert doc["count"] == 4 and [(a["quiz_id"], a["attempt"]) for a in doc["attempts"]] == [
+        ("10", 1), ("9", 1), ("9", 2)]
+    assert doc["attempts"][1]["question_ids"] == ["1", "2"]
+    assert doc["attempts"][1]["credits"] == [1.0, 0.0]
+    assert doc["attempts"][1]["graded_at"].year == 2024 and doc["attempts"][2]["graded_at"] is None
+    assert store.evidence_rows(doc) == rows
+    db[store.EVIDENCE].insert_one(doc)                 # and as the database returns it
+    assert store.evidence_rows(db[store.EVIDENCE].find_one({"_id": doc["_id"]})) == rows
+    assert store.evidence_rows(None) == []

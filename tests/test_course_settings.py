@@ -82,8 +82,8 @@ def test_change_recomputes_as_a_job_and_is_idempotent(client, app, teacher, sync
     # the same recompute again: same summaries, no second copy of any badge
     third = put(client, teacher, {"min_evidence": 2})
     assert third["job_id"] == first["job_id"]          # that job already applied them
-    from achieveup.mastery.service import recompute_course
-    recompute_course(db, app.extensions["knowgap"].config, COURSE, refit=True)
+    from achieveup.pipeline import recompute
+    recompute(db, app.extensions["knowgap"].config, COURSE, refit=True)
     assert snapshot(db) == state
     assert set(badges_of(db)) >= set(before)
     assert client.get(URL, headers=teacher).get_json()["min_evidence"] == 2
@@ -95,7 +95,7 @@ def canvas_students(client, teacher):
 
 
 def snapshot(db):
-    summaries = sorted((d["_id"], d["packed"], d["badges"]) for d in db[store.MASTERY].find())
+    summaries = sorted((d["_id"], d["skills"], d["badges"]) for d in db[store.MASTERY].find())
     return summaries, badges_of(db)
 
 
@@ -136,8 +136,7 @@ def test_bkt_model_is_reported_in_analytics_and_progress(client, app, teacher, s
     items = [i for s in students for i in s["skillBreakdown"].values()]
     assert {i["model"] for i in items} == {"bkt_fitted"}
     summary = db[store.MASTERY].find_one({"course_id": COURSE, "student_id": students[0]["id"]})
-    from achieveup.mastery.service import packed_skills
-    entries = {e["skill"]: e for e in packed_skills(summary)}
+    entries = {e["skill"]: e for e in summary["skills"]}
     for skill, item in students[0]["skillBreakdown"].items():
         assert item["evidence"] == entries[skill]["evidence_count"]
         assert item["score"] == round(100 * entries[skill]["p_mastery"], 1)

@@ -25,10 +25,11 @@ def get_json(url: str):
         return json.loads(response.read())
 
 
-def test_demo_on_other_ports_links_badges_to_its_own_port():
+def test_demo_on_other_ports_links_badges_to_its_own_port(tmp_path):
     port, sandbox_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k != "PUBLIC_BASE_URL"}
-    env.update(PORT=str(port), SANDBOX_PORT=str(sandbox_port), WEB_CONCURRENCY="1")
+    env.update(PORT=str(port), SANDBOX_PORT=str(sandbox_port), WEB_CONCURRENCY="1",
+               EMBEDDED_DB_DIR=str(tmp_path))        # not the developer's instance/ database
     process = subprocess.Popen(["bash", "scripts/demo.sh"], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                start_new_session=True)

@@ -362,7 +362,7 @@ def analytics(au) -> dict:
 def stored_state(au) -> tuple:
     from achieveup.mastery import store
 
-    mastery = sorted((d["_id"], str(d.get("packed")), d.get("progress"))
+    mastery = sorted((d["_id"], str(d.get("skills")), d.get("progress"))
                      for d in au.db[store.MASTERY].find({"course_id": AU_COURSE}))
     badges = sorted((str(d["_id"]), d.get("level"), str(d.get("earned_at")))
                     for d in au.db[store.BADGES].find({"course_id": AU_COURSE}))

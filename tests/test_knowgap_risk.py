@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from knowgap.canvas.hosts import default_host
 from knowgap.identity.canvas_access import CanvasAccess
+from achieveup.pipeline import student_risk
 from knowgap.risk.service import risk_for_student
 from tests.knowgap_support import TEACHER, config, post, student_token  # noqa: F401
 
@@ -50,19 +51,23 @@ def test_risk_for_student_with_gateway_data_and_mastery(app, config, canvas_worl
     svc = app.extensions["knowgap"].scoped(default_host(config))
     sid = canvas_world.student_ids(COURSE)[0]
     data = {"current_score": 50.0, "recent_results": [("2024-09-01", 40), ("2024-09-08", 50)]}
-    without = risk_for_student(svc, data, COURSE, sid)
+    without = risk_for_student(data, COURSE, sid)
+    assert student_risk(svc.db, data, COURSE, sid) == without        # AchieveUp has nothing
     from achieveup.mastery import store as mastery_store
 
-    packed = mastery_store.pack([["a", 100.0, "expert", 4, 4.0, 0.97, 4, True, None],
-                                 ["b", 90.0, "expert", 3, 2.7, 0.9, 3, False, None]])
+    fields = ("skill", "score", "level", "questions_attempted", "questions_correct",
+              "p_mastery", "evidence_count", "mastered", "last_graded_at")
+    skills = [dict(zip(fields, row)) for row in (
+        ["a", 100.0, "expert", 4, 4.0, 0.97, 4, True, None],
+        ["b", 90.0, "expert", 3, 2.7, 0.9, 3, False, None])]
     svc.db[mastery_store.MASTERY].insert_one(
         {"_id": mastery_store.summary_id(svc.db, COURSE, sid), "canvas_host": svc.db.canvas_host,
-         "course_id": str(COURSE), "student_id": str(sid), "packed": packed})
-    with_mastery = risk_for_student(svc, data, COURSE, sid)
+         "course_id": str(COURSE), "student_id": str(sid), "skills": skills})
+    with_mastery = student_risk(svc.db, data, COURSE, sid)
     assert "skill_mastery" in {f["name"] for f in with_mastery["factors"]}
     assert with_mastery["risk_index"] < without["risk_index"]
-    live = risk_for_student(svc, CanvasAccess(config.canvas_base_url, TEACHER, config),
-                            COURSE, sid)
+    assert risk_for_student(data, COURSE, sid, skill_mastery=95.0) == with_mastery
+    live = risk_for_student(CanvasAccess(config.canvas_base_url, TEACHER, config), COURSE, sid)
     assert live["risk_level"] in ("low", "medium", "high")
 
 

@@ -28,7 +28,7 @@ def test_default_scores_are_the_recency_model_computed_from_the_stored_evidence(
     assert {i["model"] for i in items.values()} == {"recency"}
     # the same numbers from the pure functions on what the sync stored
     qskills = calc.prepare_course_skills(store.question_skill_map(db, COURSE))
-    groups = {e["student_id"]: calc.group_rows(store.unpack_evidence(e["packed"]))
+    groups = {e["student_id"]: calc.group_rows(store.evidence_rows(e))
               for e in db[store.EVIDENCE].find({"course_id": COURSE})}
     fit = calc.fit_recency(groups.values(), qskills)
     policies = mastery.policies(store.quizzes_of(db, COURSE))

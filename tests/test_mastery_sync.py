@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import json
 
 import pytest
 
@@ -63,7 +62,7 @@ def synced(client, app, teacher, canvas_world):
 
 
 def snapshot_state(db):
-    summaries = sorted((d["_id"], d["packed"], d["progress"]) for d in db[store.MASTERY].find())
+    summaries = sorted((d["_id"], d["skills"], d["progress"]) for d in db[store.MASTERY].find())
     badges = sorted((d["_id"], d["level"], str(d["earned_at"])) for d in db[store.BADGES].find())
     return summaries, badges
 
@@ -76,7 +75,7 @@ def test_sync_end_to_end_idempotent_and_analytics_shape(client, app, teacher, ca
     n = db[store.RESULTS].count_documents({"course_id": COURSE})
     first = snapshot_state(db)
     assert first[0] and first[1], "mastery and badges expected"
-    assert any(json.loads(p)[0][1] > 0 for _, p, _ in first[0])  # non-zero scores
+    assert any(skills[0]["score"] > 0 for _, skills, _ in first[0])  # non-zero scores
 
     job2 = sync(client, app, teacher)
     assert job2["state"] == "succeeded" and job2["counts"]["badges_awarded"] == 0
@@ -130,8 +129,7 @@ def test_attempt_policy_keep_latest_vs_highest(client, app, teacher):
                                         mastery_model="percentage"))
     rows = [["9", "1", 1, "2024-09-01T00:00:00Z", 1.0, 1], ["9", "1", 2, "2024-09-02T00:00:00Z",
                                                              0.0, 1]]
-    db[store.EVIDENCE].insert_one(where(db, _id=key(db, "7", "5"), course_id="7",
-                                        student_id="5", packed=store.pack(rows)))
+    db[store.EVIDENCE].insert_one(store.evidence_doc(db, "7", "5", rows, store.utcnow()))
     latest = compute_course(db, app.config, "7")[0]["skills"][0]
     assert latest["score"] == 0.0 and latest["evidence_count"] == 2
     db[store.QUIZZES].update_one({"_id": key(db, "7", "9")},
@@ -271,14 +269,14 @@ def test_import_rolls_back_on_write_failure(app):
 
 
 def test_knowgap_risk_reads_achieveup_skill_mastery(client, app, teacher, canvas_world):
-    from achieveup.mastery.service import packed_skills, summary_of
-    from knowgap.risk.service import skill_mastery_average
+    from achieveup.mastery.summaries import skills_of, summary_of
+    from achieveup.pipeline import skill_mastery_average
 
     db = setup_course(client, app, teacher, canvas_world)
     student = str(canvas_world.student_ids(int(COURSE))[0])
     assert skill_mastery_average(db, COURSE, student) is None       # nothing synced yet
     assert sync(client, app, teacher)["state"] == "succeeded"
-    scores = [e["score"] for e in packed_skills(summary_of(db, COURSE, student))
+    scores = [e["score"] for e in skills_of(summary_of(db, COURSE, student))
               if e["evidence_count"]]
     assert scores
     assert skill_mastery_average(db, COURSE, student) == pytest.approx(sum(scores) / len(scores))
@@ -327,7 +325,8 @@ def test_incremental_sync_of_unchanged_course_is_cheap_and_idempotent(client, ap
 
 
 def test_incremental_sync_picks_up_new_attempt(sandbox_factory, db):
-    from achieveup.mastery.service import packed_skills, summary_of
+    from achieveup.mastery.summaries import skills_of, summary_of
+    from achieveup.pipeline import skill_mastery_average
     from knowgap import create_app
     from knowgap.core.extensions import limiter
     from tests.conftest import canvas_settings, make_config
@@ -359,7 +358,7 @@ def test_incremental_sync_picks_up_new_attempt(sandbox_factory, db):
 
     student = world.student_ids(int(COURSE))[0]
     quiz = world.course_quizzes(int(COURSE))[0]
-    evidence = sum(e["evidence_count"] for e in packed_skills(summary_of(db, COURSE,
+    evidence = sum(e["evidence_count"] for e in skills_of(summary_of(db, COURSE,
                                                                           str(student))))
 
     world.add_attempt(int(COURSE), quiz.id, student)
@@ -370,6 +369,6 @@ def test_incremental_sync_picks_up_new_attempt(sandbox_factory, db):
     assert job["counts"]["results_new"] == len(world.questions[quiz.id])
     assert db[store.RESULTS].count_documents({"course_id": COURSE}) == n + len(
         world.questions[quiz.id])
-    after = sum(e["evidence_count"] for e in packed_skills(summary_of(db, COURSE, str(student))))
+    after = sum(e["evidence_count"] for e in skills_of(summary_of(db, COURSE, str(student))))
     assert after > evidence
     limiter.reset()

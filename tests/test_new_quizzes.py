@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from achieveup.mastery import service as mastery
+from achieveup.mastery.summaries import skills_of, summaries_of_course
 from achieveup.mastery import store
 from knowgap import create_app
 from knowgap.core import db as dbmod
@@ -115,7 +115,7 @@ def _skill_view(summary: dict) -> dict:
     return {e["skill"]: {k: e[k] for k in ("score", "level", "questions_attempted",
                                            "questions_correct", "p_mastery", "evidence_count",
                                            "mastered")}
-            for e in mastery.packed_skills(summary)}
+            for e in skills_of(summary)}
 
 
 # ------------------------------------------------------------------ routes
@@ -213,7 +213,7 @@ def test_a_new_quizzes_course_matches_the_same_course_on_classic_quizzes(
         c.map_skills()
         job = c.sync()
         assert job["state"] == "succeeded" and not job["errors"], job
-        summaries = {d["student_id"]: d for d in mastery.summaries_of_course(c.db, str(COURSE))}
+        summaries = {d["student_id"]: d for d in summaries_of_course(c.db, str(COURSE))}
         badges = sorted((b["student_id"], b["skill"], b["level"], b["percentage"],
                          b["evidence_count"]) for b in db[store.BADGES].find())
         assert post(c.client, "/update-course-db", TEACHER, course_id=COURSE,
@@ -333,7 +333,7 @@ def test_failed_report_keeps_previous_results_and_is_retried(sandbox_factory, db
     before_rows = sorted(c.results(quiz_id=key), key=lambda r: (r["student_id"],
                                                                 r["question_id"], r["attempt"]))
     before = {d["student_id"]: _skill_view(d)
-              for d in mastery.summaries_of_course(c.db, str(COURSE))}
+              for d in summaries_of_course(c.db, str(COURSE))}
 
     sid = c.world.student_ids(COURSE)[0]
     c.world.add_attempt(COURSE, quiz.id, sid)
@@ -347,7 +347,7 @@ def test_failed_report_keeps_previous_results_and_is_retried(sandbox_factory, db
                                                                r["question_id"], r["attempt"]))
     assert after_rows == before_rows
     after = {d["student_id"]: _skill_view(d)
-             for d in mastery.summaries_of_course(c.db, str(COURSE))}
+             for d in summaries_of_course(c.db, str(COURSE))}
     assert after == before
 
     del c.desk.behaviour[quiz.assignment_id]
@@ -423,7 +423,7 @@ def test_a_report_that_loses_students_fails_loudly_and_keeps_earlier_results(san
     key = f"nq-{quiz.assignment_id}"
     before = sorted(map(_row_key, c.results(quiz_id=key)))
     mastery_before = {d["student_id"]: _skill_view(d)
-                      for d in mastery.summaries_of_course(c.db, str(COURSE))}
+                      for d in summaries_of_course(c.db, str(COURSE))}
     assert _states(c)[key] == ("read", None)
 
     c.world.add_attempt(COURSE, quiz.id, c.world.student_ids(COURSE)[0])
@@ -437,7 +437,7 @@ def test_a_report_that_loses_students_fails_loudly_and_keeps_earlier_results(san
     assert "(3 missing)" in note and "earlier results are kept" in note
     assert sorted(map(_row_key, c.results(quiz_id=key))) == before
     assert {d["student_id"]: _skill_view(d)
-            for d in mastery.summaries_of_course(c.db, str(COURSE))} == mastery_before
+            for d in summaries_of_course(c.db, str(COURSE))} == mastery_before
     state, message = _states(c)[key]
     assert state == "incomplete" and "3 missing" in message
 
@@ -487,7 +487,7 @@ def test_403_is_a_restricted_quiz_not_a_course_without_new_quizzes(sandbox_facto
     states = _states(c)
     assert states[key][0] == states[other_key][0] == "restricted"
     assert c.results(source="classic")
-    summaries = mastery.summaries_of_course(c.db, str(COURSE))
+    summaries = summaries_of_course(c.db, str(COURSE))
     assert all(d["progress"] is not None for d in summaries)
 
     c.desk.restricted_courses.clear()
@@ -550,7 +550,7 @@ def test_an_uploaded_student_analysis_csv_gives_the_reports_results(sandbox_fact
     assert job["counts"]["new_quiz_states"][key] == "restricted"
     assert c.results(quiz_id=key) == []
     mastery_before = {d["student_id"]: _skill_view(d)
-                      for d in mastery.summaries_of_course(c.db, str(COURSE))}
+                      for d in summaries_of_course(c.db, str(COURSE))}
 
     c.desk.restricted_courses.add(COURSE)       # the API refuses everything: stored items
     r = _upload(c, key, report_csv(c.world, quiz).encode())
@@ -565,7 +565,7 @@ def test_an_uploaded_student_analysis_csv_gives_the_reports_results(sandbox_fact
     job = c.get(f"/achieveup/jobs/{body['job_id']}")
     assert job["state"] == "succeeded", job
     after = {d["student_id"]: _skill_view(d)
-             for d in mastery.summaries_of_course(c.db, str(COURSE))}
+             for d in summaries_of_course(c.db, str(COURSE))}
     assert after != mastery_before
     assert _states(c)[key][0] == "uploaded"
     again = _upload(c, key, report_csv(c.world, quiz).encode()).get_json()

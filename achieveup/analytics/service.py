@@ -16,46 +16,45 @@ from collections import OrderedDict
 from achieveup.badges.levels import LEVEL_NAMES
 from achieveup.mastery import calc, service as mastery
 from achieveup.mastery import store
+from achieveup.mastery.summaries import (answer_dicts, badge_rows, score_basis, skills_of,
+                                         summaries_of_course, summary_of)
 from knowgap.canvas.errors import CanvasError
 from knowgap.core.tenancy import host_of, where
 
 log = logging.getLogger("achieveup.analytics")
 
 LEVEL_RANK = {name: i for i, name in enumerate(LEVEL_NAMES)}
-PACKED = mastery.PACKED_FIELDS
 
 
 SUMMARY_FIELDS = {"_id": 0, "student_id": 1, "student_name": 1, "progress": 1,
                   "skills_mastered": 1, "risk_level": 1, "total_questions_attempted": 1,
-                  "packed": 1, "badges": 1}
+                  "skills": 1, "badges": 1}
 
 
 def best_badges(doc: dict) -> dict:
     """{skill: (level, earned_at ISO)} of the highest non-revoked badge recorded in a summary."""
     best: dict = {}
-    for row in mastery.badge_rows(doc):
-        cur = best.get(row[0])
-        if cur is None or LEVEL_RANK.get(row[1], -1) > LEVEL_RANK.get(cur[0], -1):
-            best[row[0]] = (row[1], row[2])
+    for row in badge_rows(doc):
+        cur = best.get(row["skill"])
+        if cur is None or LEVEL_RANK.get(row["level"], -1) > LEVEL_RANK.get(cur[0], -1):
+            best[row["skill"]] = (row["level"], store.iso(row.get("earned_at")))
     return best
 
 
 def student_analytics(db, course_id: str) -> dict:
     """Built from the course's summaries alone (one read; badges are recorded in them)."""
-    summaries = mastery.summaries_of_course(db, course_id, projection=SUMMARY_FIELDS)
+    summaries = summaries_of_course(db, course_id, projection=SUMMARY_FIELDS)
     students, distribution, totals = [], {}, {}
-    unpack = store.unpack
     for doc in summaries:
         best = best_badges(doc)
         breakdown, badge_count = {}, 0
-        # packed rows: mastery.PACKED_FIELDS (summaries written before ``model`` have nine
-        # fields, before ``evidence`` and ``explanation`` ten: score_basis fills them in)
-        for row in unpack(doc.get("packed")):
-            entry = dict(zip(PACKED, row))
+        # summaries written before ``model``, ``evidence`` and ``explanation``: score_basis
+        # fills them in
+        for entry in skills_of(doc):
             skill, score, attempted = entry["skill"], entry["score"], entry["questions_attempted"]
             item = {"score": score, "level": entry["level"], "questionsAttempted": attempted,
                     "questionsCorrect": entry["questions_correct"],
-                    **mastery.score_basis(entry)}
+                    **score_basis(entry)}
             badge = best.get(skill)
             if badge:
                 item["badgeLevel"] = badge[0]
@@ -159,20 +158,19 @@ def dashboard(db, user_id: str, course_ids: set[str], gateway) -> dict:
 
 
 def progress(db, student_id: str, course_id: str) -> dict:
-    doc = mastery.summary_of(db, course_id, student_id)
-    skills = mastery.packed_skills(doc) if doc else []
+    doc = summary_of(db, course_id, student_id)
+    skills = skills_of(doc)
     return {"student_id": str(student_id), "course_id": str(course_id),
             "skill_progress": {e["skill"]: {"score": e["score"], "level": e["level"],
                                             "total_questions": e["questions_attempted"],
                                             "correct_answers": e["questions_correct"],
-                                            **mastery.score_basis(e)}
+                                            **score_basis(e)}
                                for e in skills},
             "last_updated": store.iso(doc.get("computed_at")) if doc else None}
 
 
 def _student_rows(db, course_id: str, student_id: str) -> list[dict]:
-    doc = db[store.EVIDENCE].find_one({"_id": store.summary_id(db, course_id, student_id)})
-    return mastery.unpack_rows(doc.get("packed")) if doc else []
+    return answer_dicts(store.student_answers(db, course_id, student_id))
 
 
 def individual_graphs(db, student_id: str, course_ids: list[str]) -> dict:
@@ -182,7 +180,7 @@ def individual_graphs(db, student_id: str, course_ids: list[str]) -> dict:
     attempted = mastered = 0
     last = None
     for cid in course_ids:
-        doc = mastery.summary_of(db, cid, student_id)
+        doc = summary_of(db, cid, student_id)
         if doc is None:
             continue
         rows = _student_rows(db, cid, student_id)
@@ -202,7 +200,7 @@ def individual_graphs(db, student_id: str, course_ids: list[str]) -> dict:
                                "direction": "improving" if change > 2 else
                                "declining" if change < -2 else "stable",
                                "points": len(points)})
-        for e in mastery.packed_skills(doc):
+        for e in skills_of(doc):
             performance.append({"skill": e["skill"], "course_id": cid, "score": e["score"],
                                 "level": e["level"], "pMastery": e["p_mastery"],
                                 "questionsAttempted": e["questions_attempted"],
@@ -224,7 +222,7 @@ def individual_graphs(db, student_id: str, course_ids: list[str]) -> dict:
             "distribution": distribution, "trends": trends, "radar": radar,
             "summary": {"totalSkills": len(performance), "skillsMastered": mastered,
                         "averageScore": round(sum(scores) / len(scores), 1) if scores else 0.0,
-                        "totalQuestionsAttempted": attempted, "lastActivity": last,
+                        "totalQuestionsAttempted": attempted, "lastActivity": store.iso(last),
                         "courses": list(course_ids)}}
 
 

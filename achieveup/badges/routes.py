@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 from achieveup.auth.guards import (current_user, is_admin, login_required,
                                    require_course_instructor, require_student_access,
                                    role_required, taught_course_ids, tenant_db)
+from achieveup import pipeline
 from achieveup.badges import images, ob3, pages, privacy, public, service, verification
 from achieveup.badges import schemas as s
 from knowgap.core.errors import BadRequest
@@ -150,7 +151,7 @@ def earned_list(student_id):
 def generate(body):
     require_course_instructor(body["course_id"])
     svc = services()
-    new = service.award_for_course(tenant_db(), svc.config, body["course_id"])
+    new = pipeline.award_badges(tenant_db(), svc.config, body["course_id"])
     return [service.earned_view(svc.config, b) for b in new]
 
 

@@ -25,8 +25,9 @@ from urllib.parse import urlencode, urlparse
 
 from achieveup.badges import privacy, revisions
 from achieveup.badges.levels import LEVEL_NAMES, badge_levels_for
-from achieveup.mastery import explain, service as mastery
+from achieveup.mastery import explain, model
 from achieveup.mastery import store
+from achieveup.mastery.summaries import badge_rows, skills_of
 from knowgap.canvas.hosts import default_host
 from knowgap.core.errors import Gone, NotFound
 from knowgap.core.tenancy import scoped, where
@@ -49,24 +50,35 @@ def badge_name(skill: str, level: str) -> str:
 #
 # The badge collection is the source of truth; each course summary (``AchieveUp_Student_
 # Mastery``) also records its student's badges, so awarding and every read of a course never
-# scan the badge collection: ``badges`` holds the non-revoked awards as packed rows
-# ``[skill, level, earned_at ISO, percentage, evidence_count]`` and ``revoked_badges`` the
-# ``[skill, level]`` keys that were revoked (they are never awarded again: the badge id is
+# scan the badge collection: ``badges`` holds the non-revoked awards as subdocuments
+# ``{skill, level, earned_at, percentage, evidence_count}`` and ``revoked_badges`` the
+# ``{skill, level}`` keys that were revoked (they are never awarded again: the badge id is
 # derived from the key). Awarding inserts only the levels a summary justifies that it does not
 # record yet; an insert that hits an existing id (a concurrent award, or a write interrupted
 # before its summary was stored) adopts the stored badge instead. Writers of one course run
-# under ``store.course_lock``.
+# under ``store.course_lock``: the course pipeline (``achieveup.pipeline``) calls the functions
+# below while it holds the lock, and stores the summaries they changed.
 
 LEVEL_RANK = {name: i for i, name in enumerate(LEVEL_NAMES)}
 
 
-def _row_key(row) -> tuple:
-    return (row[0], LEVEL_RANK.get(row[1], 9))
+def _row_key(row: dict) -> tuple:
+    return (row["skill"], LEVEL_RANK.get(row["level"], 9))
 
 
-def badge_row(doc: dict) -> list:
-    return [doc["skill"], doc["level"], store.iso(doc.get("earned_at")), doc.get("percentage"),
-            doc.get("evidence_count")]
+def badge_row(doc: dict) -> dict:
+    """A badge as its summary records it."""
+    return {"skill": doc["skill"], "level": doc["level"], "earned_at": doc.get("earned_at"),
+            "percentage": doc.get("percentage"), "evidence_count": doc.get("evidence_count")}
+
+
+def revoked_rows(keys) -> list[dict]:
+    """``{skill, level}`` of each distinct ``(skill, level)`` key, in level order."""
+    return sorted(({"skill": k[0], "level": k[1]} for k in set(keys)), key=_row_key)
+
+
+def _keys(rows) -> list[tuple]:
+    return [(r["skill"], r["level"]) for r in rows or ()]
 
 
 _SLUGS: dict = {}
@@ -112,14 +124,13 @@ def _backfill(db, course_id: str, summaries: list[dict]) -> set:
                              {"_id": 0, "student_id": 1, "skill": 1, "level": 1, "earned_at": 1,
                               "percentage": 1, "evidence_count": 1, "revoked": 1}):
         if b.get("revoked"):
-            revoked.setdefault(b["student_id"], []).append([b["skill"], b["level"]])
+            revoked.setdefault(b["student_id"], []).append((b["skill"], b["level"]))
         else:
             active.setdefault(b["student_id"], []).append(badge_row(b))
     for d in legacy:
-        d["badges"] = store.pack(sorted(active.get(d["student_id"], []), key=_row_key))
-        old = store.unpack(d.get("revoked_badges"))
-        d["revoked_badges"] = store.pack(sorted(
-            {tuple(r) for r in old + revoked.get(d["student_id"], [])}, key=_row_key))
+        d["badges"] = sorted(active.get(d["student_id"], []), key=_row_key)
+        d["revoked_badges"] = revoked_rows(_keys(d.get("revoked_badges"))
+                                           + revoked.get(d["student_id"], []))
     return {d["student_id"] for d in legacy}
 
 
@@ -129,33 +140,31 @@ def _apply(db, config, course_id: str, summaries: list[dict], *, now,
     Caller holds the course lock and stores the summaries."""
     skills = set(store.matrix_skills(db, course_id))
     settings = store.course_settings(db, course_id)
-    min_ev = mastery.min_evidence(settings, config)
-    levels = mastery.badge_levels(settings)
+    min_ev = model.min_evidence(settings, config)
+    levels = model.badge_levels(settings)
     changed: set = _backfill(db, course_id, summaries)
     state = {}
     stale: set = set()
     for doc in summaries:
-        active = mastery.badge_rows(doc)
-        stale.update(r[0] for r in active if r[0] not in skills)
-        state[doc["student_id"]] = (active, store.unpack(doc.get("revoked_badges")))
+        active = badge_rows(doc)
+        stale.update(r["skill"] for r in active if r["skill"] not in skills)
+        state[doc["student_id"]] = (active, _keys(doc.get("revoked_badges")))
     if stale:
         revoke_in_collection(db, course_id, skills, now=now)
         for doc in summaries:
             active, revoked = state[doc["student_id"]]
-            gone = [r for r in active if r[0] not in skills]
+            gone = [r for r in active if r["skill"] not in skills]
             if gone:
-                state[doc["student_id"]] = ([r for r in active if r[0] in skills],
-                                            revoked + [[r[0], r[1]] for r in gone])
+                state[doc["student_id"]] = ([r for r in active if r["skill"] in skills],
+                                            revoked + _keys(gone))
                 changed.add(doc["student_id"])
     candidates = []
     name = None
-    now_iso = store.iso(now)
     for doc in summaries:
         active, revoked = state[doc["student_id"]]
-        have = {(r[0], r[1]) for r in active}
-        have.update((r[0], r[1]) for r in revoked)
-        entries = doc.get("skills") or mastery.packed_skills(doc)
-        for entry in entries:
+        have = set(_keys(active))
+        have.update(revoked)
+        for entry in skills_of(doc):
             if entry["questions_attempted"] < min_ev or entry["skill"] not in skills:
                 continue
             for level in badge_levels_for(entry["score"], entry["questions_attempted"], min_ev,
@@ -172,50 +181,29 @@ def _apply(db, config, course_id: str, summaries: list[dict], *, now,
         new = [b for b in candidates if b["_id"] not in dups] if dups else candidates
         adopted = store.fetch_all(db[store.BADGES], where(db, _id={"$in": sorted(dups)})) \
             if dups else []
-        for b in new:
-            state[b["student_id"]][0].append([b["skill"], b["level"], now_iso,
-                                              b["percentage"], b["evidence_count"]])
-            changed.add(b["student_id"])
-        for b in adopted:
+        for b in new + adopted:
             active, revoked = state[b["student_id"]]
             if b.get("revoked"):
-                revoked.append([b["skill"], b["level"]])
+                revoked.append((b["skill"], b["level"]))
             else:
                 active.append(badge_row(b))
             changed.add(b["student_id"])
     for doc in summaries:
         if doc["student_id"] in changed:
             active, revoked = state[doc["student_id"]]
-            doc["badges"] = store.pack(sorted(active, key=_row_key))
-            doc["revoked_badges"] = store.pack(sorted(
-                {(r[0], r[1]) for r in revoked}, key=_row_key))
+            doc["badges"] = sorted(active, key=_row_key)
+            doc["revoked_badges"] = revoked_rows(revoked)
     return new, len(changed)
 
 
 def apply_awards(db, config, course_id: str, summaries: list[dict], *, now=None,
-                 course_name: str | None = None) -> list[dict]:
-    """Award the badges the (freshly computed, not yet stored) ``summaries`` justify and record
-    them in the summaries; revoke badges of skills no matrix has any more. Returns the new
-    badge documents. The caller stores the summaries (``mastery.write_summaries``)."""
-    new, _ = _apply(db, config, str(course_id), summaries, now=now or store.utcnow(),
-                    course_name=course_name)
-    return new
-
-
-def award_for_course(db, config, course_id: str, summaries: list[dict] | None = None, *,
-                     now=None, course_name: str | None = None) -> list[dict]:
-    """Award every badge the stored summaries justify that does not exist yet; returns the new
-    ones. Also revokes badges of skills that no matrix of the course has any more."""
-    course_id = str(course_id)
-    now = now or store.utcnow()
-    with store.course_lock(db, course_id):
-        if summaries is None:
-            summaries = mastery.summaries_of_course(db, course_id)
-        new, changed = _apply(db, config, course_id, summaries, now=now,
-                              course_name=course_name)
-        if changed:
-            mastery.write_summaries(db, course_id, summaries)
-    return new
+                 course_name: str | None = None) -> tuple[list[dict], int]:
+    """Award the badges the ``summaries`` (freshly computed or as stored) justify that do not
+    exist yet and record them in the summaries; revoke badges of skills no matrix has any
+    more. Returns the new badge documents and how many summaries changed; the caller stores
+    the summaries."""
+    return _apply(db, config, str(course_id), summaries, now=now or store.utcnow(),
+                  course_name=course_name)
 
 
 def revoke_in_collection(db, course_id: str, skills: set[str], *, now=None,
@@ -229,36 +217,19 @@ def revoke_in_collection(db, course_id: str, skills: set[str], *, now=None,
     return result.modified_count
 
 
-def revoke_missing_skills(db, course_id: str, skills: set[str], *, now=None,
-                          reason: str = "The skill was removed from the course.",
-                          wait_seconds: float = 120.0) -> int:
-    """Revoke the course's badges whose skill is not in ``skills`` (collection and summaries).
-
-    The collection is written first, without waiting: from then on the badges are revoked
-    everywhere (lists, public URLs, the status list). The summaries are then rewritten under
-    the course lock, which also revokes any badge of those skills that a recompute running
-    meanwhile awarded from the matrix it had read. If the lock is not free within
-    ``wait_seconds`` the error propagates; the badges stay revoked and the next recompute
-    brings the summaries in line (it revokes what no matrix has)."""
-    course_id = str(course_id)
-    now = now or store.utcnow()
-    count = revoke_in_collection(db, course_id, skills, now=now, reason=reason)
-    with store.course_lock(db, course_id, wait_seconds=wait_seconds):
-        count += revoke_in_collection(db, course_id, skills, now=now, reason=reason)
-        summaries = mastery.summaries_of_course(db, course_id)
-        changed = bool(_backfill(db, course_id, summaries))
-        for doc in summaries:
-            active = mastery.badge_rows(doc)
-            gone = [[r[0], r[1]] for r in active if r[0] not in skills]
-            if gone:
-                doc["badges"] = store.pack([r for r in active if r[0] in skills])
-                doc["revoked_badges"] = store.pack(sorted(
-                    {tuple(r) for r in store.unpack(doc.get("revoked_badges")) + gone},
-                    key=_row_key))
-                changed = True
-        if changed:
-            mastery.write_summaries(db, course_id, summaries)
-    return count
+def revoke_in_summaries(db, course_id: str, summaries: list[dict], skills: set[str]) -> bool:
+    """Move the badges of skills not in ``skills`` from each summary's badges to its revoked
+    ones (in place); True when a summary changed and needs storing. The collection is
+    :func:`revoke_in_collection`'s."""
+    changed = bool(_backfill(db, str(course_id), summaries))
+    for doc in summaries:
+        active = badge_rows(doc)
+        gone = _keys(r for r in active if r["skill"] not in skills)
+        if gone:
+            doc["badges"] = [r for r in active if r["skill"] in skills]
+            doc["revoked_badges"] = revoked_rows(_keys(doc.get("revoked_badges")) + gone)
+            changed = True
+    return changed
 
 
 # ------------------------------------------------------------------ reading
@@ -412,7 +383,7 @@ def class_document(db, config, doc: dict) -> dict:
     """The BadgeClass of the badge ``doc`` (the Open Badges 3.0 achievement reuses it)."""
     course_id, level = doc["course_id"], doc["level"]
     settings = store.course_settings(badge_db(db, doc), str(course_id))
-    threshold = dict(mastery.badge_levels(settings))[level]
+    threshold = dict(model.badge_levels(settings))[level]
     course = doc.get("course_name") or f"course {course_id}"
     return {
         "@context": OB_CONTEXT, "type": "BadgeClass",
@@ -422,7 +393,7 @@ def class_document(db, config, doc: dict) -> dict:
         "image": f"{_base(config)}/images/{level}.svg",
         "criteria": {"narrative": (f"At least {threshold:g}% on the graded quiz questions "
                                    f"assessing '{doc['skill']}' in {course}, with at least "
-                                   f"{mastery.min_evidence(settings, config)} questions of "
+                                   f"{model.min_evidence(settings, config)} questions of "
                                    "evidence.")},
         "issuer": f"{_base(config)}/issuer",
         "tags": [doc["skill"], level],

@@ -21,11 +21,12 @@ import json
 
 from marshmallow import ValidationError
 
+from achieveup import pipeline
 from achieveup.exchange import summary, workbook
 from achieveup.exchange.schemas import SCHEMA_NAME, VERSION, ExportSchema
 from achieveup.insights import service as insights
-from achieveup.mastery import service as mastery
 from achieveup.mastery import store
+from achieveup.mastery.summaries import badge_rows, skills_of, summaries_of_course
 from knowgap.core.errors import ValidationFailed
 from knowgap.core.tenancy import where
 
@@ -50,26 +51,26 @@ def export_data(db, course_id: str, progress: list | None = None) -> dict:
     mappings = store.fetch_all(db[store.QUESTION_SKILLS], where(db, course_id=course_id),
                                sort=[("question_id", 1)])
     rows, badges = [], []
-    fields = mastery.PACKED_FIELDS
-    for doc in mastery.summaries_of_course(db, course_id, projection={
-            "_id": 0, "student_id": 1, "student_name": 1, "progress": 1, "packed": 1,
+    for doc in summaries_of_course(db, course_id, projection={
+            "_id": 0, "student_id": 1, "student_name": 1, "progress": 1, "skills": 1,
             "badges": 1}):
         sid, name = doc["student_id"], doc.get("student_name")
         if progress is not None:
             progress.append(doc.get("progress"))
-        for packed in store.unpack(doc.get("packed")):
-            e = dict(zip(fields, packed))
+        for e in skills_of(doc):
             rows.append({"student_id": sid, "student_name": name,
                          "skill": e["skill"], "score": e["score"], "level": e["level"],
                          "questions_attempted": e["questions_attempted"],
                          "questions_correct": e["questions_correct"],
                          "p_mastery": e["p_mastery"], "evidence_count": e["evidence_count"]})
         # badges as recorded in the summary (the badge collection is never scanned here)
-        for skill, level, earned_at, percentage, evidence in mastery.badge_rows(doc):
-            badges.append({"badge_id": store.badge_key_id(db, course_id, sid, skill, level),
-                           "student_id": sid, "skill": skill, "level": level,
-                           "percentage": percentage, "evidence_count": evidence,
-                           "earned_at": earned_at})
+        for b in badge_rows(doc):
+            badges.append({"badge_id": store.badge_key_id(db, course_id, sid, b["skill"],
+                                                          b["level"]),
+                           "student_id": sid, "skill": b["skill"], "level": b["level"],
+                           "percentage": b.get("percentage"),
+                           "evidence_count": b.get("evidence_count"),
+                           "earned_at": store.iso(b.get("earned_at"))})
     state = store.sync_state(db, course_id)
     return {"schema": SCHEMA_NAME, "version": VERSION, "course_id": course_id,
             "course_name": state.get("course_name"),
@@ -163,7 +164,6 @@ def validate_import(raw: dict) -> dict:
 
 
 def import_data(db, course_id: str, instructor_id: str, raw: dict, *, _fail_after=None) -> dict:
-    from achieveup.badges import service as badges
     from achieveup.skills.store import name_key
 
     data = validate_import(raw)
@@ -209,7 +209,7 @@ def import_data(db, course_id: str, instructor_id: str, raw: dict, *, _fail_afte
                 coll.insert_one(old)
         raise
     skills = set(store.matrix_skills(db, course_id))
-    revoked = badges.revoke_missing_skills(db, course_id, skills, now=now)
+    revoked = pipeline.revoke_removed_skills(db, course_id, skills, now=now)
     return {"message": "Import complete. Mastery and badges are recomputed by the next sync.",
             "course_id": course_id, "matrices_imported": len(data["matrices"]),
             "mappings_imported": len(data["question_skills"]), "badges_revoked": revoked,

@@ -164,7 +164,7 @@ def update_item_responses(db, course_id: str, rows: list[dict], now, *, full: bo
         if full:
             by_question = answers_by_question(latest)
         else:
-            stored = {qid: store.unpack_rows(d.get("packed")) for qid, d in existing.items()}
+            stored = {qid: store.stored_rows(d) for qid, d in existing.items()}
             by_question = _merge(stored, latest)
         written += store.write_quiz_responses(db, course_id, quiz_id, by_question, existing,
                                               now)

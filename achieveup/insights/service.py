@@ -10,7 +10,7 @@
 * Engagement (``student_engagement``, ``course_engagement``, ``engagement_indices`` for the
   risk index): ``engagement`` over the stored quiz submissions, the course's latest
   submission as its clock, and the KnowGap videos recommended for / watched by the student.
-* Study plan (``study_plan``): ``plan`` over the student's mastery summary, their packed
+* Study plan (``study_plan``): ``plan`` over the student's mastery summary, their
   evidence (missed questions of the latest attempt of each quiz), the question -> skill map,
   item difficulty from the read model and KnowGap's video per question.
 """
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from achieveup.insights import engagement, ingest, plan, ranking, stats
 from achieveup.insights import store
-from achieveup.mastery import service as mastery
 from achieveup.mastery import store as mstore
+from achieveup.mastery import summaries
 from knowgap.core.errors import NotFound
 from knowgap.core.tenancy import where
 
@@ -124,7 +124,7 @@ LEADERBOARD_FIELDS = {"_id": 0, "student_id": 1, "student_name": 1, "progress": 
 
 def _standing(doc: dict) -> dict:
     return {"student_id": doc["student_id"], "name": doc.get("student_name"),
-            "badges": len(mastery.badge_rows(doc)), "mastery": doc.get("progress") or 0.0,
+            "badges": len(summaries.badge_rows(doc)), "mastery": doc.get("progress") or 0.0,
             "skills_mastered": doc.get("skills_mastered") or 0}
 
 
@@ -135,9 +135,9 @@ def leaderboard(db, course_id: str, *, viewer: str | None, as_student: bool) -> 
             "you": None}
     if not enabled and as_student:
         return body
-    docs = mastery.summaries_of_course(db, course_id, projection=LEADERBOARD_FIELDS)
+    docs = summaries.summaries_of_course(db, course_id, projection=LEADERBOARD_FIELDS)
     ranked = ranking.rank(_standing(d) for d in docs
-                          if d.get("total_questions_attempted") or mastery.badge_rows(d))
+                          if d.get("total_questions_attempted") or summaries.badge_rows(d))
     listed = store.opted_in(db, [r["student_id"] for r in ranked] + ([viewer] if viewer else []))
     body["ranked"] = len(ranked)
     body["entries"] = [{"rank": r["rank"], "name": r["name"] or "Student", "badges": r["badges"],
@@ -171,9 +171,7 @@ def set_preferences(db, student_id: str, opt_in: bool) -> dict:
 # ------------------------------------------------------------------ engagement
 
 def _evidence_rows(db, course_id: str, student_id: str) -> list[dict]:
-    doc = mstore.find_one(db[mstore.EVIDENCE],
-                          {"_id": mstore.summary_id(db, course_id, student_id)}, {"packed": 1})
-    return mastery.unpack_rows(doc.get("packed")) if doc else []
+    return summaries.answer_dicts(mstore.student_answers(db, course_id, student_id))
 
 
 def _canonical(link: str) -> str:
@@ -220,11 +218,9 @@ def _course_engagement(db, course_id: str) -> dict[str, dict]:
     counts: dict = {}
     if videos:
         watched = store.watched_by_student(db, course_id)
-        for e in mstore.fetch_all(db[mstore.EVIDENCE], where(db, course_id=course_id),
-                                  {"_id": 0, "student_id": 1, "packed": 1}):
-            missed = plan.missed_questions(mastery.unpack_rows(e.get("packed")))
-            counts[e["student_id"]] = _video_counts(missed, videos,
-                                                    watched.get(e["student_id"], set()))
+        for sid, rows in mstore.course_answers(db, course_id).items():
+            missed = plan.missed_questions(summaries.answer_dicts(rows))
+            counts[sid] = _video_counts(missed, videos, watched.get(sid, set()))
     out = {}
     for sid in set(by_student) | set(counts):
         recommended, seen = counts.get(sid, (0, 0))
@@ -253,8 +249,8 @@ def course_engagement(db, course_id: str) -> dict:
 # ------------------------------------------------------------------ study plan
 
 def study_plan(db, course_id: str, student_id: str) -> dict:
-    summary = mastery.summary_of(db, course_id, student_id)
-    skills = mastery.packed_skills(summary) if summary else []
+    summary = summaries.summary_of(db, course_id, student_id)
+    skills = summaries.skills_of(summary)
     missed = plan.missed_questions(_evidence_rows(db, course_id, student_id))
     qskills = mstore.question_skill_map(db, course_id)
     weak = plan.weakest_first(skills)

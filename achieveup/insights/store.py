@@ -3,15 +3,16 @@
 Every document carries ``canvas_host`` and every query filters by it (``db`` is scoped to a
 Canvas host, ``knowgap.core.tenancy``).
 
-* ``AchieveUp_Item_Responses`` (read model, one document per course + quiz + question,
-  ``_id`` "host|course|quiz|question"): ``{course_id, quiz_id, question_id, students, difficulty,
-  packed, updated_at}``. ``packed`` holds each student's answer in their latest attempt of the
-  quiz as compact column-wise JSON ``{"s": [student ids], "a": [attempts], "c": [credits],
-  "p": [picked choice ids, comma-separated]}`` (columns: parsing a 1,000-student question
-  makes four lists, not a thousand small objects); ``students``
-  (graded answers) and ``difficulty`` (their mean credit) are plain fields a MongoDB user can
-  query. Maintained by ``ingest.update_item_responses`` from the stored result rows, so item
-  analysis reads a few small documents instead of every result row of the quiz.
+* ``AchieveUp_Item_Responses`` (one document per course + quiz + question, ``_id``
+  "host|course|quiz|question"): ``{course_id, quiz_id, question_id, students, difficulty,
+  student_ids: [...], attempts: [...], credits: [...], choices: [[answer ids], ...],
+  updated_at}``: each student's answer in their latest attempt of the quiz, the four arrays
+  parallel (the i-th student, their attempt, credit and the answer choices they picked);
+  ``students`` (graded answers) and ``difficulty`` (their mean credit) summarise them.
+  Maintained by ``ingest.update_item_responses`` from the stored result rows, so item
+  analysis reads a few small documents instead of every result row of the quiz; every write
+  changes the course's ``responses_version``, which keys the course view
+  (:func:`course_responses`, ``achieveup.readmodel``).
 * ``AchieveUp_Quiz_Submissions`` (one document per course + student, ``_id``
   "host|course|student"): ``{course_id, student_id, last_submitted_at, updated_at,
   quizzes: [{quiz_id, assignment_id, workflow_state, late, missing, excused, attempt, seconds_late, submitted_at,
@@ -25,8 +26,9 @@ Canvas host, ``knowgap.core.tenancy``).
 """
 from __future__ import annotations
 
+from achieveup import readmodel
 from achieveup.mastery import store as mstore
-from achieveup.mastery.store import fetch_all, find_one, pack, unpack, utcnow
+from achieveup.mastery.store import fetch_all, find_one, utcnow
 from knowgap.core.tenancy import key, where
 
 RESPONSES = "AchieveUp_Item_Responses"
@@ -53,40 +55,46 @@ def quiz_response_docs(db, course_id: str, quiz_id: str) -> dict[str, dict]:
 
 
 def columns(rows: dict) -> dict:
-    """``{student_id: [attempt, credit, picks]}`` column-wise, by student id."""
+    """``{student_id: [attempt, credit, picks]}`` as the stored parallel arrays, by student."""
     ids = sorted(rows)
-    return {"s": ids, "a": [rows[s][0] for s in ids], "c": [rows[s][1] for s in ids],
-            "p": [rows[s][2] for s in ids]}
+    return {"student_ids": ids, "attempts": [rows[s][0] for s in ids],
+            "credits": [rows[s][1] for s in ids],
+            "choices": [[p for p in (rows[s][2] or "").split(",") if p] for s in ids]}
 
 
-def pack_responses(rows: dict) -> str:
-    return pack(columns(rows))
+def stored_columns(doc: dict) -> dict:
+    """``{"s": [student ids], "a": [attempts], "c": [credits], "p": [picks]}`` of a stored
+    document (``picks``: the answer ids, comma-separated)."""
+    return {"s": list(doc.get("student_ids") or []), "a": list(doc.get("attempts") or []),
+            "c": list(doc.get("credits") or []),
+            "p": [",".join(str(p) for p in picks or ()) for picks in doc.get("choices") or []]}
 
 
-def unpack_columns(text) -> dict:
-    """``{"s": [...], "a": [...], "c": [...], "p": [...]}`` (empty lists without data)."""
-    data = unpack(text) if text else {}
-    return {k: data.get(k) or [] for k in ("s", "a", "c", "p")}
-
-
-def unpack_rows(text) -> dict:
-    """``{student_id: [attempt, credit, picks]}`` (the inverse of :func:`pack_responses`)."""
-    cols = unpack_columns(text)
+def stored_rows(doc: dict) -> dict:
+    """``{student_id: [attempt, credit, picks]}`` of a stored document."""
+    cols = stored_columns(doc)
     return {s: [a, c, p] for s, a, c, p in zip(cols["s"], cols["a"], cols["c"], cols["p"])}
 
 
 def quiz_responses(db, course_id: str, quiz_id: str) -> dict[str, dict]:
-    """``{question_id: columns}`` of one quiz (see :func:`unpack_columns`)."""
-    return {qid: unpack_columns(d.get("packed"))
-            for qid, d in quiz_response_docs(db, course_id, quiz_id).items()}
+    """``{question_id: columns}`` of one quiz (see :func:`stored_columns`)."""
+    return {qid: stored_columns(d) for qid, d in quiz_response_docs(db, course_id,
+                                                                   quiz_id).items()}
+
+
+def _load_responses(db, course_id: str) -> dict:
+    out: dict = {}
+    for d in fetch_all(db[RESPONSES], where(db, course_id=str(course_id))):
+        out.setdefault(d["quiz_id"], {})[d["question_id"]] = stored_columns(d)
+    return out
 
 
 def course_responses(db, course_id: str) -> dict[str, dict[str, dict]]:
-    """``{quiz_id: {question_id: columns}}`` of the whole course."""
-    out: dict = {}
-    for d in fetch_all(db[RESPONSES], where(db, course_id=str(course_id))):
-        out.setdefault(d["quiz_id"], {})[d["question_id"]] = unpack_columns(d.get("packed"))
-    return out
+    """``{quiz_id: {question_id: columns}}`` of the whole course (read-only; a course view)."""
+    course_id = str(course_id)
+    return readmodel.view(db, course_id, "responses",
+                          mstore.version_of(db, course_id, VERSION),
+                          lambda: _load_responses(db, course_id))
 
 
 def difficulties(db, course_id: str, question_ids) -> dict[str, float]:
@@ -104,7 +112,7 @@ def response_doc(db, course_id: str, quiz_id: str, question_id: str, rows: dict,
             **where(db, course_id=str(course_id)),
             "quiz_id": str(quiz_id), "question_id": str(question_id), "students": len(graded),
             "difficulty": round(sum(graded) / len(graded), 3) if graded else None,
-            "packed": pack_responses(rows), "updated_at": now}
+            **columns(rows), "updated_at": now}
 
 
 def write_quiz_responses(db, course_id: str, quiz_id: str, by_question: dict,
@@ -117,13 +125,21 @@ def write_quiz_responses(db, course_id: str, quiz_id: str, by_question: dict,
             continue
         doc = response_doc(db, course_id, quiz_id, qid, rows, now)
         old = existing.get(qid)
-        if old is None or old.get("packed") != doc["packed"]:
+        if old is None or any(old.get(k) != doc[k] for k in RESPONSE_COLUMNS):
             changed.append(doc)
+    before = mstore.version_of(db, course_id, VERSION)
     mstore.replace_many(db[RESPONSES], changed)
     gone = [d["_id"] for qid, d in existing.items() if not by_question.get(qid)]
     if gone:
         db[RESPONSES].delete_many(where(db, _id={"$in": gone}))
+    if changed or gone:
+        mstore.advance_version(db, course_id, before, VERSION)
     return len(changed) + len(gone)
+
+
+RESPONSE_COLUMNS = ("student_ids", "attempts", "credits", "choices")
+#: The course's version of its item responses (``AchieveUp_Course_Versions``).
+VERSION = "responses_version"
 
 
 def results_of_quiz(db, course_id: str, quiz_id: str) -> list[dict]:

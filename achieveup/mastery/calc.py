@@ -368,8 +368,8 @@ def _group(question_results) -> dict:
 
 def group_rows(rows) -> dict:
     """Graded results by quiz and attempt: ``quiz_id -> {attempt: entry}``, from positional
-    rows ``[quiz_id, question_id, attempt, graded_at, credit, points_possible?]`` (the packed
-    evidence format) without building a dict per row. Ungraded rows (credit None) are left out;
+    rows ``[quiz_id, question_id, attempt, graded_at, credit, points_possible?]`` (the answer
+    rows of ``achieveup.mastery.store.course_answers``) without building a dict per row. Ungraded rows (credit None) are left out;
     a (quiz, attempt, question) seen twice keeps the last value.
 
     Each attempt entry is ``[time_key, graded_at, {question_id: credit}, earned, possible,

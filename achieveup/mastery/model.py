@@ -29,7 +29,8 @@ import copy
 import logging
 from typing import Optional
 
-from achieveup.badges.levels import BADGE_LEVELS, levels_from_thresholds, thresholds_of
+from achieveup.badges.levels import (BADGE_LEVELS, DEFAULT_MIN_EVIDENCE, levels_from_thresholds,
+                                     thresholds_of)
 from achieveup.mastery import fit as fitting
 from achieveup.mastery import outcomes, recency
 from achieveup.mastery.calc import DEFAULT_PARAMS, SCORE_MODELS, BKTParams, MasteryModel
@@ -85,6 +86,21 @@ def effective(doc: Optional[dict], default_min_evidence: int) -> dict:
     if out["calculation_int"] is None:
         out["calculation_int"] = outcomes.default_int(out["mastery_model"])
     return out
+
+
+def settings_of(settings_doc: dict | None, config) -> dict:
+    """The course's effective mastery settings: :func:`effective` with the server's
+    ``badge_min_evidence`` (``config`` None: the built-in default)."""
+    return effective(settings_doc, getattr(config, "badge_min_evidence", DEFAULT_MIN_EVIDENCE))
+
+
+def min_evidence(settings_doc: dict, config) -> int:
+    return settings_of(settings_doc, config)["min_evidence"]
+
+
+def badge_levels(settings_doc: dict) -> tuple:
+    """The course's badge thresholds as a levels tuple (``achieveup.badges.levels``)."""
+    return levels(settings_of(settings_doc, None))
 
 
 def _problems(settings: dict) -> dict:

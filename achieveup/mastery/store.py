@@ -11,21 +11,24 @@ Key decisions (see also the module docstrings of ``service`` and ``achieveup.syn
   O(1) lookup. Compound *unique* indexes over the same fields would add nothing but cost: the
   embedded engine (mongomock) checks a compound unique index by scanning the whole collection on
   every insert, which is quadratic.
-* Bulk reads go through :func:`fetch_all`: mongomock's cursor re-slices its result list on every
-  ``next()`` (quadratic in the result size), so on the embedded engine we take the computed
-  result list in one step.
+* Bulk reads and writes go through ``achieveup.readmodel`` (``fetch_all``, ``insert_new``,
+  ``replace_many``, ``replace_course_docs`` here are its functions under the names the stores
+  use): one step on either engine, and the fast paths of the embedded engine stay in its
+  adapter (``knowgap.core.db``).
 * Course-level writers of derived data (mastery recompute, badge awards and revocations) run
   under :func:`course_lock` (a lease in ``AchieveUp_Course_Versions``), so a badge award can
   never be lost between two summary rewrites; every such write also changes the course's
   ``version`` there, which readers can use to cache derived views (see ``achieveup.analytics``).
-* Summaries of a course are rewritten with :func:`replace_course_docs`: one bulk request on
-  MongoDB; on the embedded engine (whose update-by-_id scans the collection) delete + one
-  ``insert_many`` under a process lock that :func:`fetch_all` also takes, so readers never see
-  the course half-written.
-* ``AchieveUp_Student_Evidence`` is a packed mirror of each student's rows in
-  ``AchieveUp_Question_Results`` (one document per course+student, rebuilt whenever that
-  student's results change) so a whole-course recompute reads one document per student instead
-  of one per answered question.
+* Summaries of a course are rewritten with :func:`replace_course_docs` (one bulk request on
+  MongoDB; on the embedded engine readers never see the course half written).
+* ``AchieveUp_Question_Results`` holds one document per graded answer (``graded_at`` a date,
+  ``credit`` and points numbers). ``AchieveUp_Student_Evidence`` is the same answers per
+  student, one document per course + student: ``attempts: [{quiz_id, attempt, graded_at,
+  question_ids: [...], credits: [...], points_possible: [...]}]`` (the arrays are parallel: the
+  attempt's i-th question, its credit and its points), rewritten together with the student's
+  results, so a whole-course recompute reads one document per student.
+  :func:`course_answers` is the course's answers as the calculations read them, a course view
+  of ``achieveup.readmodel`` for the course's ``answers_version``.
 """
 from __future__ import annotations
 
@@ -37,12 +40,12 @@ import time
 import uuid
 from typing import Iterable
 
-import orjson
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
+from achieveup import readmodel
 from knowgap.core.clock import iso, utcnow  # noqa: F401  (used as store.iso/store.utcnow)
-from knowgap.core.db import is_embedded
+from knowgap.core.clock import parse as parse_time
 from knowgap.core.tenancy import host_of, key, where
 
 QUIZZES = "AchieveUp_Canvas_Quizzes"
@@ -63,47 +66,19 @@ VERSIONS = "AchieveUp_Course_Versions"
 SEP = "|"
 
 
-#: Makes a course rewrite (delete + insert) atomic for readers on the embedded engine only.
-_EMBEDDED_LOCK = threading.RLock()
-
-
 def fetch_all(collection, query: dict, projection: dict | None = None, sort=None) -> list[dict]:
-    """All matching documents as a list, without mongomock's quadratic cursor iteration."""
-    cursor = collection.find(query, projection)
-    if sort:
-        cursor = cursor.sort(sort)
-    if type(cursor).__module__.startswith("mongomock"):
-        with _EMBEDDED_LOCK:
-            return list(cursor._compute_results(with_limit_and_skip=True))  # noqa: SLF001
-    return list(cursor)
+    """All matching documents as a list (``readmodel.read``)."""
+    return readmodel.read(collection, query, projection, sort)
 
 
 def find_one(collection, query: dict, projection: dict | None = None) -> dict | None:
-    if is_embedded(collection.database):
-        with _EMBEDDED_LOCK:
-            return collection.find_one(query, projection)
-    return collection.find_one(query, projection)
+    return readmodel.read_one(collection, query, projection)
 
 
 def replace_course_docs(db: Database, name: str, course_id: str, docs: list[dict]) -> int:
     """Make ``docs`` the course's documents in collection ``name`` (by ``_id``; others of the
     course are deleted)."""
-    course_id = str(course_id)
-    collection = db[name]
-    if is_embedded(db):
-        with _EMBEDDED_LOCK:
-            collection.delete_many(where(db, course_id=course_id))
-            if docs:
-                collection.insert_many(docs, ordered=True)
-        return len(docs)
-    from pymongo import ReplaceOne
-
-    if docs:
-        collection.bulk_write([ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs],
-                              ordered=False)
-    collection.delete_many(where(db, course_id=course_id,
-                                 _id={"$nin": [d["_id"] for d in docs]}))
-    return len(docs)
+    return readmodel.replace_all(db[name], where(db, course_id=str(course_id)), docs)
 
 
 # ------------------------------------------------------------------ course version and lock
@@ -120,9 +95,11 @@ def bump_version(db: Database, course_id: str) -> str:
     return version
 
 
-def version_of(db: Database, course_id: str) -> str | None:
-    doc = db[VERSIONS].find_one({"_id": key(db, course_id)}, {"version": 1})
-    return (doc or {}).get("version")
+def version_of(db: Database, course_id: str, field: str = "version") -> str | None:
+    """The course's ``version`` (summaries and badges), or another version ``field``
+    (``ANSWERS_VERSION``, ``achieveup.insights.store.VERSION``)."""
+    doc = db[VERSIONS].find_one({"_id": key(db, course_id)}, {field: 1})
+    return (doc or {}).get(field)
 
 
 _held = threading.local()
@@ -186,6 +163,13 @@ def result_id(db: Database, course_id, student_id, quiz_id, question_id, attempt
     return key(db, course_id, student_id, quiz_id, question_id, int(attempt))
 
 
+def result_ids(db: Database, course_id):
+    """``result_id`` of the course as a function of (student, quiz, question, attempt)."""
+    prefix = key(db, course_id)
+    return lambda student_id, quiz_id, question_id, attempt: \
+        f"{prefix}{SEP}{student_id}{SEP}{quiz_id}{SEP}{question_id}{SEP}{int(attempt)}"
+
+
 def summary_id(db: Database, course_id, student_id) -> str:
     return key(db, course_id, student_id)
 
@@ -197,43 +181,12 @@ def badge_key_id(db: Database, course_id, student_id, skill, level) -> str:
 def insert_new(collection, docs: list[dict]) -> tuple[int, list[str]]:
     """Insert documents whose ``_id`` is new; duplicates (a concurrent writer got there first)
     are left untouched. Returns (inserted, duplicate ids)."""
-    if not docs:
-        return 0, []
-    try:
-        result = collection.insert_many(docs, ordered=False)
-        return len(result.inserted_ids), []
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != 11000 for e in errors):
-            raise
-        dups = [docs[e["index"]]["_id"] for e in errors if "index" in e]
-        return exc.details.get("nInserted", len(docs) - len(dups)), dups
-    except DuplicateKeyError:  # engines that stop at the first duplicate
-        inserted, dups = 0, []
-        for doc in docs:
-            try:
-                collection.insert_one(doc)
-                inserted += 1
-            except DuplicateKeyError:
-                dups.append(doc["_id"])
-        return inserted, dups
+    return readmodel.insert_new(collection, docs)
 
 
 def replace_many(collection, docs: Iterable[dict]) -> int:
-    """Replace-upsert each document by ``_id``. Uses one unordered bulk request on MongoDB;
-    the embedded engine cannot run pymongo 4 bulk operations, so it writes one by one."""
-    docs = list(docs)
-    if not docs:
-        return 0
-    if is_embedded(collection.database):
-        for doc in docs:
-            collection.replace_one({"_id": doc["_id"]}, doc, upsert=True)
-        return len(docs)
-    from pymongo import ReplaceOne
-
-    collection.bulk_write([ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs],
-                          ordered=False)
-    return len(docs)
+    """Replace-upsert each document by ``_id``."""
+    return readmodel.upsert(collection, docs)
 
 
 # ------------------------------------------------------------------ course data readers
@@ -296,38 +249,100 @@ def scoped_docs(db: Database, docs: list[dict]) -> list[dict]:
     return [{**d, "_id": f"{host}{SEP}{d['_id']}", "canvas_host": host} for d in docs]
 
 
-def pack(value) -> str:
-    """Compact JSON text (orjson: the recompute parses a million rows of it)."""
-    return orjson.dumps(value).decode()
+# ------------------------------------------------------------------ answers (evidence)
+
+#: The course's version of its results and evidence (``AchieveUp_Course_Versions``).
+ANSWERS_VERSION = "answers_version"
+#: One answer as the calculations read it (``achieveup.mastery.calc.group_rows``).
+ANSWER_FIELDS = ("quiz_id", "question_id", "attempt", "graded_at", "credit", "points_possible")
 
 
-def unpack(text: str | None) -> list:
-    return orjson.loads(text) if text else []
+def evidence_doc(db: Database, course_id: str, student_id: str, rows, now) -> dict:
+    """The student's ``AchieveUp_Student_Evidence`` document from answer rows ``(quiz_id,
+    question_id, attempt, graded_at ISO or None, credit, points_possible)``, sorted."""
+    attempts: dict = {}
+    for quiz_id, question_id, attempt, graded_at, credit, points_possible in rows:
+        entry = attempts.get((quiz_id, attempt, graded_at))
+        if entry is None:
+            entry = attempts[(quiz_id, attempt, graded_at)] = {
+                "quiz_id": quiz_id, "attempt": attempt, "graded_at": parse_time(graded_at),
+                "question_ids": [], "credits": [], "points_possible": []}
+        entry["question_ids"].append(question_id)
+        entry["credits"].append(credit)
+        entry["points_possible"].append(points_possible)
+    return {"_id": summary_id(db, course_id, student_id),
+            **where(db, course_id=str(course_id), student_id=str(student_id)),
+            "count": len(rows), "attempts": list(attempts.values()), "updated_at": now}
 
 
-def pack_evidence(rows: list) -> str:
-    """Evidence rows ``[quiz_id, question_id, attempt, graded_at, credit, points_possible]`` in a
-    dictionary-encoded flat form (about 3x smaller and faster to parse than one JSON array per
-    row): ``{"v": 2, "q": [quiz ids], "n": [question ids], "t": [graded_at], "r": [quiz index,
-    question index, attempt, graded_at index, credit, points_possible, ...]}``."""
-    index: tuple = ({}, {}, {})
-    flat: list = []
-    add = flat.extend
-    for r in rows:
-        q, n, t = index[0].setdefault(r[0], len(index[0])), \
-            index[1].setdefault(r[1], len(index[1])), index[2].setdefault(r[3], len(index[2]))
-        add((q, n, r[2], t, r[4], r[5] if len(r) > 5 else None))
-    return pack({"v": 2, "q": list(index[0]), "n": list(index[1]), "t": list(index[2]),
-                 "r": flat})
+def evidence_rows(doc: dict | None) -> list[tuple]:
+    """The answer rows of an evidence document, sorted by quiz, question and attempt."""
+    rows = []
+    for e in (doc or {}).get("attempts") or []:
+        quiz_id, attempt, graded_at = e["quiz_id"], e["attempt"], iso(e.get("graded_at"))
+        rows.extend((quiz_id, n, attempt, graded_at, c, p) for n, c, p in
+                    zip(e["question_ids"], e["credits"], e["points_possible"]))
+    rows.sort(key=lambda r: (r[0], r[1], r[2]))
+    return rows
 
 
-def unpack_evidence(text: str | None) -> list:
-    """Rows from :func:`pack_evidence` (or from the older one-array-per-row form)."""
-    if not text:
-        return []
-    data = orjson.loads(text)
-    if isinstance(data, list):
-        return data
-    q, n, t = data["q"], data["n"], data["t"]
-    it = iter(data["r"])
-    return [[q[a], n[b], c, t[d], e, f] for a, b, c, d, e, f in zip(it, it, it, it, it, it)]
+def _load_answers(db: Database, course_id: str) -> dict[str, list[tuple]]:
+    return {d["student_id"]: evidence_rows(d) for d in fetch_all(
+        db[EVIDENCE], where(db, course_id=str(course_id)),
+        {"_id": 0, "student_id": 1, "attempts": 1})}
+
+
+def course_answers(db: Database, course_id: str) -> dict[str, list[tuple]]:
+    """``{student_id: answer rows}`` of the whole course (read-only; a course view)."""
+    course_id = str(course_id)
+    return readmodel.view(db, course_id, "answers",
+                          version_of(db, course_id, ANSWERS_VERSION),
+                          lambda: _load_answers(db, course_id))
+
+
+def student_answers(db: Database, course_id: str, student_id: str) -> list[tuple]:
+    """One student's answer rows (from the course view when it is current)."""
+    course_id = str(course_id)
+    view = readmodel.cached(db, course_id, "answers",
+                            version_of(db, course_id, ANSWERS_VERSION))
+    if view is not None:
+        return view.get(str(student_id), [])
+    return evidence_rows(find_one(db[EVIDENCE], {"_id": summary_id(db, course_id, student_id)},
+                                  {"attempts": 1}))
+
+
+def write_answers(db: Database, course_id: str, changed: dict[str, list], now, *,
+                  base: dict | None = None) -> None:
+    """Store the complete answer rows of the students in ``changed`` (``{student_id: rows}``)
+    as their evidence documents, and change the course's ``answers_version``. ``base``: the
+    course's answers before (``course_answers``, read by the caller); with it, or with the
+    course view current, the new view is cached without a reload."""
+    course_id = str(course_id)
+    if not changed:
+        return
+    before = version_of(db, course_id, ANSWERS_VERSION)
+    view = base if base is not None else readmodel.cached(db, course_id, "answers", before)
+    replace_many(db[EVIDENCE], [evidence_doc(db, course_id, sid, rows, now)
+                                for sid, rows in sorted(changed.items())])
+    after = advance_version(db, course_id, before, ANSWERS_VERSION)
+    if view is not None and after is not None:
+        readmodel.put(db, course_id, "answers", after, {**view, **{
+            str(sid): sorted(rows, key=lambda r: (r[0], r[1], r[2]))
+            for sid, rows in changed.items()}})
+
+
+def advance_version(db: Database, course_id: str, before: str | None, field: str) -> str | None:
+    """Give the course a new ``answers_version`` (every writer of results and evidence calls
+    it after writing; writers of item responses change ``responses_version`` the same way).
+    Returns the new version when it replaced ``before`` (no other writer came in between: a
+    view of ``before`` plus this writer's changes is the new one), else None."""
+    after = new_version()
+    fields = {"$set": {**where(db, course_id=str(course_id)), field: after,
+                       "updated_at": utcnow()}}
+    try:            # a course without a versions document yet gets one (the upsert)
+        db[VERSIONS].update_one({"_id": key(db, course_id), field: before}, fields,
+                                upsert=True)
+        return after
+    except DuplicateKeyError:    # the document exists with another version: someone else wrote
+        db[VERSIONS].update_one({"_id": key(db, course_id)}, fields)
+        return None

@@ -5,11 +5,12 @@ The settings live in ``AchieveUp_Course_Settings`` (one document per course, ``_
 ``revision`` and ``recompute_job_id``). A ``PUT`` stores only the fields it names (``$set``,
 so two instructors changing different settings at once both keep their change), then queues a
 recompute of the course's mastery and badges (job kind ``achieveup_mastery_recompute``, one
-per course (and Canvas host) and settings revision) and answers 202 with its id.
+per course (and Canvas host) and settings revision) and answers 202 with its id; the job runs
+the course pipeline from mastery on (``achieveup.pipeline.recompute``).
 
 Idempotent: a ``PUT`` that changes nothing stores nothing and answers with the job that applies
-the current settings (a new one only if that one failed or is gone). The recompute itself is
-``achieveup.mastery.service.recompute_course`` and so follows the badge rule: a badge, once
+the current settings (a new one only if that one failed or is gone). The recompute follows the
+badge rule: a badge, once
 earned, stays earned (a new threshold or model can award more badges, never take one away or
 create a second copy of one; only removing a skill from every matrix revokes its badges).
 """
@@ -18,11 +19,13 @@ from __future__ import annotations
 import logging
 import uuid
 
-from achieveup.mastery import model, outcomes, service as mastery
+from achieveup import pipeline
+from achieveup.mastery import model, outcomes
 from achieveup.mastery import store
 from knowgap.core.errors import ValidationFailed
 from knowgap.core.tenancy import scoped
 from knowgap.jobs.queue import enqueue, get_job
+from knowgap.jobs.worker import register_handler
 
 log = logging.getLogger("achieveup.settings")
 
@@ -40,7 +43,7 @@ def view(course_id: str, settings: dict, doc: dict, fit_docs: list[dict]) -> dic
 
 def get_settings(db, config, course_id: str) -> dict:
     doc = store.course_settings(db, course_id)
-    return view(course_id, mastery.settings_of(doc, config), doc,
+    return view(course_id, model.settings_of(doc, config), doc,
                 store.fitted_parameters(db, course_id))
 
 
@@ -50,9 +53,9 @@ def update_settings(db, config, course_id: str, changes: dict, user_id: str) -> 
     ``(settings view, recompute job id, whether anything changed)``."""
     course_id = str(course_id)
     doc = store.course_settings(db, course_id)
-    before = mastery.settings_of(doc, config)
+    before = model.settings_of(doc, config)
     changes = _with_calculation_int(changes, doc, before)
-    after = mastery.settings_of({**doc, **changes}, config)
+    after = model.settings_of({**doc, **changes}, config)
     changed = {k: v for k, v in changes.items() if before[k] != after[k]}
     if changed:
         now = store.utcnow()
@@ -106,18 +109,10 @@ def handle_recompute(services, job, report) -> dict:
     course_id = str((job.get("payload") or {})["course_id"])
     report(progress=0.05)
     counts: dict = {}
-    summaries, awarded = mastery.recompute_course(scoped(services.db, job["canvas_host"]),
-                                                  services.config, course_id, refit=True,
-                                                  counts=counts)
-    counts.update(students_with_mastery=len(summaries), badges_awarded=len(awarded))
+    pipeline.recompute(scoped(services.db, job["canvas_host"]), services.config, course_id,
+                       refit=True, counts=counts)
     report(progress=1.0, counts=counts)
     return counts
 
 
-def _register() -> None:
-    from knowgap.jobs.worker import register_handler
-
-    register_handler(RECOMPUTE_JOB_KIND, handle_recompute)
-
-
-_register()
+register_handler(RECOMPUTE_JOB_KIND, handle_recompute)

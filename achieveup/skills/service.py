@@ -30,7 +30,7 @@ import logging
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from achieveup.badges import service as badges
+from achieveup import pipeline
 from achieveup.mastery import store as mastery_store
 from achieveup.skills import store
 from knowgap.core.clock import iso
@@ -137,7 +137,8 @@ def _skills_changed(db, course_id: str) -> None:
     store.prune_question_skills(db, course_id, store.course_skill_index(db, course_id))
     skills = set(mastery_store.matrix_skills(db, course_id))
     try:
-        badges.revoke_missing_skills(db, course_id, skills, wait_seconds=REVOKE_WAIT_SECONDS)
+        pipeline.revoke_removed_skills(db, course_id, skills,
+                                       wait_seconds=REVOKE_WAIT_SECONDS)
     except ServiceUnavailable:
         log.info("course %s is being recomputed: badges of removed skills are revoked; the "
                  "mastery summaries list them as revoked after the next recompute", course_id)

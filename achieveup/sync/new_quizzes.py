@@ -1,4 +1,4 @@
-"""New Quizzes in AchieveUp: each quiz's results state, and the Student Analysis CSV upload.
+"""New Quizzes in AchieveUp: each quiz's results state.
 
 Results state. Every sync that asks for a New Quiz's report records what became of it on the
 quiz's document in ``AchieveUp_Canvas_Quizzes`` (``results_state``, ``results_message``,
@@ -11,29 +11,16 @@ quiz's document in ``AchieveUp_Canvas_Quizzes`` (``results_state``, ``results_me
   had rows that could not be read, or named no item of the quiz; nothing from it was stored;
 * ``restricted``: Canvas answered 403 (a concluded enrollment, or a restricted API), for the
   report or for the whole New Quizzes list;
-* ``uploaded``: an instructor uploaded the quiz's Student Analysis CSV (``import_csv``).
+* ``uploaded``: an instructor uploaded the quiz's Student Analysis CSV
+  (``achieveup.sync.upload``).
 
 In every state but ``read`` and ``uploaded`` the quiz's earlier results are kept as they were.
 The sync job names each such quiz in its ``errors`` and counts them (``report_counts``); the
 instructor quiz list shows the state (``listing_states``).
-
-The upload (``POST /achieveup/instructor/course/{cid}/new-quizzes/{qid}/student-analysis``) is
-for institutions where the API is restricted: the CSV is read strictly first
-(``knowgap.canvas.new_quiz_csv``; a bad file is a 422 naming its row and column), then joined to
-the quiz's items (from Canvas, or as stored by the last sync when Canvas refuses), stored like a
-sync's results (new rows inserted, changed ones replaced, none deleted), and mastery and badges
-are recomputed by a job.
 """
 from __future__ import annotations
 
-import uuid
-
-from achieveup.insights import ingest as insights
 from achieveup.mastery import store
-from knowgap.canvas import new_quiz_csv
-from knowgap.canvas import new_quizzes as nq
-from knowgap.canvas.errors import CanvasNotFound, CanvasPermissionDenied
-from knowgap.core.errors import NotFound, ValidationFailed
 from knowgap.core.tenancy import key, where
 
 STATE_FIELDS = ("results_state", "results_message", "results_checked_at",
@@ -118,88 +105,3 @@ def with_states(quizzes: list[dict], states: dict, course_id: str) -> list[dict]
             for qid, s in sorted(states.items())
             if qid not in listed and s["results_state"] == "restricted"]
     return out
-
-
-# ------------------------------------------------------------------ the CSV upload
-
-def _items(db, gateway, course_id: str, quiz_id: str) -> list[dict]:
-    """The quiz's items from Canvas; as the last sync stored them when Canvas refuses."""
-    try:
-        items = gateway.questions(course_id, quiz_id)
-        if nq.has_entry_ids(items):
-            return items
-    except (CanvasPermissionDenied, CanvasNotFound):
-        pass
-    return [{"id": d["question_id"], "quiz_id": quiz_id,
-             "question_type": d.get("question_type"),
-             "points_possible": d.get("points_possible"), "entry_ids": d.get("entry_ids") or [],
-             "answers": insights.classic_answers(d.get("answers"))}
-            for d in store.fetch_all(db[store.QUESTIONS],
-                                     where(db, course_id=course_id, quiz_id=quiz_id))]
-
-
-def _known_quiz(db, gateway, course_id: str, quiz_id: str) -> dict:
-    stored = db[store.QUIZZES].find_one({"_id": key(db, course_id, quiz_id)}) or {}
-    try:
-        listed = next((q for q in gateway.quizzes(course_id) or []
-                       if str(q.get("id")) == quiz_id), None)
-    except CanvasPermissionDenied:
-        listed = None
-    if listed is None and not stored:
-        raise NotFound("This course has no New Quiz with this id. Use the quiz's id from the "
-                       "quiz list (nq-…).", error="quiz_not_found")
-    return listed or stored
-
-
-def _invalid(exc: new_quiz_csv.CsvReportError) -> ValidationFailed:
-    details = {k: v for k, v in (("row", exc.row), ("column", exc.column),
-                                 ("header", exc.header)) if v is not None}
-    return ValidationFailed(f"The file is not a Student Analysis CSV of a New Quiz: "
-                            f"{exc.message}", error="invalid_student_analysis",
-                            details=details or None)
-
-
-def import_csv(db, gateway, course_id: str, quiz_id: str, data: bytes, user_id: str,
-               now) -> dict:
-    """Store the results of an uploaded Student Analysis CSV (see the module docstring);
-    returns what was stored and the id of the job recomputing mastery and badges."""
-    from achieveup.settings.service import RECOMPUTE_JOB_KIND
-    from achieveup.sync.service import rebuild_evidence, result_docs, store_results
-    from knowgap.jobs.queue import enqueue
-
-    try:
-        report = new_quiz_csv.read(data)
-    except new_quiz_csv.CsvReportError as exc:
-        raise _invalid(exc) from None
-    quiz = _known_quiz(db, gateway, course_id, quiz_id)
-    items = _items(db, gateway, course_id, quiz_id)
-    known = {str(e) for q in items for e in q.get("entry_ids") or ()}
-    if known and not report.item_ids & known:
-        raise _invalid(new_quiz_csv.CsvReportError(
-            f"none of its items (ItemID) belong to the quiz '{quiz.get('title') or quiz_id}'. "
-            "Is it the export of another quiz?", 2, len(new_quiz_csv.LEAD) + 1, "ItemID"))
-    parsed = nq.parse_report(report.rows, quiz_id, items)
-    if parsed.problems:                       # the CSV reader lets none through; be sure
-        raise ValidationFailed(f"The file could not be read: {parsed.problems[0]}",
-                               error="invalid_student_analysis")
-    rows = result_docs(db, course_id, parsed.results)
-    counts, dirty = store_results(db, course_id, rows, now)
-    counts["evidence_rebuilt"] = rebuild_evidence(db, course_id, dirty, now)
-    counts["item_responses_written"] = insights.update_item_responses(db, course_id, rows, now,
-                                                                      full=False)
-    message = (f"Uploaded by an instructor: {len(parsed.students)} students, {parsed.rows} "
-               "attempts.")
-    db[store.QUIZZES].update_one(
-        {"_id": key(db, course_id, quiz_id)},
-        {"$set": {"results_state": "uploaded", "results_message": message,
-                  "results_checked_at": now, "results_uploaded_at": now},
-         "$setOnInsert": {**where(db, course_id=course_id), "quiz_id": quiz_id,
-                          "source": "new", "title": quiz.get("title") or quiz_id}},
-        upsert=True)
-    job_id, _ = enqueue(db, RECOMPUTE_JOB_KIND, f"{course_id}|upload|{uuid.uuid4().hex}",
-                        {"course_id": course_id, "user_id": user_id})
-    return {"message": "The quiz's results are stored; mastery and badges are being "
-                       "recomputed.",
-            "job_id": job_id, "quiz_id": quiz_id, "students": len(parsed.students),
-            "attempts": parsed.rows, "results": len(rows),
-            "items_outside_list": parsed.outside, **counts}

@@ -11,9 +11,9 @@ from flask_smorest import Blueprint
 from achieveup.auth.guards import (current_user, is_admin, require_course_instructor,
                                    role_required, login_required, tenant_db, user_gateway)
 from achieveup.settings.service import RECOMPUTE_JOB_KIND
+from achieveup.sync import job as sync_job
 from achieveup.sync import schemas as s
-from achieveup.sync import new_quizzes as nq_sync
-from achieveup.sync import service
+from achieveup.sync import upload
 from knowgap.core.clock import utcnow
 from knowgap.core.errors import Forbidden, NotFound
 from knowgap.core.schemas import path_id
@@ -25,7 +25,7 @@ blp = Blueprint("achieveup_sync", __name__, description="AchieveUp course sync j
 
 #: Jobs of a course that every instructor of the course may follow (the queue hands one
 #: running job per course and key to everyone who asks for it).
-COURSE_JOB_KINDS = (service.JOB_KIND, RECOMPUTE_JOB_KIND)
+COURSE_JOB_KINDS = (sync_job.JOB_KIND, RECOMPUTE_JOB_KIND)
 
 
 @blp.route("/achieveup/instructor/course/<course_id>/force-sync", methods=["POST"])
@@ -37,8 +37,8 @@ def force_sync(query, course_id):
     course_id = path_id(course_id)
     require_course_instructor(course_id)
     user = current_user()
-    job_id, created = service.enqueue_sync(tenant_db(user), course_id, str(user["_id"]),
-                                           full=query["full"])
+    job_id, created = sync_job.enqueue_sync(tenant_db(user), course_id, str(user["_id"]),
+                                            full=query["full"])
     message = ("Course sync started." if created else
                "A sync of this course is already running; follow its progress.")
     # ``details``: the counts the web app's sync button reads; nothing is synced yet at 202
@@ -93,5 +93,5 @@ def _instructor_upload(view):
 @blp.doc(summary="Upload a New Quiz's Student Analysis CSV exported from Canvas (for when "
                  "the API is restricted); 422 names the row and column of a bad file")
 def upload_student_analysis(files, course_id, quiz_id):
-    return nq_sync.import_csv(tenant_db(), user_gateway(), course_id, quiz_id,
-                              files["file"].read(), str(current_user()["_id"]), utcnow())
+    return upload.import_csv(tenant_db(), user_gateway(), course_id, quiz_id,
+                             files["file"].read(), str(current_user()["_id"]), utcnow())

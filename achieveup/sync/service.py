@@ -1,78 +1,32 @@
-"""The AchieveUp course sync job (kind ``achieveup_course_sync``).
+"""Storing a course snapshot: the store-results stage of the course pipeline
+(``achieveup.pipeline``).
 
-Steps, each reported through the job reporter:
+Quizzes, questions and students are stored, and every student's per-question result per
+attempt in ``AchieveUp_Question_Results`` with the natural key (host, course, student, quiz,
+question, attempt) as ``_id`` (``CourseSnapshot.results()``: Classic Quizzes' submission
+histories and New Quizzes' student analysis reports as one kind of record; New Quizzes whose
+report is pending, failed, refused (403) or incomplete (it lost students) keep their earlier
+rows and are asked for again next time, recorded in the state's ``pending_reports``, named in
+the job's ``errors`` with their counts, and shown on the quiz (``achieveup.sync.new_quizzes``)):
+new rows are inserted, changed rows (regrades) replaced, identical rows left alone, so
+re-running is idempotent; the evidence documents of every student whose results changed are
+written first (so a sync interrupted between the two writes finds the results still new next
+time), and the course's answers view moves along with them (``store.write_answers``); then
+the insights read models are brought up to date (item responses, quiz submissions;
+``achieveup.insights``). The sync job that fetches the snapshot is ``achieveup.sync.job``.
 
-1. decrypt the requesting instructor's stored Canvas token and fetch a course snapshot
-   (``fetch_course_snapshot``; submissions only graded since the course's cursor in
-   ``AchieveUp_Sync_State`` unless a full sync was asked for);
-2. store quizzes, questions and students, and every student's per-question result per attempt
-   in ``AchieveUp_Question_Results`` with the natural key (host, course, student, quiz, question,
-   attempt) as ``_id`` (``CourseSnapshot.results()``: Classic Quizzes' submission histories and
-   New Quizzes' student analysis reports as one kind of record; New Quizzes whose report is
-   pending, failed, refused (403) or incomplete (it lost students) keep their earlier rows and
-   are asked for again next time, recorded in the state's ``pending_reports``, named in the
-   job's ``errors`` with their counts, and shown on the quiz (``achieveup.sync.new_quizzes``)):
-   new rows are inserted, changed rows (regrades) replaced, identical rows left alone, so
-   re-running is idempotent;
-   then rebuild the packed evidence of every student whose results changed, and bring the
-   insights read models up to date (item responses, quiz submissions; ``achieveup.insights``);
-3. recompute mastery for the whole course from all stored results (``achieveup.mastery``;
-   the BKT parameters are fitted again first when enough new evidence arrived, see
-   ``achieveup.mastery.model.refit_due``), award the badges it newly justifies
-   (``achieveup.badges.service.apply_awards``: only the difference to the badges the previous
-   summaries record) and replace the summaries, all under the course's write lock
-   (``mastery.recompute_course``);
-4. (badge counts are part of step 3);
-5. move the cursor forward, only now: an interrupted sync re-reads the same window next time.
-
-Incremental syncs: ``fetch_course_snapshot`` re-reads only what changed when it gets the previous
-snapshot (``previous=``) along with the cursor. That snapshot is not stored a second time: it is
-rebuilt (``previous_snapshot``) from what the sync keeps anyway, namely the stored questions
-(``AchieveUp_Canvas_Questions``) and students (``AchieveUp_Canvas_Students``, which also keep
-Canvas' raw user id) plus three small fields of the course's ``AchieveUp_Sync_State`` document,
-all written together with the cursor, i.e. only after a successful sync:
-
-* ``course_record``: the few course fields the sync uses (id, name, course_code, total_students);
-* ``quiz_signatures``: ``[raw quiz id, *quiz_signature(quiz)]`` per quiz whose questions were
-  stored. Taking the signatures from the state (not from ``AchieveUp_Canvas_Quizzes``, which a
-  sync that failed midway may already have rewritten) means a quiz that changed during a failed
-  sync still differs from the last good signature next time, so its questions are re-fetched;
-* ``last_full_sync_at``: when the last successful full sync finished.
-
-A full sync (no cursor, no previous snapshot) runs when asked for (``?full=true``), when there is
-no usable previous state (first sync, or state written before these fields existed, or no cursor
-yet), and when the last full sync is older than ``FULL_SYNC_INTERVAL`` (24 h): only a full sync
-sees a renamed course, edited question text with an unchanged question count, or new students
-without graded work.
-
-A Canvas failure in step 1 raises before anything is written, so previous summaries stay intact
-and the job fails with Canvas' error message as the reason.
-
-Everything is stored for the Canvas host the job was queued for (``knowgap.core.tenancy``): the
-host of the instructor who asked for it, whose token reads Canvas.
+Everything is stored for the Canvas host ``db`` is scoped to (``knowgap.core.tenancy``).
 """
 from __future__ import annotations
 
-import datetime as dt
-import logging
+import functools
 
 from achieveup.insights import ingest as insights
-from achieveup.mastery import calc, service as mastery
+from achieveup.mastery import calc
 from achieveup.mastery import store
 from achieveup.sync import new_quizzes as nq_sync
-from knowgap.canvas import quiz_sources, results
-from knowgap.core.errors import AppError, BadRequest
+from knowgap.canvas import results
 from knowgap.core.tenancy import key, where
-
-log = logging.getLogger("achieveup.sync")
-
-JOB_KIND = "achieveup_course_sync"
-SYNC_TIMEOUT_SECONDS = 900
-#: A sync is full (everything re-read from Canvas) when the last full one is older than this;
-#: in between, syncs are incremental (see the module docstring).
-FULL_SYNC_INTERVAL = dt.timedelta(hours=24)
-#: The course fields kept in the sync state for incremental syncs (not the syllabus body).
-COURSE_RECORD_FIELDS = ("id", "name", "course_code", "total_students", "workflow_state")
 
 
 def _num(value):
@@ -147,22 +101,57 @@ def result_docs(db, course_id: str, results) -> list[dict]:
     """One stored row per ``QuestionResult`` (course, student, quiz, question, attempt)."""
     out = []
     scope = where(db, course_id=course_id)
+    result_id = store.result_ids(db, course_id)
     for r in results:
-        rid = store.result_id(db, course_id, r.student_id, r.quiz_id, r.question_id, r.attempt)
-        out.append({"_id": rid, **scope, "student_id": r.student_id,
+        out.append({"_id": result_id(r.student_id, r.quiz_id, r.question_id, r.attempt),
+                    **scope, "student_id": r.student_id,
                     "quiz_id": r.quiz_id, "question_id": r.question_id, "attempt": r.attempt,
-                    "graded_at": r.graded_at, "credit": r.credit, "points": r.points,
-                    "points_possible": r.points_possible, "correct": r.correct,
-                    "source": r.source, "answer_ids": list(r.answer_ids), "note": r.note})
+                    "graded_at": _graded_at(r.graded_at), "credit": r.credit,
+                    "points": r.points, "points_possible": r.points_possible,
+                    "correct": r.correct, "source": r.source, "answer_ids": list(r.answer_ids),
+                    "note": r.note})
     return out
+
+
+_times: dict = {}
+
+
+def _graded_at(value):
+    """Canvas' ISO time as a date (millisecond precision, as stored); one parse per distinct
+    string (a quiz attempt's answers share it)."""
+    if value is None or not isinstance(value, str):
+        return value
+    parsed = _times.get(value)
+    if parsed is None:
+        if len(_times) > 100_000:
+            _times.clear()
+        parsed = store.parse_time(value)
+        if parsed is not None:
+            parsed = parsed.replace(microsecond=parsed.microsecond // 1000 * 1000)
+        parsed = _times[value] = parsed if parsed is not None else value
+    return parsed
 
 
 _COMPARED = ("graded_at", "credit", "points", "points_possible", "correct", "source",
              "answer_ids", "note")
 
 
+def _answer_row(r: dict) -> tuple:
+    """The answer as ``store.ANSWER_FIELDS`` (``graded_at`` as ``store.iso`` writes it, the
+    same text a stored evidence document gives back)."""
+    return (r["quiz_id"], r["question_id"], r["attempt"], _iso(r.get("graded_at")),
+            r.get("credit"), r.get("points_possible"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso(value) -> str | None:
+    """``store.iso`` of a (parsed) ``graded_at``; an attempt's answers share one."""
+    return store.iso(_graded_at(value))
+
+
 def store_results(db, course_id: str, rows: list[dict], now) -> tuple[dict, set]:
-    """Insert new rows, replace changed ones; returns (counts, students whose rows changed)."""
+    """Insert new rows, replace changed ones; returns (counts, students whose rows changed).
+    The changed students' evidence is written first (see the module docstring)."""
     collection = db[store.RESULTS]
     touched_students = sorted({r["student_id"] for r in rows})
     existing = {d["_id"]: d for d in store.fetch_all(
@@ -174,34 +163,31 @@ def store_results(db, course_id: str, rows: list[dict], now) -> tuple[dict, set]
             new.append({**r, "stored_at": now})
         elif any(old.get(k) != r.get(k) for k in _COMPARED):
             changed.append({**r, "stored_at": now})
-    inserted, dups = store.insert_new(collection, new)
-    for doc in changed + [d for d in new if d["_id"] in set(dups)]:
-        collection.replace_one({"_id": doc["_id"]}, doc, upsert=True)
     dirty = {d["student_id"] for d in new} | {d["student_id"] for d in changed}
+    write_evidence(db, course_id, new + changed, now)
+    inserted, dups = store.insert_new(collection, new)
+    dup_ids = set(dups)
+    store.replace_many(collection, changed + [d for d in new if d["_id"] in dup_ids])
     return {"results_new": inserted, "results_changed": len(changed),
             "results_unchanged": len(rows) - len(new) - len(changed)}, dirty
 
 
-def rebuild_evidence(db, course_id: str, student_ids, now) -> int:
-    """Rewrite the packed evidence of ``student_ids`` from their stored result rows."""
-    student_ids = sorted(student_ids)
-    if not student_ids:
+def write_evidence(db, course_id: str, rows: list[dict], now) -> int:
+    """Merge new and changed result rows into their students' stored answers (by quiz,
+    question and attempt) and store those students' evidence; returns the students."""
+    if not rows:
         return 0
-    rows = store.fetch_all(db[store.RESULTS],
-                           where(db, course_id=course_id, student_id={"$in": student_ids}),
-                           {"_id": 0, "student_id": 1, "quiz_id": 1, "question_id": 1,
-                            "attempt": 1, "graded_at": 1, "credit": 1, "points_possible": 1})
-    packed: dict = {sid: [] for sid in student_ids}
+    answers = store.course_answers(db, course_id)
+    merged: dict = {}
     for r in rows:
-        packed.setdefault(r["student_id"], []).append(
-            [r["quiz_id"], r["question_id"], r["attempt"], store.iso(r.get("graded_at")),
-             r.get("credit"), r.get("points_possible")])
-    docs = [{"_id": store.summary_id(db, course_id, sid),
-             **where(db, course_id=course_id, student_id=sid), "count": len(items),
-             "packed": store.pack_evidence(sorted(items, key=lambda x: (x[0], x[1], x[2]))),
-             "updated_at": now}
-            for sid, items in packed.items()]
-    return store.replace_many(db[store.EVIDENCE], docs)
+        sid = r["student_id"]
+        if sid not in merged:
+            merged[sid] = {(a[0], a[1], a[2]): a for a in answers.get(sid, ())}
+        row = _answer_row(r)
+        merged[sid][row[:3]] = row
+    store.write_answers(db, course_id, {sid: list(by_key.values())
+                                        for sid, by_key in merged.items()}, now, base=answers)
+    return len(merged)
 
 
 def store_snapshot(db, course_id: str, snap, now) -> dict:
@@ -215,7 +201,7 @@ def store_snapshot(db, course_id: str, snap, now) -> dict:
     nq_sync.apply_unlisted(db, course_id, states, {d["quiz_id"] for d in quizzes})
     rows = result_docs(db, course_id, snap.results())
     counts, dirty = store_results(db, course_id, rows, now)
-    counts["evidence_rebuilt"] = rebuild_evidence(db, course_id, dirty, now)
+    counts["evidence_rebuilt"] = len(dirty)
     counts["item_responses_written"] = insights.update_item_responses(
         db, course_id, rows, now, full=not snap.incremental)
     counts["quiz_submissions_written"] = insights.store_quiz_submissions(
@@ -223,196 +209,3 @@ def store_snapshot(db, course_id: str, snap, now) -> dict:
     counts.update(quizzes=len(quizzes), questions=len(questions), students=len(students),
                   submissions=len(snap.submissions or []))
     return counts
-
-
-# ------------------------------------------------------------------ incremental state
-
-#: Quiz fields kept per quiz in the sync state; a superset of what ``quiz_signature`` reads.
-SIGNATURE_FIELDS = ("question_count", "points_possible", "published", "version_number",
-                    "updated_at")
-
-
-def course_record(course) -> dict:
-    course = course if isinstance(course, dict) else {}
-    return {k: course.get(k) for k in COURSE_RECORD_FIELDS if k in course}
-
-
-def quiz_signatures(snap) -> list[dict]:
-    """``{"id": raw quiz id, <signature fields>}`` for every quiz whose questions were stored."""
-    return [{"id": q.get("id"), **{k: q.get(k) for k in SIGNATURE_FIELDS}}
-            for q in snap.quizzes or [] if q.get("id") in (snap.questions or {})]
-
-
-def _aware(value):
-    if isinstance(value, dt.datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value if isinstance(value, dt.datetime) else None
-
-
-def needs_full_sync(state: dict, now, *, full: bool = False) -> bool:
-    if full or not state.get("graded_since"):
-        return True
-    if not isinstance(state.get("course_record"), dict) or not isinstance(
-            state.get("quiz_signatures"), list):
-        return True
-    last_full = _aware(state.get("last_full_sync_at"))
-    return last_full is None or now - last_full >= FULL_SYNC_INTERVAL
-
-
-def _raw_user_id(doc: dict):
-    raw = doc.get("canvas_user_id")
-    if raw is not None:
-        return raw
-    sid = doc.get("student_id")
-    return int(sid) if isinstance(sid, str) and sid.isdigit() else sid
-
-
-def previous_snapshot(db, course_id: str, state: dict):
-    """The last successful sync's snapshot, rebuilt from the stored questions, students and
-    the sync state (see the module docstring); ``None`` when the state cannot support it."""
-    from knowgap.canvas.snapshot import CourseSnapshot
-
-    if not isinstance(state.get("course_record"), dict) or not isinstance(
-            state.get("quiz_signatures"), list):
-        return None
-    by_quiz: dict = {}
-    for q in store.fetch_all(db[store.QUESTIONS], where(db, course_id=course_id),
-                             {"_id": 0, "quiz_id": 1, "question_id": 1, "question_name": 1,
-                              "question_type": 1, "question_text": 1, "points_possible": 1,
-                              "position": 1, "answers": 1, "entry_ids": 1}):
-        by_quiz.setdefault(str(q.get("quiz_id")), []).append(
-            {"id": q.get("question_id"), "quiz_id": q.get("quiz_id"),
-             "question_name": q.get("question_name"), "question_type": q.get("question_type"),
-             "question_text": q.get("question_text"),
-             "points_possible": q.get("points_possible"), "position": q.get("position"),
-             "answers": insights.classic_answers(q.get("answers")),
-             "entry_ids": q.get("entry_ids") or []})
-    quizzes, questions = [], {}
-    for sig in state["quiz_signatures"]:
-        if not isinstance(sig, dict) or sig.get("id") is None:
-            continue
-        quizzes.append(dict(sig))
-        items = by_quiz.get(str(sig["id"]), [])
-        if items or not sig.get("question_count"):
-            # a quiz that should have questions but has none stored is left out: re-fetched
-            questions[sig["id"]] = sorted(items, key=lambda x: (
-                x.get("position") if isinstance(x.get("position"), (int, float)) else 0,
-                str(x.get("id"))))
-    students = []
-    for d in store.fetch_all(db[store.STUDENTS], where(db, course_id=course_id)):
-        uid = _raw_user_id(d)
-        students.append({"user_id": uid, "type": "StudentEnrollment",
-                         "user": {"id": uid, "name": d.get("name"),
-                                  "sortable_name": d.get("sortable_name"),
-                                  "email": d.get("email")},
-                         "grades": {"current_score": d.get("current_score"),
-                                    "final_score": d.get("final_score")}})
-    students.sort(key=lambda e: str(e["user_id"]))
-    return CourseSnapshot(course_id=course_id, course=dict(state["course_record"]),
-                          quizzes=quizzes, questions=questions, students=students,
-                          submissions=[], graded_since=state.get("graded_since"))
-
-
-# ------------------------------------------------------------------ the job
-
-def _user_token(services, user_id: str) -> tuple[dict, str]:
-    """The instructor and their Canvas token; their Canvas must be the job's (``services.db``
-    is scoped to the host the job was queued for)."""
-    from achieveup.auth import store as auth_store
-
-    user = auth_store.find_by_id(services.db, user_id)
-    if user is None:
-        raise BadRequest("The instructor who started this sync no longer exists.",
-                         error="user_missing")
-    stored = user.get("canvas_token_enc")
-    if not stored:
-        raise BadRequest("Add your Canvas API token in Settings first.",
-                         error="canvas_token_missing")
-    if auth_store.user_host(user, services.config) != services.db.canvas_host:
-        raise BadRequest("Your Canvas account now belongs to another Canvas than this course's. "
-                         "Start the sync again.", error="canvas_host_changed")
-    return user, services.cipher.decrypt(stored, owner=str(user["_id"]))
-
-
-def run_course_sync(services, course_id: str, user_id: str, *, full: bool = False,
-                    report=None) -> dict:
-    """Sync ``course_id`` of the Canvas host ``services.db`` is scoped to."""
-    from knowgap.canvas.gateway import CanvasGateway
-    from knowgap.canvas.snapshot import fetch_course_snapshot
-
-    report = report or (lambda **_: None)
-    db, config = services.db, services.config
-    course_id = str(course_id)
-    user, token = _user_token(services, user_id)
-    gateway = CanvasGateway(services, token, base_url=user.get("canvas_base_url"))
-    state = store.sync_state(db, course_id)
-    previous = None
-    if not needs_full_sync(state, store.utcnow(), full=full):
-        previous = previous_snapshot(db, course_id, state)
-    since = state.get("graded_since") if previous is not None else None
-
-    def on_progress(fraction):
-        report(progress=0.05 + 0.55 * fraction)
-
-    report(progress=0.02)
-    snap = gateway.run(lambda client: fetch_course_snapshot(
-        client, course_id, graded_since=since, on_progress=on_progress, previous=previous,
-        report_wait=config.canvas_report_wait_seconds,
-        pending_reports=quiz_sources.remembered(state.get("pending_reports"))),
-        timeout=SYNC_TIMEOUT_SECONDS)
-    now = store.utcnow()
-    counts = store_snapshot(db, course_id, snap, now)
-    counts.update(incremental=int(bool(snap.incremental)), canvas_requests=snap.requests,
-                  **nq_sync.report_counts(snap))
-    for note in nq_sync.report_notes(db, course_id, snap):
-        report(error=note)
-    report(progress=0.7, counts=counts)
-
-    course = snap.course or {}
-    course_name = course.get("name") or state.get("course_name")
-    summaries, awarded = mastery.recompute_course(db, config, course_id, now,
-                                                  course_name=course_name, refit=True,
-                                                  counts=counts)
-    counts["students_with_mastery"] = len(summaries)
-    counts["badges_awarded"] = len(awarded)
-    # the cursor and the incremental state move together, and only after a successful sync
-    fields = {"course_name": course_name,
-              "course_code": course.get("course_code") or state.get("course_code"),
-              "graded_since": snap.next_graded_since or since, "last_synced_at": now,
-              "last_synced_by": str(user["_id"]), "last_counts": counts,
-              "course_record": course_record(course), "quiz_signatures": quiz_signatures(snap),
-              "pending_reports": snap.report_outcome.pending_entries()}
-    if not snap.incremental:
-        fields["last_full_sync_at"] = now
-    store.save_sync_state(db, course_id, fields)
-    report(progress=1.0, counts=counts)
-    return counts
-
-
-def handle_course_sync(services, job, report) -> dict:
-    payload = job.get("payload") or {}
-    try:
-        return run_course_sync(services.scoped(job["canvas_host"]), payload["course_id"],
-                               payload["user_id"], full=bool(payload.get("full")),
-                               report=report)
-    except AppError as exc:
-        log.warning("AchieveUp sync of course %s failed: %s", payload.get("course_id"),
-                    exc.message)
-        raise
-
-
-def enqueue_sync(db, course_id: str, user_id: str, *, full: bool = False):
-    """Queue the sync of ``course_id`` of ``db``'s Canvas host (one active per course)."""
-    from knowgap.jobs.queue import enqueue
-
-    return enqueue(db, JOB_KIND, str(course_id),
-                   {"course_id": str(course_id), "user_id": user_id, "full": full})
-
-
-def _register() -> None:
-    from knowgap.jobs.worker import register_handler
-
-    register_handler(JOB_KIND, handle_course_sync)
-
-
-_register()

@@ -1,12 +1,13 @@
 """The job worker: claims jobs from the queue and runs the handler registered for their kind.
 
 With the embedded database it runs as a thread inside the web process (the data lives
-there); in production it is the ``worker`` process of the Procfile
-(``python -m knowgap.jobs.worker``), and any number of them can share the queue.
+there); in production it is the ``worker`` process of the Procfile (``python -m knowgap.jobs``,
+``knowgap/jobs/__main__.py``), and any number of them can share the queue. Either way the
+caller builds the Flask app and hands it to :class:`Worker`: this module never imports the app
+factory.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
@@ -153,16 +154,3 @@ def run_pending(app: Flask, max_jobs: int | None = None) -> int:
     while (max_jobs is None or ran < max_jobs) and worker.run_once():
         ran += 1
     return ran
-
-
-def main() -> None:  # pragma: no cover - process entry point
-    from config import load_config
-    from knowgap.app import create_app
-
-    app = create_app(load_config(run_worker_thread=False))
-    Worker(app).run_forever()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    with contextlib.suppress(KeyboardInterrupt):
-        main()

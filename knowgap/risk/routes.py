@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
+from achieveup import pipeline
 from knowgap.core.errors import BadRequest
 from knowgap.core.schemas import path_id
 from knowgap.core.extensions import limit_from_config
@@ -30,8 +31,8 @@ def get_risk(body):
     enabled = service.risk_enabled(svc.db, body["course_id"])
     if not enabled and not caller.is_instructor:
         return {"risk_level": None, "risk_index": None, "factors": [], "enabled": False}
-    result = service.risk_for_student(svc, caller.canvas(svc.config), body["course_id"],
-                                      student_id)
+    result = pipeline.student_risk(svc.db, caller.canvas(svc.config), body["course_id"],
+                                   student_id)
     return {**result, "enabled": enabled}
 
 

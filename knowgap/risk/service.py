@@ -5,15 +5,16 @@ Inputs (each optional; ``calc`` renormalizes over what exists):
 - the last five graded results: the student's graded submissions, ``score / points_possible``
   ordered by ``graded_at`` (points from ``include[]=assignment`` or, failing that, the quiz
   list's ``points_possible`` by ``assignment_id``);
-- AchieveUp skill mastery average, read-only from ``AchieveUp_Student_Mastery`` when present;
-- the AchieveUp engagement index (``achieveup.insights``), read-only from what the AchieveUp
-  sync stored, when the course has any.
+- the student's AchieveUp skill mastery average and engagement index, when AchieveUp has them:
+  handed in by the caller (the course pipeline, ``achieveup.pipeline.student_risk``, reads
+  them from what AchieveUp stored); this module imports nothing of AchieveUp.
 
-``risk_for_student(services, gateway_or_data, course_id, student_id)`` is the entry point
-AchieveUp can call: pass a ``CanvasGateway``/``CanvasAccess`` (anything with
+``risk_for_student(gateway_or_data, course_id, student_id, skill_mastery=, engagement=)``:
+pass a ``CanvasGateway``/``CanvasAccess`` (anything with
 ``run(async fn(client))``) to fetch from Canvas, or a mapping with already known inputs
 (``current_score``, ``recent_results`` [(graded_at, percentage)] or ``submissions`` +
-``points_by_assignment``, optional ``skill_mastery`` and ``engagement``).
+``points_by_assignment``, optional ``skill_mastery`` and ``engagement``, which win over the
+keyword arguments).
 
 The per-course display toggle lives in ``knowgap_risk_toggle`` {canvas_host, course_id, enabled,
 updated_by, updated_at}. Default: **on** (friendlier: a new course shows risk without setup;
@@ -49,24 +50,6 @@ def set_risk_enabled(db, course_id: str, enabled: bool, by: str) -> None:
 
 
 # ------------------------------------------------------------------ inputs
-def skill_mastery_average(db, course_id: str, student_id: str) -> float | None:
-    """Mean of the student's AchieveUp skill scores (0–100) over the skills with evidence;
-    None when AchieveUp has no summary for the student (read-only)."""
-    from achieveup.mastery.service import packed_skills, summary_of
-
-    doc = summary_of(db, str(course_id), str(student_id))
-    values = [float(entry["score"]) for entry in (packed_skills(doc) if doc else [])
-              if entry.get("evidence_count") and isinstance(entry.get("score"), (int, float))]
-    return sum(values) / len(values) if values else None
-
-
-def engagement_index(db, course_id: str, student_id: str) -> float | None:
-    """The student's AchieveUp engagement index (0–100), None without AchieveUp data."""
-    from achieveup.insights.service import student_engagement
-
-    return student_engagement(db, str(course_id), str(student_id))["index"]
-
-
 def results_from_submissions(submissions, points_by_assignment: Mapping | None = None) -> list:
     """[(graded_at, percentage)] of graded, scored submissions with known points possible."""
     points_by_assignment = points_by_assignment or {}
@@ -117,7 +100,9 @@ def fetch_risk_inputs(gateway, course_id: str, student_id: str) -> dict:
 
 
 # ------------------------------------------------------------------ entry point
-def risk_for_student(services, gateway_or_data, course_id, student_id) -> dict:
+def risk_for_student(gateway_or_data, course_id, student_id, *,
+                     skill_mastery: float | None = None,
+                     engagement: float | None = None) -> dict:
     """``{risk_level, risk_index, factors}`` for one student (see module docstring)."""
     if isinstance(gateway_or_data, Mapping):
         data = dict(gateway_or_data)
@@ -130,14 +115,12 @@ def risk_for_student(services, gateway_or_data, course_id, student_id) -> dict:
     if recent is None:
         recent = results_from_submissions(data.get("submissions"),
                                           data.get("points_by_assignment"))
-    mastery = data.get("skill_mastery")
-    if mastery is None:
-        mastery = skill_mastery_average(services.db, course_id, student_id)
-    engagement = data.get("engagement")
-    if engagement is None:
-        engagement = engagement_index(services.db, course_id, student_id)
+    if data.get("skill_mastery") is not None:
+        skill_mastery = data["skill_mastery"]
+    if data.get("engagement") is not None:
+        engagement = data["engagement"]
     return compute_risk(current_score=data.get("current_score"), recent_results=recent,
-                        skill_mastery=mastery, engagement=engagement).to_dict()
+                        skill_mastery=skill_mastery, engagement=engagement).to_dict()
 
 
 # ------------------------------------------------------------------ support videos

@@ -249,9 +249,11 @@ class SandboxServer:
     def reset_counters(self) -> None:
         self.state.reset_counters()
 
-    def start(self) -> "SandboxServer":
+    def start(self, timeout: float = 10.0) -> "SandboxServer":
+        """``timeout``: seconds the server may take to build its pages (a large world on a
+        busy machine needs more than the default)."""
         if not self._runtime.running:
-            self._runtime.start(self._setup)
+            self._runtime.start(self._setup, timeout)
         return self
 
     async def _setup(self) -> None:
