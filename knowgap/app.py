@@ -35,6 +35,7 @@ BLUEPRINTS = [
     "achieveup.exchange.routes:blp",
     "achieveup.insights.routes:blp",
     "achieveup.settings.routes:blp",
+    "knowgap.xapi.routes:blp",
 ]
 
 

@@ -35,9 +35,11 @@ from achieveup.mastery import store as mastery_store
 from achieveup.skills import store
 from knowgap.core.clock import iso
 from knowgap.core.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
+from knowgap.core.services import services
 
 log = logging.getLogger(__name__)
 from knowgap.topics.text import normalize_question_text
+from knowgap.xapi import stage as xapi
 
 IMPORT_SUFFIX = "imported"
 
@@ -141,6 +143,8 @@ def _skills_changed(db, course_id: str) -> None:
     except ServiceUnavailable:
         log.info("course %s is being recomputed: badges of removed skills are revoked; the "
                  "mastery summaries list them as revoked after the next recompute", course_id)
+    config = services().config
+    xapi.course_changed(db, config, xapi.canvas_host_of(config.canvas_base_url), course_id)
 
 
 def _same_skills(a: list[str], b: list[str]) -> bool:

@@ -56,6 +56,7 @@ from achieveup.mastery import calc, service as mastery
 from achieveup.mastery import store
 from knowgap.canvas import quiz_sources, results
 from knowgap.core.errors import AppError, BadRequest
+from knowgap.xapi import stage as xapi
 
 log = logging.getLogger("achieveup.sync")
 
@@ -370,6 +371,9 @@ def run_course_sync(services, course_id: str, user_id: str, *, full: bool = Fals
     if not snap.incremental:
         fields["last_full_sync_at"] = now
     db[store.SYNC_STATE].update_one({"_id": course_id}, {"$set": fields}, upsert=True)
+    xapi.course_updated(db, config, xapi.canvas_host_of(user.get("canvas_base_url")
+                                                        or config.canvas_base_url),
+                        course_id, summaries=summaries, now=now)
     report(progress=1.0, counts=counts)
     return counts
 

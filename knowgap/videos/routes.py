@@ -81,7 +81,8 @@ def set_video_watched(body):
     caller = identify(body, body["course_id"])
     require_self(caller, body["student_id"])
     return service.set_watched(services(), body["course_id"], caller.user_id,
-                               body["video_link"], body["watched"])
+                               body["video_link"], body["watched"],
+                               canvas_base_url=caller.base_url)
 
 
 @blp.route("/vote-video", methods=["POST"])

@@ -16,6 +16,7 @@ from knowgap.topics.pipeline import generate_course_content, video_status_note
 from knowgap.videos import store as vstore
 from knowgap.videos import youtube
 from knowgap.videos.youtube import YouTubeError
+from knowgap.xapi import stage as xapi
 
 PUBLIC_VIDEO_KEYS = ("title", "link", "channel", "thumbnail")
 LAZY_RETRY = dt.timedelta(minutes=10)
@@ -147,9 +148,13 @@ def remove_override(svc, question: dict, by: str) -> dict:
 
 
 # ------------------------------------------------------------------ watched and votes
-def set_watched(svc, course_id: str, student_id: str, link: str, watched: bool) -> dict:
+def set_watched(svc, course_id: str, student_id: str, link: str, watched: bool, *,
+                canvas_base_url: str | None = None) -> dict:
     link = canonical_link(link)
     vstore.set_watched(svc.db, course_id, student_id, link, watched)
+    if watched:
+        xapi.video_watched(svc.db, svc.config, xapi.canvas_host_of(
+            canvas_base_url or svc.config.canvas_base_url), course_id, student_id, link)
     return {"status": "success", "video_link": link, "watched": bool(watched)}
 
 

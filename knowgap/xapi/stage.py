@@ -1,0 +1,134 @@
+"""Where the rest of the product hands events to xAPI: one call per kind of change.
+
+* ``course_updated`` — after a course update (the AchieveUp sync) stored its results and
+  replaced its mastery summaries and badges: the skill changes are derived right here from the
+  summaries it hands over (a cheap comparison with the per-student record of what was sent),
+  everything else later by the delivery job from the stored rows; the job is queued.
+* ``course_changed`` — something stored outside a course update (badges revoked when a matrix
+  lost a skill): the delivery job derives it.
+* ``video_watched`` — a student marked a KnowGap video watched.
+* ``tutor_session`` — the extension point for the tutor (issue 20): a finished tutoring
+  session about a missed question becomes an ``interacted`` statement.
+
+This module imports nothing of mastery, badges or insights: it receives what it needs (the
+summaries' plain per-skill entries), so it can become one more stage of the course pipeline.
+Every call costs a dictionary lookup when xAPI is off (no ``XAPI_LRS_URL``, or the course's
+instructor has not turned it on) and never raises into its caller: a failure here is logged and
+the next course update derives the same changes again.
+"""
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from knowgap.core.clock import iso, utcnow
+from knowgap.xapi import delivery, derive, store
+from knowgap.xapi.statements import statement_id
+
+log = logging.getLogger("knowgap.xapi")
+
+
+def canvas_host_of(base_url: str) -> str:
+    """``host[:port]`` of a Canvas base URL (the tenant key; default ports left out)."""
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower().rstrip(".")
+    netloc = f"[{host}]" if ":" in host else host
+    default = 443 if parts.scheme == "https" else 80
+    if parts.port is not None and parts.port != default:
+        netloc += f":{parts.port}"
+    return netloc
+
+
+def _enabled(db, config, canvas_host: str, course_id: str) -> bool:
+    if not delivery.configured(config):
+        return False
+    return delivery.course_enabled(config, store.course_doc(db, canvas_host, course_id))
+
+
+def course_updated(db, config, canvas_host: str, course_id: str, *, summaries: list[dict],
+                   now=None) -> dict | None:
+    """A course update finished at ``now``: derive its skill changes from ``summaries`` (each
+    ``{student_id, skills: [{skill, score, level, mastered, p_mastery, model, evidence}]}``),
+    mark its stored changes for the delivery job and queue it. Returns counts, or None when
+    xAPI is off for the course."""
+    course_id = str(course_id)
+    try:
+        if not _enabled(db, config, canvas_host, course_id):
+            return None
+        now = now or utcnow()
+        states = store.states(db, store.SKILL_STATE, canvas_host, course_id)
+        events, changed = derive.skill_events(canvas_host, course_id, summaries, states, now,
+                                              delivery.emails_of(db, config, course_id))
+        if events:
+            store.add_batches(db, delivery.make_batches(canvas_host, course_id, "skills",
+                                                        events, config.xapi_batch_size, now))
+        if changed:
+            for sid, fields in changed.items():
+                states[sid] = store.state_doc(canvas_host, course_id, sid, **fields)
+            store.save_states(db, store.SKILL_STATE, canvas_host, course_id,
+                              list(states.values()), now)
+        store.mark_pending(db, canvas_host, course_id, now)
+        job_id = delivery.enqueue(db, canvas_host, course_id)
+        return {"skill_statements": len(events), "job_id": job_id}
+    except Exception:  # noqa: BLE001 - xAPI must never fail the course update itself
+        log.exception("xAPI: could not record the update of course %s|%s; the next update "
+                      "derives it again", canvas_host, course_id)
+        return None
+
+
+def course_changed(db, config, canvas_host: str, course_id: str, *, now=None) -> None:
+    """Stored changes outside a course update (badge revocations) are ready to derive."""
+    try:
+        if _enabled(db, config, canvas_host, str(course_id)):
+            store.mark_pending(db, canvas_host, str(course_id), now or utcnow())
+            delivery.enqueue(db, canvas_host, str(course_id))
+    except Exception:  # noqa: BLE001
+        log.exception("xAPI: could not record a change of course %s|%s", canvas_host,
+                      course_id)
+
+
+def _single_event(db, config, canvas_host: str, course_id: str, event: dict, now) -> bool:
+    """One event in its own batch (``_id`` from the statement id, so repeating the action
+    adds nothing), then a delivery run."""
+    course_id = str(course_id)
+    try:
+        if not _enabled(db, config, canvas_host, course_id):
+            return False
+        emails = delivery.emails_of(db, config, course_id) or {}
+        event = {**event, "course_id": course_id, "at": iso(now),
+                 "email": emails.get(str(event["student_id"]))}
+        event = {k: v for k, v in event.items() if v is not None}
+        batch = store.batch_doc(canvas_host, course_id,
+                                store.key(canvas_host, course_id, event["kind"], event["id"]),
+                                [event], now)
+        if store.add_batches(db, [batch]):
+            store.set_has_work(db, canvas_host, course_id)
+            delivery.enqueue(db, canvas_host, course_id)
+        return True
+    except Exception:  # noqa: BLE001
+        log.exception("xAPI: could not record a %s event of course %s|%s", event.get("kind"),
+                      canvas_host, course_id)
+        return False
+
+
+def video_watched(db, config, canvas_host: str, course_id: str, student_id: str, link: str, *,
+                  title: str | None = None, now=None) -> bool:
+    """A student marked a video watched (once per student, course and video)."""
+    now = now or utcnow()
+    event = {"kind": "watched", "student_id": str(student_id), "video": link, "title": title,
+             "id": statement_id(canvas_host, course_id, student_id, "video", link)}
+    return _single_event(db, config, canvas_host, course_id, event, now)
+
+
+def tutor_session(db, config, canvas_host: str, course_id: str, student_id: str,
+                  session_id: str, *, quiz_id: str | None = None,
+                  question_id: str | None = None, question_name: str | None = None,
+                  messages: int | None = None, now=None) -> bool:
+    """Extension point for the tutor: call when a tutoring session about a missed question
+    ends (one statement per session id)."""
+    now = now or utcnow()
+    event = {"kind": "tutored", "student_id": str(student_id), "session_id": str(session_id),
+             "quiz_id": quiz_id, "question_id": question_id, "question_name": question_name,
+             "messages": messages,
+             "id": statement_id(canvas_host, course_id, student_id, "tutor", session_id)}
+    return _single_event(db, config, canvas_host, course_id, event, now)

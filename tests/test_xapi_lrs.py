@@ -1,0 +1,220 @@
+"""xAPI end to end: a course synced from the Canvas sandbox appears in a real LRS (ralph-malph,
+file-system backend, ``tests/lrs``) as valid statements, read back through the LRS's own
+``GET /xAPI/statements`` with its ``more`` pagination; an LRS that dies mid-delivery and comes
+back ends with every statement exactly once.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import Counter
+
+import pytest
+
+from achieveup.mastery import store as records
+from knowgap.jobs.worker import run_pending
+from knowgap.xapi import delivery, derive, schema, statements, store
+from knowgap.xapi.stage import canvas_host_of
+from tests.conftest import canvas_settings, make_config
+
+COURSE = "101"
+SKILLS = ["Cells", "Energy", "Genetics"]
+ADL = "http://adlnet.gov/expapi/verbs/"
+_emails = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def lrs(tmp_path_factory):
+    from tests.lrs import RalphLRS
+
+    server = RalphLRS(tmp_path_factory.mktemp("lrs"), max_page=100).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def account(lrs):
+    if not lrs.running:                   # a test that stopped it must not break the next one
+        lrs.start()
+    return lrs.account()
+
+
+@pytest.fixture
+def config(sandbox, account):
+    return make_config(**canvas_settings(sandbox), **account.settings, xapi_batch_size=100)
+
+
+def signup(client, token="teacher-token"):
+    body = {"name": "T User", "email": f"x{next(_emails)}@example.edu",
+            "password": "Correct horse battery 9", "canvasApiToken": token}
+    r = client.post("/auth/signup", json=body)
+    assert r.status_code == 201, r.get_json()
+    return {"Authorization": f"Bearer {r.get_json()['token']}"}
+
+
+@pytest.fixture
+def teacher(client):
+    return signup(client)
+
+
+def map_skills(client, app, teacher, world, course=COURSE):
+    r = client.post("/achieveup/matrix/create", headers=teacher,
+                    json={"course_id": course, "matrix_name": "Core", "skills": SKILLS})
+    assert r.status_code == 201, r.get_json()
+    db = app.extensions["knowgap"].db
+    i = 0
+    for quiz in world.course_quizzes(int(course)):
+        for q in world.questions[quiz.id]:
+            db[records.QUESTION_SKILLS].insert_one({"course_id": course, "question_id": str(q.id),
+                                                    "quiz_id": str(quiz.id),
+                                                    "skills": [SKILLS[i % 3]]})
+            i += 1
+    return db
+
+
+def sync(client, app, teacher, course=COURSE, *, run=True):
+    r = client.post(f"/achieveup/instructor/course/{course}/force-sync", headers=teacher)
+    assert r.status_code == 202, r.get_json()
+    if run:
+        run_pending(app)
+    return r.get_json()["job_id"]
+
+
+def enable(client, teacher, course=COURSE, on=True):
+    r = client.put(f"/achieveup/instructor/courses/{course}/xapi", headers=teacher,
+                   json={"enabled": on})
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def delivery_status(client, teacher, course=COURSE):
+    r = client.get(f"/achieveup/instructor/courses/{course}/xapi", headers=teacher)
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def expected_ids(db, host, course=COURSE) -> dict[str, str]:
+    """Statement id -> verb name of everything the stored data says happened, computed here
+    from the stored rows and badges (not from the outbox)."""
+    out = {}
+    attempts = set()
+    for r in db[records.RESULTS].find({"course_id": course}):
+        if r.get("credit") is None:
+            continue
+        out[statements.statement_id(host, course, r["student_id"], r["quiz_id"],
+                                    r["question_id"], r["attempt"])] = "answered"
+        attempts.add((r["student_id"], r["quiz_id"], r["attempt"]))
+    for sid, quiz, attempt in attempts:
+        out[statements.statement_id(host, course, sid, quiz, "attempt", attempt)] = "completed"
+    for b in db[records.BADGES].find({"course_id": course}):
+        out[derive.badge_earned_id(host, course, b)] = "earned"
+    return out
+
+
+def test_course_sync_appears_in_the_lrs_as_valid_statements(client, app, teacher,
+                                                             canvas_world, account, sandbox):
+    db = map_skills(client, app, teacher, canvas_world)
+    status = enable(client, teacher)
+    assert status["enabled"] and status["configured"] and status["lrs"].startswith("http://")
+    sync(client, app, teacher)
+    run_pending(app)                                   # the delivery job the sync queued
+    host = canvas_host_of(sandbox.base_url)
+
+    got = account.statements()                         # through GET + more (pages of 100)
+    assert len(got) > 100, "pagination must have been followed"
+    ids = [s["id"] for s in got]
+    assert len(ids) == len(set(ids)), "a statement stored twice"
+    verbs = Counter(s["verb"]["id"].rsplit("/", 1)[-1] for s in got)
+    want = expected_ids(db, host)
+    by_id = {s["id"]: s for s in got}
+    missing = set(want) - set(by_id)
+    assert not missing, f"{len(missing)} expected statements not in the LRS"
+    assert verbs["answered"] == sum(1 for v in want.values() if v == "answered")
+    assert verbs["completed"] == sum(1 for v in want.values() if v == "completed")
+    assert verbs["earned"] == sum(1 for v in want.values() if v == "earned") > 0
+    assert verbs["progressed"] > 0 and verbs["mastered"] >= 0
+    students = {str(s) for s in canvas_world.student_ids(101)}
+    for s in got:
+        stored = {k: v for k, v in s.items() if k not in ("stored", "authority")}
+        assert schema.problems(stored) is None, s
+        assert s["actor"]["account"]["homePage"] == sandbox.base_url
+        assert s["actor"]["account"]["name"] in students and "mbox" not in s["actor"]
+        assert s["context"]["contextActivities"]["grouping"][0]["id"] == \
+            f"{sandbox.base_url}/courses/{COURSE}"
+
+    # one answer, checked field by field against its stored row
+    row = db[records.RESULTS].find_one({"course_id": COURSE, "credit": {"$ne": None}})
+    s = by_id[statements.statement_id(host, COURSE, row["student_id"], row["quiz_id"],
+                                      row["question_id"], row["attempt"])]
+    assert s["verb"]["id"] == ADL + "answered"
+    assert s["object"]["id"] == (f"{sandbox.base_url}/courses/{COURSE}/quizzes/"
+                                 f"{row['quiz_id']}/questions/{row['question_id']}")
+    assert s["object"]["definition"]["type"] == "http://adlnet.gov/expapi/activities/cmi.interaction"
+    assert s["result"]["success"] is (row["credit"] >= 1.0)
+    assert s["result"]["score"]["scaled"] == pytest.approx(row["credit"], abs=1e-4)
+    assert s["context"]["contextActivities"]["parent"][0]["id"].endswith(
+        f"/quizzes/{row['quiz_id']}")
+
+    status = delivery_status(client, teacher)
+    assert status["state"] == "idle" and status["statements"]["pending"] == 0
+    assert status["statements"]["delivered"] == len(got) and status["last_error"] is None
+
+    # a re-sync (nothing new in Canvas) makes no statement and no outbox batch
+    batches = db[store.OUTBOX].count_documents({})
+    sync(client, app, teacher)
+    run_pending(app)
+    assert db[store.OUTBOX].count_documents({}) == batches
+    assert len(account.statements()) == len(got)
+
+
+def test_lrs_outage_mid_delivery_loses_and_doubles_nothing(client, app, teacher, canvas_world,
+                                                          account, lrs, sandbox):
+    db = map_skills(client, app, teacher, canvas_world)
+    services = app.extensions["knowgap"]
+    config = services.config = services.config.with_overrides(xapi_batch_size=20)
+    sync(client, app, teacher)                         # xAPI still off: nothing recorded
+    assert db[store.OUTBOX].count_documents({}) == 0
+    enable(client, teacher)                            # on: what is stored gets sent
+    host = canvas_host_of(sandbox.base_url)
+    delivery.derive_stored(db, config, host, COURSE)
+    total = sum(d["count"] for d in db[store.OUTBOX].find({"state": "pending"}))
+    assert total > 200
+
+    # deliver in the background; kill the LRS once some (not all) statements are in
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(delivery.run(
+        db, config, host, COURSE, budget_seconds=None)))
+    thread.start()
+    deadline = time.monotonic() + 60
+    while len(account.stored_lines()) < 40 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    lrs.kill()
+    thread.join(timeout=120)
+    assert result.get("waiting") == 1, result
+    stored_before = len(account.stored_lines())
+    assert 0 < stored_before < total
+
+    status = delivery_status(client, teacher)
+    assert status["state"] == "waiting" and status["statements"]["pending"] > 0
+    assert status["last_error"].startswith("LRS unreachable") and status["next_attempt_at"]
+
+    # while the LRS is down, further runs wait and lose nothing
+    for doc in db[store.OUTBOX].find({"state": "pending"}):
+        db[store.OUTBOX].update_one({"_id": doc["_id"]},
+                                    {"$set": {"next_attempt_at": records.utcnow()}})
+    assert delivery.run(db, config, host, COURSE)["waiting"] == 1
+
+    lrs.start()
+    for doc in db[store.OUTBOX].find({"state": "pending"}):   # the backoff has passed
+        db[store.OUTBOX].update_one({"_id": doc["_id"]},
+                                    {"$set": {"next_attempt_at": records.utcnow()}})
+    db[store.COURSES].update_many({}, {"$set": {"next_attempt_at": records.utcnow()}})
+    assert delivery.enqueue_due(services, records.utcnow()) == 1   # the retry timer
+    run_pending(app)
+
+    got = account.statements()
+    ids = [s["id"] for s in got]
+    assert len(ids) == len(set(ids)) == total
+    assert set(expected_ids(db, host)) <= set(ids)
+    assert delivery_status(client, teacher)["state"] == "idle"
