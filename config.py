@@ -65,6 +65,7 @@ class Config:
     canvas_max_concurrency: int = 12
     canvas_max_retries: int = 5
     canvas_report_wait_seconds: float = 120.0
+    student_analysis_max_bytes: int = 25 * 1024 * 1024
 
     openai_api_key: str = ""
     openai_base_url: str = "https://api.openai.com/v1"
@@ -138,6 +139,7 @@ ENV_TABLE: dict[str, tuple[str, callable]] = {
     "CANVAS_MAX_CONCURRENCY": ("canvas_max_concurrency", int),
     "CANVAS_MAX_RETRIES": ("canvas_max_retries", int),
     "CANVAS_REPORT_WAIT_SECONDS": ("canvas_report_wait_seconds", float),
+    "STUDENT_ANALYSIS_MAX_BYTES": ("student_analysis_max_bytes", int),
     "OPENAI_API_KEY": ("openai_api_key", str),
     "OPENAI_BASE_URL": ("openai_base_url", str),
     "OPENAI_MODEL": ("openai_model", str),

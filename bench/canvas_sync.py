@@ -7,8 +7,12 @@ Quiz), ``--in-process`` (run the sandbox in this process instead of a child proc
 
 New Quizzes cost more requests: their per-item results come from a student analysis report
 (POST, a few Progress polls, the download and its redirect: about 6 requests per quiz, with
-pauses between polls), which runs alongside the Classic work. An unchanged re-sync asks for no
-report at all (no submission of the quiz was graded since the cursor).
+pauses between polls), which runs alongside the Classic work; each report is read in the shape
+real Canvas answers and checked against the quiz's items and graded submissions as they arrive
+(``knowgap.canvas.snapshot._judge_as_ready``), so that reading is part of the timed snapshot.
+An unchanged re-sync asks for no report at all (no submission of the quiz was graded since the
+cursor); a re-sync with new attempts also reads the complete submissions of the New Quizzes
+whose report it asks for (to check that no student is missing from it).
 
 Why the sandbox runs in a child process by default: the sandbox answers on one Python event loop
 (about 1 ms of CPU per 100-submission page now that rows are pre-serialised, see

@@ -173,6 +173,11 @@ MATRIX: dict[tuple[str, str], Entry] = {
         "/achieveup/instructor/course/101/force-sync", COURSE),
     ("GET", "/achieveup/jobs/<job_id>"): Entry(
         "/achieveup/jobs/{job}", COURSE, why="the job of an instructor of 101"),
+    ("POST", "/achieveup/instructor/course/<course_id>/new-quizzes/<quiz_id>/student-analysis"):
+        Entry("/achieveup/instructor/course/101/new-quizzes/nq-1/student-analysis",
+              access(instructor=422, admin=422),
+              why="role and course are checked first; this JSON body has no file (422). "
+                  "Uploads themselves: tests/test_new_quizzes.py"),
     ("GET", "/achieveup/instructor/dashboard"): Entry(
         "/achieveup/instructor/dashboard", access(other=OK, admin=(200, MISSING_TOKEN))),
     ("GET", "/achieveup/instructor/courses/<course_id>/student-analytics"): Entry(

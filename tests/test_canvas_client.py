@@ -333,3 +333,76 @@ def test_snapshot_failure_propagates_as_canvas_error(sandbox, cfg):
     sandbox.inject("401", count=1, path="/questions")
     with pytest.raises(CanvasTokenInvalid):
         call(cfg, lambda c: fetch_course_snapshot(c, COURSE))
+
+
+# ---------------------------------------------------------------- New Quizzes reports
+
+@pytest.fixture
+def nq(sandbox_factory):
+    """A New Quizzes course of its own (reports mutate the sandbox's report desk)."""
+    world = build_world([CourseSpec(301, "NQ", "NQ-1", 6, 2, 6, attempts=2, engine="new")],
+                        seed=5)
+    server = sandbox_factory(world)
+    config = make_config(canvas_base_url=server.base_url, canvas_allowed_hosts=("127.0.0.1",),
+                         canvas_max_retries=3)
+    return server, config, world.course_quizzes(301, "new")[0]
+
+
+def test_report_post_is_form_encoded_and_answered_wrapped(nq):
+    """``client.py`` ``create_new_quiz_report``/``post``: the sandbox reads the parameters
+    from a form only (a JSON body is a 400), and answers 201 ``{"progress": {...}}``."""
+    from knowgap.canvas.errors import CanvasBadRequest
+
+    server, config, quiz = nq
+    answer = call(config, lambda c: c.create_new_quiz_report(301, quiz.assignment_id))
+    assert set(answer) == {"progress"} and answer["progress"]["workflow_state"] == "queued"
+    [entry] = [e for e in server.state.request_log if e["method"] == "POST"]
+    assert entry["status"] == 201
+    server.reports.reset()
+    server.reports.refuse_json.add(quiz.assignment_id)
+    with pytest.raises(CanvasBadRequest):
+        call(config, lambda c: c.create_new_quiz_report(301, quiz.assignment_id))
+    answer = call(config, lambda c: c.create_new_quiz_report(301, quiz.assignment_id,
+                                                             report_format="csv"))
+    assert answer["progress"]["url"] and server.reports.formats == ["csv"]
+
+
+def test_a_report_file_behind_a_redirect_is_downloaded_as_bytes(nq):
+    """``client.py`` ``get_url(raw=True)``: ``results.url`` answers 302 to the signed file
+    (same origin here); the redirect is followed and the CSV arrives as bytes, not JSON."""
+    server, config, quiz = nq
+
+    async def fetch(c):
+        progress = (await c.create_new_quiz_report(301, quiz.assignment_id,
+                                                   report_format="csv"))["progress"]
+        for _ in range(4):
+            progress = await c.get_url(progress["url"])
+        return progress, await c.get_url(progress["results"]["url"], raw=True)
+
+    progress, body = call(config, fetch)
+    assert progress["workflow_state"] == "completed"
+    assert isinstance(body, bytes) and body.startswith(b"Name,ID,SISID,")
+    statuses = [e["status"] for e in server.state.request_log if "/files/" in e["path"]]
+    assert statuses == [302, 200]
+
+
+def test_reports_fall_back_to_csv_and_403_is_restricted(nq):
+    from knowgap.canvas import quiz_sources
+
+    server, config, quiz = nq
+    key = f"nq-{quiz.assignment_id}"
+    server.reports.refuse_json.add(quiz.assignment_id)
+    outcome = call(config, lambda c: quiz_sources.read_reports(
+        c, 301, [key], wait_seconds=5, questions={}, submissions=None))
+    assert outcome.csv == [key] and outcome.failed == {} and outcome.incomplete == {}
+    assert outcome.results[key] and all(r.note is None and not r.question_id.startswith(
+        "nq-item-") for r in outcome.results[key])            # joined to the fetched items
+    server.reports.reset()
+    server.reports.restricted.add(quiz.assignment_id)
+    outcome = call(config, lambda c: quiz_sources.read_reports(
+        c, 301, [key], wait_seconds=5, questions={}, submissions=None))
+    assert outcome.results == {} and outcome.restricted == {key: quiz_sources.RESTRICTED}
+    server.reports.reset()
+    server.reports.restricted_courses.add(301)
+    quizzes, refused = call(config, lambda c: quiz_sources.new_quiz_listing(c, 301))
+    assert quizzes == [] and refused == quiz_sources.RESTRICTED

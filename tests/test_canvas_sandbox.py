@@ -20,6 +20,7 @@ import pytest
 
 from tests.canvas_sandbox import CourseSpec, SandboxServer, World, build_world
 from tests.canvas_sandbox.content import QUESTION_TYPES
+from tests.canvas_sandbox.new_quizzes import SLUGS, entry_ids
 from tests.canvas_sandbox.world import iso
 
 TEACHER = {"Authorization": "Bearer teacher-token"}
@@ -501,17 +502,18 @@ def test_stop_releases_hung_requests():
 
 @pytest.fixture(scope="module")
 def nq_server():
-    world = build_world([CourseSpec(501, "Mixed", "MIX-501", 4, 4, 6, attempts=2,
-                                    engine="mixed")], seed=3)
+    world = build_world([CourseSpec(501, "Mixed", "MIX-501", 4, 4, 12, attempts=2,
+                                    engine="mixed", duplicate_bank_ratio=0.35,
+                                    bank_draws=1)], seed=3)
     with SandboxServer(world) as srv:
         yield srv
 
 
-def post_form(srv, path: str, form: dict, token: str = "teacher-token"):
-    data = "&".join(f"{k}={v}" for k, v in form.items()).encode()
+def post_form(srv, path: str, form: dict, token: str = "teacher-token", body=None,
+              content_type="application/x-www-form-urlencoded"):
+    data = body if body is not None else "&".join(f"{k}={v}" for k, v in form.items()).encode()
     req = urllib.request.Request(srv.base_url + path, data=data, method="POST", headers={
-        "Authorization": f"Bearer {token}",
-        "Content-Type": "application/x-www-form-urlencoded"})
+        "Authorization": f"Bearer {token}", "Content-Type": content_type})
     try:
         with urllib.request.urlopen(req, timeout=5) as r:
             return r.status, json.loads(r.read())
@@ -533,10 +535,6 @@ def test_new_quizzes_are_served_by_their_own_api_only(nq_server):
     status, _, classic_list = get(srv, "/courses/501/quizzes")
     assert [q["id"] for q in classic_list] == [q.id for q in classic]
     assert get(srv, f"/courses/501/quizzes/{new[0].id}/questions")[0] == 404
-    status, _, items = get(srv, srv.base_url + f"/api/quiz/v1/courses/501/quizzes/"
-                                                f"{new[0].assignment_id}/items")
-    assert status == 200 and [i["id"] for i in items] == [str(q.id) for q in world.questions[new[0].id]]
-    assert {i["entry_type"] for i in items} <= {"Item", "Stimulus"}
     student = f"student-token-{world.student_ids(501)[0]}"
     assert get(srv, srv.base_url + f"/api/quiz/v1/courses/501/quizzes/{new[0].assignment_id}"
                                    "/items", student)[0] == 401
@@ -549,29 +547,152 @@ def test_new_quizzes_are_served_by_their_own_api_only(nq_server):
     assert {s["submission_type"] for s in subs} == {"basic_lti_launch"}
 
 
+def test_items_have_outer_and_entry_ids_bank_entries_and_banks(nq_server):
+    srv, world = nq_server, nq_server.world
+    kinds = Counter()
+    for quiz in world.course_quizzes(501, "new"):
+        status, _, items = get(srv, srv.base_url + f"/api/quiz/v1/courses/501/quizzes/"
+                                                   f"{quiz.assignment_id}/items?per_page=100")
+        assert status == 200
+        source = world.questions[quiz.id]
+        listed = [q for q in source if not q.bank_drawn]
+        outer = [i["id"] for i in items if i["entry_type"] != "Bank"]
+        assert outer == [str(q.id) for q in listed]
+        for item in items:
+            kinds[item["entry_type"]] += 1
+            question = item["entry"].get("entry") if item["entry_type"] == "BankEntry" \
+                else item["entry"]
+            assert question["id"] != item["id"]                 # entry id != outer id
+            assert "points_possible" not in question            # points: outer record only
+            if question.get("interaction_type_slug") == "choice":
+                value = question["scoring_data"]["value"]
+                assert value in {c["id"] for c in question["interaction_data"]["choices"]}
+        [bank] = [i for i in items if i["entry_type"] == "Bank"]
+        assert bank["properties"]["sample_num"] == sum(q.bank_drawn for q in source) == 1
+    assert kinds["Item"] and kinds["BankEntry"] and kinds["Bank"] == 2
+
+
+def _download(srv, url):
+    status, _, body = get(srv, url)                  # urllib follows the file's redirect
+    return status, body
+
+
 def test_reports_flow_progress_409_and_file(nq_server):
     srv, world = nq_server, nq_server.world
     srv.reports.reset()
     quiz = world.course_quizzes(501, "new")[0]
     path = f"/api/quiz/v1/courses/501/quizzes/{quiz.assignment_id}/reports"
     assert post_form(srv, path, {"quiz_report[report_type]": "nope"})[0] == 400
+    # the parameters are read from a form only: a JSON body is refused
+    assert post_form(srv, path, {}, body=json.dumps({"quiz_report": {
+        "report_type": "student_analysis", "format": "json"}}).encode(),
+        content_type="application/json")[0] == 400
     student = f"student-token-{world.student_ids(501)[0]}"
     assert post_form(srv, path, REPORT_FORM, student)[0] == 401
-    status, progress = post_form(srv, path, REPORT_FORM)
-    assert status == 200 and progress["workflow_state"] == "queued"
+    status, answer = post_form(srv, path, REPORT_FORM)
+    assert status == 201 and set(answer) == {"progress"}          # wrapped
+    progress = answer["progress"]
+    assert progress["workflow_state"] == "queued"
     assert post_form(srv, path, REPORT_FORM)[0] == 409 and srv.reports.conflicts == 1
     states = [get(srv, progress["url"])[2]["workflow_state"] for _ in range(3)]
     assert states == ["queued", "running", "completed"]
     done = get(srv, progress["url"])[2]
-    status, _, rows = get(srv, done["results"]["url"])          # urllib follows the redirect
-    assert status == 200 and len(rows) == sum(
-        len(world.work[(quiz.id, s)].attempts) for s in world.student_ids(501))
-    assert {r["attempt"] for r in rows} == {1, 2}
-    assert all(i["item_id"] for r in rows for i in r["item_responses"])
+    assert done["results"]["url"].startswith(srv.base_url + "/api/v1/")   # on the Canvas host
+    status, rows = _download(srv, done["results"]["url"])
+    works = {s: world.work[(quiz.id, s)] for s in world.student_ids(501)}
+    assert status == 200 and len(rows) == sum(len(w.attempts) for w in works.values())
+    assert {r["student_data"]["attempt"] for r in rows} == {1, 2}
+    assert set(rows[0]) == {"student_data", "item_responses"}
+    assert set(rows[0]["student_data"]) == {"id", "name", "sis_id", "submitted", "elapsed",
+                                            "attempt"}
+    assert {tuple(sorted(i)) for r in rows for i in r["item_responses"]} == {
+        ("answer", "item_id", "item_type", "score")}
     assert get(srv, done["results"]["url"].split("verifier=")[0] + "verifier=bad")[0] == 404
     srv.reports.behaviour[quiz.assignment_id] = "fail"
-    _, progress = post_form(srv, path, REPORT_FORM)
+    _, answer = post_form(srv, path, REPORT_FORM)
     for _ in range(3):
-        state = get(srv, progress["url"])[2]["workflow_state"]
+        state = get(srv, answer["progress"]["url"])[2]["workflow_state"]
     assert state == "failed"
+    srv.reports.reset()
+
+
+def _report(srv, quiz, report_format="json"):
+    path = f"/api/quiz/v1/courses/501/quizzes/{quiz.assignment_id}/reports"
+    status, answer = post_form(srv, path, {**REPORT_FORM, "quiz_report[format]": report_format})
+    assert status == 201, answer
+    for _ in range(4):
+        progress = get(srv, answer["progress"]["url"])[2]
+    return _download(srv, progress["results"]["url"])[1]
+
+
+def test_report_answers_are_texts_by_entry_id_with_ungraded_essays_and_bank_draws(nq_server):
+    srv, world = nq_server, nq_server.world
+    srv.reports.reset()
+    checked = Counter()
+    for quiz in world.course_quizzes(501, "new"):
+        rows = _report(srv, quiz)
+        _, _, items = get(srv, srv.base_url + f"/api/quiz/v1/courses/501/quizzes/"
+                                              f"{quiz.assignment_id}/items?per_page=100")
+        by_entry = {(i["entry"].get("entry") or i["entry"])["id"]: i["id"] for i in items}
+        ids = entry_ids(world, quiz)
+        for row in rows:
+            sid, n = row["student_data"]["id"], row["student_data"]["attempt"]
+            data = {e["question_id"]: e for e in world.work[(quiz.id, sid)].attempts[n - 1]
+                    .submission_data}
+            by_item = {r["item_id"]: r for r in row["item_responses"]}
+            for q in world.questions[quiz.id]:
+                if q.question_type == "text_only_question":
+                    assert ids[q.id] not in by_item          # a stimulus is not answered
+                    continue
+                r = by_item[ids[q.id]]
+                if q.bank_drawn:                             # only in the report
+                    assert ids[q.id] not in by_entry and ids[q.id] not in by_item.values()
+                    checked["drawn"] += 1
+                else:
+                    assert by_entry[ids[q.id]] == str(q.id) != ids[q.id]
+                assert r["item_type"] == SLUGS[q.question_type]
+                if data[q.id]["correct"] == "undefined":
+                    assert r["score"] is None
+                    checked["ungraded"] += 1
+                else:
+                    assert r["score"] == data[q.id]["points"]
+                if q.question_type in ("multiple_choice_question", "true_false_question"):
+                    chosen = next(a["text"] for a in q.answers
+                                  if a["id"] == data[q.id]["answer_id"])
+                    assert r["answer"] == chosen                # the option's text
+                    checked["choice"] += 1
+                if q.question_type == "multiple_answers_question":
+                    assert r["answer"] == ", ".join(a["text"] for a in q.answers
+                                                    if data[q.id][f"answer_{a['id']}"] == "1")
+                    checked["multi"] += 1
+    assert all(checked[k] for k in ("drawn", "ungraded", "choice", "multi")), checked
+    srv.reports.reset()
+
+
+def test_csv_form_refused_json_403_and_lost_students(nq_server):
+    srv, world = nq_server, nq_server.world
+    srv.reports.reset()
+    quiz = world.course_quizzes(501, "new")[0]
+    path = f"/api/quiz/v1/courses/501/quizzes/{quiz.assignment_id}/reports"
+    text = _report(srv, quiz, "csv")
+    header = text.splitlines()[0].split(",")
+    assert header[:9] == ["Name", "ID", "SISID", "SectionIDs", "SectionNames",
+                          "SectionSISIDs", "Submitted", "ElapsedTime", "Attempt"]
+    assert header[-5:] == ["NumberOfCorrect", "NumberOfIncorrect", "NoResponse",
+                           "PointsPossible", "OverallScore"]
+    assert "NotGraded" in text and header.count("ItemID") >= 5
+    srv.reports.refuse_json.add(quiz.assignment_id)
+    assert post_form(srv, path, REPORT_FORM)[0] == 400
+    assert post_form(srv, path, {**REPORT_FORM, "quiz_report[format]": "csv"})[0] == 201
+    srv.reports.reset()
+    srv.reports.restricted.add(quiz.assignment_id)              # a concluded enrollment
+    assert post_form(srv, path, REPORT_FORM)[0] == 403
+    srv.reports.reset()
+    srv.reports.restricted_courses.add(501)
+    assert get(srv, srv.base_url + "/api/quiz/v1/courses/501/quizzes")[0] == 403
+    assert get(srv, "/courses/501/quizzes")[0] == 200           # Classic Quizzes still answer
+    srv.reports.reset()
+    srv.reports.drop[quiz.assignment_id] = 2
+    rows = _report(srv, quiz)
+    assert len({r["student_data"]["id"] for r in rows}) == len(world.student_ids(501)) - 2
     srv.reports.reset()

@@ -1,5 +1,8 @@
-"""New Quizzes end to end: Canvas sandbox (New Quizzes API, reports flow) -> syncs -> mastery,
-badges, analytics, export, KnowGap videos and risk, next to Classic Quizzes in one course.
+"""New Quizzes end to end: Canvas sandbox (New Quizzes API, reports flow, in the shapes real
+Canvas answers: see ``tests/canvas_sandbox/new_quizzes.py``) -> syncs -> mastery, badges,
+analytics, export, KnowGap videos and risk, next to Classic Quizzes in one course; what happens
+when a report loses students, is refused (403) or only the CSV form is given; the Student
+Analysis CSV upload.
 
 Each test runs its own sandbox (worlds are mutated) and app. Skills are mapped through the web
 app's own routes (quiz list -> questions -> ``/achieveup/skills/assign``), so a New Quiz's
@@ -7,6 +10,8 @@ app's own routes (quiz list -> questions -> ``/achieveup/skills/assign``), so a 
 """
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import uuid
 
@@ -28,6 +33,8 @@ _emails = itertools.count()
 
 
 def spec(engine: str, **kw) -> CourseSpec:
+    """Questions reused from a bank (served as ``BankEntry`` items) in every course."""
+    kw.setdefault("duplicate_bank_ratio", 0.25)
     return CourseSpec(COURSE, "Mixed Biology", "BIO-301", n_students=kw.pop("n_students", 8),
                       n_quizzes=4, n_questions_per_quiz=8, attempts=2, engine=engine, **kw)
 
@@ -35,8 +42,9 @@ def spec(engine: str, **kw) -> CourseSpec:
 class Course:
     """A private sandbox with one course, an app on a fresh database, a signed-up teacher."""
 
-    def __init__(self, factory, db, engine="mixed", *, ai=None, yt=None, **overrides):
-        self.world = build_world([spec(engine)], seed=11)
+    def __init__(self, factory, db, engine="mixed", *, ai=None, yt=None, world_kw=None,
+                 **overrides):
+        self.world = build_world([spec(engine, **(world_kw or {}))], seed=11)
         self.server = factory(self.world)
         settings = dict(canvas_settings(self.server), **ai_settings(ai, yt))
         settings.setdefault("canvas_report_wait_seconds", 10.0)
@@ -217,6 +225,7 @@ def test_a_new_quizzes_course_matches_the_same_course_on_classic_quizzes(
             videos[sid] = sorted((v["quiz_name"], v["question_text"], v["topic"],
                                   (v.get("video") or {}).get("link")) for v in items)
         views[engine] = {
+            "results": len(_question_rows(c)),
             "skills": {sid: _skill_view(d) for sid, d in summaries.items()},
             "risk": {sid: (d["risk_level"], d["risk_index"]) for sid, d in summaries.items()},
             "progress": {sid: d["progress"] for sid, d in summaries.items()},
@@ -226,8 +235,40 @@ def test_a_new_quizzes_course_matches_the_same_course_on_classic_quizzes(
             db.client.drop_database(db.name)
     classic, new = views["classic"], views["new"]
     assert classic["skills"] and classic["badges"] and any(classic["videos"].values())
-    for key in ("skills", "risk", "progress", "badges", "videos"):
+    assert classic["results"] > 0
+    for key in ("results", "skills", "risk", "progress", "badges", "videos"):
         assert new[key] == classic[key], key
+
+
+def _question_rows(c) -> list[dict]:
+    """Stored results of questions: Classic Quizzes also record text-only "questions"
+    (``correct: "no_score"``), which a New Quiz lists as stimuli that are never answered."""
+    return [r for r in c.results() if r.get("correct") != "no_score"]
+
+
+def _row_key(r):
+    return (r["student_id"], r["quiz_id"], r["question_id"], r["attempt"], r["credit"],
+            r["points"], r["points_possible"], tuple(r["answer_ids"]), r["graded_at"])
+
+
+def test_items_drawn_from_a_bank_are_kept_with_their_reason(sandbox_factory, db):
+    """A quiz that draws a question at random from a bank: the report names an item the item
+    list does not have. Its answers are stored under their own id with a note, so the course
+    stores as many results as its Classic twin."""
+    c = Course(sandbox_factory, db, "new", world_kw={"bank_draws": 1})
+    job = c.sync()
+    assert job["state"] == "succeeded" and job["errors"] == [], job
+    drawn = [r for r in c.results() if r["question_id"].startswith("nq-item-")]
+    attempts = sum(len(w.attempts) for w in c.world.work.values() if w.course_id == COURSE)
+    assert len(drawn) == attempts == job["counts"]["new_quiz_items_outside_list"]
+    assert all(r["note"] and "bank" in r["note"] and r["points_possible"] is None
+               for r in drawn)
+    assert all(r["points"] is not None for r in drawn)
+    twin = Course(sandbox_factory, _fresh_db(), "classic", world_kw={"bank_draws": 1})
+    assert twin.sync()["state"] == "succeeded"
+    assert len(_question_rows(twin)) == len(c.results())
+    if TEST_MONGODB_URI:
+        twin.db.client.drop_database(twin.db.name)
 
 
 def _fresh_db():
@@ -363,3 +404,306 @@ def test_canvas_faults_in_the_reports_flow(sandbox_factory, db):
     assert job["errors"] == [] and job["counts"]["new_quiz_reports"] == 1, job
     assert {r["quiz_id"] for r in c.results(source="new")} == {
         f"nq-{q.assignment_id}" for q in c.new_quizzes()}
+
+
+# ------------------------------------------------------------------ no silent success
+
+def _states(c) -> dict:
+    return {q["id"]: (q.get("results_state"), q.get("results_message"))
+            for q in c.get(f"/canvas/instructor/courses/{COURSE}/quizzes")}
+
+
+def test_a_report_that_loses_students_fails_loudly_and_keeps_earlier_results(sandbox_factory,
+                                                                              db):
+    c = Course(sandbox_factory, db, "new")
+    c.map_skills()
+    assert c.sync()["state"] == "succeeded"
+    quiz = c.new_quizzes()[0]
+    key = f"nq-{quiz.assignment_id}"
+    before = sorted(map(_row_key, c.results(quiz_id=key)))
+    mastery_before = {d["student_id"]: _skill_view(d)
+                      for d in mastery.summaries_of_course(db, str(COURSE))}
+    assert _states(c)[key] == ("read", None)
+
+    c.world.add_attempt(COURSE, quiz.id, c.world.student_ids(COURSE)[0])
+    c.desk.drop[quiz.assignment_id] = 3            # Canvas' report leaves out 3 students
+    job = c.sync()
+    n = len(c.world.student_ids(COURSE))
+    assert job["counts"]["new_quiz_reports_incomplete"] == 1
+    assert job["counts"]["new_quiz_states"][key] == "incomplete"
+    [note] = job["errors"]
+    assert quiz.title in note and f"rows for {n - 3} of the {n} students" in note
+    assert "(3 missing)" in note and "earlier results are kept" in note
+    assert sorted(map(_row_key, c.results(quiz_id=key))) == before
+    assert {d["student_id"]: _skill_view(d)
+            for d in mastery.summaries_of_course(db, str(COURSE))} == mastery_before
+    state, message = _states(c)[key]
+    assert state == "incomplete" and "3 missing" in message
+
+    del c.desk.drop[quiz.assignment_id]            # the next sync asks again, and reads it
+    job = c.sync()
+    assert job["errors"] == [] and job["counts"]["new_quiz_states"] == {key: "read"}, job
+    assert len(c.results(quiz_id=key)) > len(before)
+    assert _states(c)[key] == ("read", None)
+
+
+def test_a_first_sync_whose_report_loses_students_stores_nothing_of_it(sandbox_factory, db):
+    c = Course(sandbox_factory, db, "new")
+    quiz = c.new_quizzes()[1]
+    c.desk.drop[quiz.assignment_id] = 1
+    job = c.sync()
+    assert job["counts"]["new_quiz_reports"] == 3 and job["errors"], job
+    assert c.results(quiz_id=f"nq-{quiz.assignment_id}") == []
+    assert {r["quiz_id"] for r in c.results()} == {
+        f"nq-{q.assignment_id}" for q in c.new_quizzes() if q is not quiz}
+
+
+def test_403_is_a_restricted_quiz_not_a_course_without_new_quizzes(sandbox_factory, db):
+    c = Course(sandbox_factory, db, "mixed")
+    c.map_skills()
+    assert c.sync()["state"] == "succeeded"
+    quiz, other = c.new_quizzes()
+    key, other_key = f"nq-{quiz.assignment_id}", f"nq-{other.assignment_id}"
+    before = sorted(map(_row_key, c.results(source="new")))
+
+    c.desk.restricted.add(quiz.assignment_id)      # the token's enrollment concluded
+    job = c.sync(full=True)
+    assert job["state"] == "succeeded", job
+    assert job["counts"]["new_quiz_reports_restricted"] == 1
+    assert job["counts"]["new_quiz_states"] == {key: "restricted", other_key: "read"}
+    [note] = job["errors"]
+    assert quiz.title in note and "403" in note and "Student Analysis CSV" in note
+    assert sorted(map(_row_key, c.results(source="new"))) == before
+    state, message = _states(c)[key]
+    assert state == "restricted" and "403" in message
+
+    # the whole New Quizzes API refused: the quizzes stay, restricted, with their results
+    c.desk.restricted_courses.add(COURSE)
+    job = c.sync(full=True)
+    assert job["state"] == "succeeded" and job["counts"]["new_quizzes_list_refused"] == 1
+    assert any("did not list this course's New Quizzes" in e for e in job["errors"])
+    assert sorted(map(_row_key, c.results(source="new"))) == before
+    states = _states(c)
+    assert states[key][0] == states[other_key][0] == "restricted"
+    assert c.results(source="classic")
+    summaries = mastery.summaries_of_course(db, str(COURSE))
+    assert all(d["progress"] is not None for d in summaries)
+
+    c.desk.restricted_courses.clear()
+    c.desk.restricted.clear()
+    job = c.sync(full=True)
+    assert job["errors"] == [] and set(job["counts"]["new_quiz_states"].values()) == {"read"}
+    assert {q for q, (s, _) in _states(c).items() if s} == {key, other_key}
+
+
+def test_a_refused_json_report_is_read_in_its_csv_form(sandbox_factory, db):
+    json_course = Course(sandbox_factory, db, "new")
+    assert json_course.sync()["errors"] == []
+    c = Course(sandbox_factory, _fresh_db(), "new")
+    c.desk.refuse_json.update(q.assignment_id for q in c.new_quizzes())
+    job = c.sync()
+    assert job["errors"] == [] and job["counts"]["new_quiz_reports_csv"] == 4, job
+    assert c.desk.formats.count("csv") == 4
+    assert sorted(map(_row_key, c.results())) == sorted(map(_row_key, json_course.results()))
+    if TEST_MONGODB_URI:
+        c.db.client.drop_database(c.db.name)
+
+
+def test_items_stored_without_entry_ids_are_fetched_again_for_the_report(sandbox_factory, db):
+    c = Course(sandbox_factory, db, "new")
+    assert c.sync()["state"] == "succeeded"
+    db[store.QUESTIONS].update_many({"course_id": str(COURSE)}, {"$set": {"entry_ids": []}})
+    quiz = c.new_quizzes()[2]
+    sid = c.world.student_ids(COURSE)[3]
+    c.world.add_attempt(COURSE, quiz.id, sid)
+    c.server.reset_counters()
+    job = c.sync()
+    assert job["counts"]["incremental"] == 1 and job["errors"] == [], job
+    assert c.server.state.count("/items") == 4
+    n = len(c.world.work[(quiz.id, sid)].attempts)
+    rows = c.results(quiz_id=f"nq-{quiz.assignment_id}", student_id=str(sid), attempt=n)
+    assert rows and all(not r["question_id"].startswith("nq-item-") for r in rows)
+    assert all(d["entry_ids"] for d in db[store.QUESTIONS].find({"course_id": str(COURSE)}))
+
+
+# ------------------------------------------------------------------ the CSV upload
+
+def _upload(c, quiz_id, data, name="student_analysis.csv", headers=None):
+    return c.client.post(
+        f"/achieveup/instructor/course/{COURSE}/new-quizzes/{quiz_id}/student-analysis",
+        headers=c.headers if headers is None else headers,
+        data={"file": (io.BytesIO(data), name)}, content_type="multipart/form-data")
+
+
+def test_an_uploaded_student_analysis_csv_gives_the_reports_results(sandbox_factory, db):
+    from tests.canvas_sandbox.new_quizzes import report_csv
+
+    reference = Course(sandbox_factory, _fresh_db(), "new")
+    assert reference.sync()["errors"] == []
+    c = Course(sandbox_factory, db, "new")
+    c.map_skills()
+    quiz = c.new_quizzes()[0]
+    key = f"nq-{quiz.assignment_id}"
+    c.desk.restricted.add(quiz.assignment_id)
+    job = c.sync()
+    assert job["counts"]["new_quiz_states"][key] == "restricted"
+    assert c.results(quiz_id=key) == []
+    mastery_before = {d["student_id"]: _skill_view(d)
+                      for d in mastery.summaries_of_course(db, str(COURSE))}
+
+    c.desk.restricted_courses.add(COURSE)       # the API refuses everything: stored items
+    r = _upload(c, key, report_csv(c.world, quiz).encode())
+    assert r.status_code == 202, r.get_json()
+    body = r.get_json()
+    n = len(c.world.student_ids(COURSE))
+    assert body["students"] == n and body["attempts"] == 2 * n
+    assert body["results_new"] == body["results"] > 0 and body["items_outside_list"] == 0
+    assert sorted(map(_row_key, c.results(quiz_id=key))) == sorted(
+        map(_row_key, reference.results(quiz_id=key)))
+    run_pending(c.app)
+    job = c.get(f"/achieveup/jobs/{body['job_id']}")
+    assert job["state"] == "succeeded", job
+    after = {d["student_id"]: _skill_view(d)
+             for d in mastery.summaries_of_course(db, str(COURSE))}
+    assert after != mastery_before
+    assert _states(c)[key][0] == "uploaded"
+    again = _upload(c, key, report_csv(c.world, quiz).encode()).get_json()
+    assert again["results_new"] == 0 and again["results_unchanged"] == body["results"]
+    c.desk.restricted_courses.clear()
+    job = c.sync()                     # still refused: the uploaded results stay, and it says so
+    assert job["counts"]["new_quiz_states"][key] == "restricted"
+    state, message = _states(c)[key]
+    assert state == "restricted" and "uploaded from its Student Analysis CSV" in message
+    assert len(c.results(quiz_id=key)) == body["results"]
+    if TEST_MONGODB_URI:
+        reference.db.client.drop_database(reference.db.name)
+
+
+def _edit_cell(text: str, row: int, column: int, value: str) -> str:
+    """The CSV with one cell replaced (row 1 = the header, columns from 1)."""
+    records = list(csv.reader(io.StringIO(text)))
+    records[row - 1][column - 1] = value
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(records)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("mutate, row, column, words", [
+    (lambda t: t.replace("NumberOfCorrect", "Correct", 1), 1, "NumberOfCorrect",
+     "NumberOfCorrect"),
+    (lambda t: t.replace(",Graded,", ",Graded,,", 1), 2, None, "columns"),
+    (lambda t: _edit_cell(t, 2, 2, "Ava"), 2, 2, "Canvas user id"),
+    (lambda t: _edit_cell(t, 3, 13, "two"), 3, 13, "number of points"),
+    (lambda t: t.encode("utf-16").decode("latin-1"), None, None, "UTF-8"),
+])
+def test_a_bad_upload_is_a_422_naming_row_and_column_and_loses_nothing(
+        sandbox_factory, db, mutate, row, column, words):
+    from tests.canvas_sandbox.new_quizzes import report_csv
+
+    c = Course(sandbox_factory, db, "new")
+    assert c.sync()["errors"] == []
+    quiz = c.new_quizzes()[0]
+    before = sorted(map(_row_key, c.results()))
+    text = report_csv(c.world, quiz)
+    if isinstance(column, str):                     # the column of that header
+        column = next(csv.reader(io.StringIO(text))).index(column) + 1
+    data = mutate(text)
+    r = _upload(c, f"nq-{quiz.assignment_id}",
+                data.encode("latin-1") if words == "UTF-8" else data.encode())
+    assert r.status_code == 422, r.get_json()
+    body = r.get_json()
+    assert body["statusCode"] == 422 and body["error"] == "invalid_student_analysis"
+    assert words in body["message"]
+    assert body.get("details", {}).get("row") == row
+    assert body.get("details", {}).get("column") == column
+    if column:
+        assert f"column {column}" in body["message"]
+    assert sorted(map(_row_key, c.results())) == before
+
+
+def test_upload_refuses_another_quizs_file_classic_ids_and_non_instructors(sandbox_factory, db):
+    from tests.canvas_sandbox.new_quizzes import report_csv
+
+    c = Course(sandbox_factory, db, "mixed")
+    assert c.sync()["state"] == "succeeded"
+    quiz, other = c.new_quizzes()
+    before = sorted(map(_row_key, c.results()))
+    r = _upload(c, f"nq-{quiz.assignment_id}", report_csv(c.world, other).encode())
+    assert r.status_code == 422 and "another quiz" in r.get_json()["message"]
+    assert r.get_json()["details"]["column"] == 10
+    classic = c.world.course_quizzes(COURSE, "classic")[0]
+    r = _upload(c, str(classic.id), report_csv(c.world, quiz).encode())
+    assert r.status_code == 422 and r.get_json()["details"] == {"quiz_id": ["Must be an id."]}
+    r = _upload(c, "nq-999999", report_csv(c.world, quiz).encode())
+    assert r.status_code == 404 and r.get_json()["error"] == "quiz_not_found"
+    r = c.client.post(f"/achieveup/instructor/course/{COURSE}/new-quizzes/nq-"
+                      f"{quiz.assignment_id}/student-analysis", headers=c.headers,
+                      data={"other": "x"}, content_type="multipart/form-data")
+    assert r.status_code == 422
+    r = _upload(c, f"nq-{quiz.assignment_id}", report_csv(c.world, quiz).encode(), headers={})
+    assert r.status_code == 401
+    student = c.client.post("/auth/signup", json={
+        "name": "Student", "email": f"nqs{next(_emails)}@example.edu",
+        "password": "Correct horse battery 9",
+        "canvasApiToken": student_token(c.world.student_ids(COURSE)[0])})
+    assert student.status_code == 201, student.get_json()
+    r = _upload(c, f"nq-{quiz.assignment_id}", report_csv(c.world, quiz).encode(),
+                headers={"Authorization": f"Bearer {student.get_json()['token']}"})
+    assert r.status_code == 403
+    assert sorted(map(_row_key, c.results())) == before
+
+
+def test_knowgap_incremental_sync_joins_a_new_quiz_report_to_its_items(course):
+    """KnowGap's incremental instructor sync does not re-read unchanged quizzes' items; the
+    report of a New Quiz with new work is still joined to them (fetched alongside it)."""
+    def sync():
+        r = post(course.client, "/update-course-db", TEACHER, course_id=COURSE,
+                 link=course.server.host)
+        assert r.status_code == 200, r.get_json()
+        assert "notes" not in r.get_json(), r.get_json()
+
+    sync()
+    quiz = course.new_quizzes()[0]
+    sid = course.world.student_ids(COURSE)[2]
+    course.world.add_attempt(COURSE, quiz.id, sid)
+    course.server.reset_counters()
+    sync()
+    assert course.server.state.count("/reports") == 1
+    latest = course.world.work[(quiz.id, sid)].attempts[-1].submission_data
+    wrong = {f"nq-{e['question_id']}" for e in latest
+             if e["correct"] is False or e["correct"] == "partial"}
+    doc = course.db[kg_store.INCORRECT].find_one({"course_id": str(COURSE),
+                                                  "student_id": str(sid)})
+    entry = doc["quizzes"][f"nq-{quiz.assignment_id}"]
+    assert set(entry["incorrect"]) == wrong and entry["attempt"] == len(
+        course.world.work[(quiz.id, sid)].attempts)
+
+
+def test_knowgap_keeps_new_quizzes_canvas_refuses_to_list(course):
+    """A 403 on the New Quizzes list is not "the course has no New Quizzes": a full KnowGap
+    sync keeps their stored questions and students' wrong answers, and says why."""
+    def sync():
+        r = post(course.client, "/update-course-db", TEACHER, course_id=COURSE,
+                 link=course.server.host)
+        assert r.status_code == 200, r.get_json()
+        return r.get_json()
+
+    sync()
+    keys = {f"nq-{q.assignment_id}" for q in course.new_quizzes()}
+
+    def stored():
+        questions = {d["quiz_id"] for d in course.db[kg_store.QUESTIONS].find(
+            {"course_id": str(COURSE)})}
+        wrong = {q for d in course.db[kg_store.INCORRECT].find({"course_id": str(COURSE)})
+                 for q in d.get("quizzes") or {}}
+        return questions & keys, wrong & keys
+
+    before = stored()
+    assert before == (keys, keys)
+    course.desk.restricted_courses.add(COURSE)
+    course.db[kg_store.SYNC_STATE].update_many({}, {"$set": {"full_synced_at": None}})
+    body = sync()
+    assert any("did not list this course's New Quizzes" in n for n in body["notes"])
+    assert stored() == before
+    course.desk.restricted_courses.clear()
+    assert "notes" not in sync() and stored() == before

@@ -42,6 +42,15 @@ class QuizSchema(StrictSchema):
     course_id = fields.String()
 
 
+class InstructorQuizSchema(QuizSchema):
+    results_state = fields.String(allow_none=True, metadata={
+        "description": "New Quizzes only, once a sync asked for the quiz's results report: "
+                       "read, pending, failed, incomplete, restricted (Canvas answered 403) "
+                       "or uploaded (a Student Analysis CSV)."})
+    results_message = fields.String(allow_none=True, metadata={
+        "description": "Why, in a sentence, when the results could not be read."})
+
+
 class QuestionSchema(StrictSchema):
     id = fields.String()
     question_text = fields.String()
@@ -203,11 +212,17 @@ def instructor_courses():
 
 @blp.route("/instructor/courses/<course_id>/quizzes", methods=["GET"])
 @role_required("instructor")
-@blp.response(200, QuizSchema(many=True))
+@blp.response(200, InstructorQuizSchema(many=True))
 def instructor_quizzes(course_id):
+    """The course's quizzes; New Quizzes with the state of their results (see
+    ``achieveup.sync.new_quizzes``)."""
+    from achieveup.sync import new_quizzes as nq_sync
+
     course_id = _path_id(course_id, "course_id")
     require_course_instructor(course_id)
-    return [_quiz(q, course_id) for q in user_gateway().quizzes(course_id) or []]
+    quizzes = [_quiz(q, course_id) for q in user_gateway().quizzes(course_id) or []]
+    return nq_sync.with_states(quizzes, nq_sync.listing_states(services().db, course_id),
+                               course_id)
 
 
 @blp.route("/instructor/courses/<course_id>/quizzes/<quiz_id>/questions", methods=["GET"])

@@ -1,13 +1,20 @@
-"""``POST /achieveup/instructor/course/{cid}/force-sync`` and ``GET /achieveup/jobs/{job_id}``."""
+"""``POST /achieveup/instructor/course/{cid}/force-sync``, ``GET /achieveup/jobs/{job_id}``
+and ``POST /achieveup/instructor/course/{cid}/new-quizzes/{qid}/student-analysis``."""
 from __future__ import annotations
 
+import functools
+import re
+
+from flask import request
 from flask_smorest import Blueprint
 
 from achieveup.auth.guards import (current_user, is_admin, require_course_instructor,
-                                   role_required, login_required)
+                                   role_required, login_required, user_gateway)
 from achieveup.settings.service import RECOMPUTE_JOB_KIND
 from achieveup.sync import schemas as s
+from achieveup.sync import new_quizzes as nq_sync
 from achieveup.sync import service
+from knowgap.core.clock import utcnow
 from knowgap.core.errors import Forbidden, NotFound
 from knowgap.core.schemas import path_id
 from knowgap.core.services import services
@@ -58,3 +65,32 @@ def job_status(job_id):
     return {"job_id": job["id"], "state": job["state"],
             "progress": job.get("progress", 0.0), "counts": job.get("counts", {}),
             "errors": job.get("errors", []), "reason": job.get("reason")}
+
+
+NEW_QUIZ_ID = re.compile(r"^nq-[0-9]{1,20}$")
+
+
+def _instructor_upload(view):
+    """Before the upload is read: the caller must teach the course, and the body may be up to
+    ``STUDENT_ANALYSIS_MAX_BYTES`` (a class's CSV with essays outgrows ``MAX_CONTENT_LENGTH``)."""
+    @functools.wraps(view)
+    def wrapper(*args, course_id, quiz_id, **kwargs):
+        course_id = path_id(course_id)
+        quiz_id = path_id(quiz_id, "quiz_id", NEW_QUIZ_ID)
+        require_course_instructor(course_id)
+        request.max_content_length = services().config.student_analysis_max_bytes
+        return view(*args, course_id=course_id, quiz_id=quiz_id, **kwargs)
+    return wrapper
+
+
+@blp.route("/achieveup/instructor/course/<course_id>/new-quizzes/<quiz_id>/student-analysis",
+           methods=["POST"])
+@role_required("instructor")
+@_instructor_upload
+@blp.arguments(s.StudentAnalysisUpload, location="files")
+@blp.response(202, s.StudentAnalysisStoredSchema)
+@blp.doc(summary="Upload a New Quiz's Student Analysis CSV exported from Canvas (for when "
+                 "the API is restricted); 422 names the row and column of a bad file")
+def upload_student_analysis(files, course_id, quiz_id):
+    return nq_sync.import_csv(services().db, user_gateway(), course_id, quiz_id,
+                              files["file"].read(), str(current_user()["_id"]), utcnow())

@@ -1,5 +1,8 @@
-"""Query and response schemas of the course sync endpoints (force-sync and job status)."""
+"""Schemas of the course sync endpoints (force-sync, job status) and the Student Analysis
+CSV upload of a New Quiz."""
 from __future__ import annotations
+
+from flask_smorest.fields import Upload
 
 from achieveup.analytics.schemas import Number
 from knowgap.core.schemas import StrictSchema, fields
@@ -34,3 +37,28 @@ class JobStatusSchema(StrictSchema):
     counts = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True)
     errors = fields.List(fields.String(), required=True)
     reason = fields.String(required=True, allow_none=True)
+
+
+class StudentAnalysisUpload(StrictSchema):
+    file = Upload(required=True, metadata={
+        "description": "The New Quiz's Student Analysis CSV as exported from Canvas (Quiz -> "
+                       "Reports -> Student Analysis), unchanged."})
+
+
+class StudentAnalysisStoredSchema(StrictSchema):
+    message = fields.String(required=True)
+    job_id = fields.String(required=True, metadata={
+        "description": "The job recomputing mastery and badges: GET /achieveup/jobs/{job_id}."})
+    quiz_id = fields.String(required=True)
+    students = fields.Integer(required=True)
+    attempts = fields.Integer(required=True)
+    results = fields.Integer(required=True, metadata={
+        "description": "Per-question results in the file (one per student, item, attempt)."})
+    results_new = fields.Integer(required=True)
+    results_changed = fields.Integer(required=True)
+    results_unchanged = fields.Integer(required=True)
+    items_outside_list = fields.Integer(required=True, metadata={
+        "description": "Answers to items not in the quiz's item list (drawn from a bank), "
+                       "kept under their own ids."})
+    evidence_rebuilt = fields.Integer(required=True)
+    item_responses_written = fields.Integer(required=True)

@@ -9,9 +9,11 @@ Steps, each reported through the job reporter:
    in ``AchieveUp_Question_Results`` with the natural key (course, student, quiz, question,
    attempt) as ``_id`` (``CourseSnapshot.results()``: Classic Quizzes' submission histories and
    New Quizzes' student analysis reports as one kind of record; New Quizzes whose report is
-   pending or failed keep their earlier rows and are asked for again next time, recorded in the
-   state's ``pending_reports`` and named in the job's ``errors``): new rows are inserted,
-   changed rows (regrades) replaced, identical rows left alone, so re-running is idempotent;
+   pending, failed, refused (403) or incomplete (it lost students) keep their earlier rows and
+   are asked for again next time, recorded in the state's ``pending_reports``, named in the
+   job's ``errors`` with their counts, and shown on the quiz (``achieveup.sync.new_quizzes``)):
+   new rows are inserted, changed rows (regrades) replaced, identical rows left alone, so
+   re-running is idempotent;
    then rebuild the packed evidence of every student whose results changed, and bring the
    insights read models up to date (item responses, quiz submissions; ``achieveup.insights``);
 3. recompute mastery for the whole course from all stored results (``achieveup.mastery``;
@@ -54,6 +56,7 @@ import logging
 from achieveup.insights import ingest as insights
 from achieveup.mastery import calc, service as mastery
 from achieveup.mastery import store
+from achieveup.sync import new_quizzes as nq_sync
 from knowgap.canvas import quiz_sources, results
 from knowgap.core.errors import AppError, BadRequest
 from knowgap.xapi import stage as xapi
@@ -81,11 +84,13 @@ def _num(value):
 
 # ------------------------------------------------------------------ snapshot -> documents
 
-def quiz_docs(course_id: str, quizzes: list, now) -> list[dict]:
+def quiz_docs(course_id: str, quizzes: list, now, states: dict | None = None) -> list[dict]:
+    """``states``: {New Quiz id: results state fields} (``nq_sync.report_states``)."""
     out = []
     for q in quizzes:
         qid = str(q.get("id"))
-        out.append({"_id": f"{course_id}|{qid}", "course_id": course_id, "quiz_id": qid,
+        out.append({**(states or {}).get(qid, {}),
+                    "_id": f"{course_id}|{qid}", "course_id": course_id, "quiz_id": qid,
                     "title": q.get("title") or f"Quiz {qid}",
                     "assignment_id": str(q["assignment_id"]) if q.get("assignment_id") else None,
                     "points_possible": _num(q.get("points_possible")),
@@ -110,6 +115,7 @@ def question_docs(course_id: str, questions: dict, now) -> list[dict]:
                         "points_possible": _num(q.get("points_possible")),
                         "position": q.get("position"),
                         "answers": insights.answer_docs(q.get("answers")),
+                        "entry_ids": [str(e) for e in q.get("entry_ids") or []],
                         "source": q.get("source") or results.CLASSIC, "updated_at": now})
     return out
 
@@ -145,12 +151,12 @@ def result_docs(course_id: str, results) -> list[dict]:
                     "quiz_id": r.quiz_id, "question_id": r.question_id, "attempt": r.attempt,
                     "graded_at": r.graded_at, "credit": r.credit, "points": r.points,
                     "points_possible": r.points_possible, "correct": r.correct,
-                    "source": r.source, "answer_ids": list(r.answer_ids)})
+                    "source": r.source, "answer_ids": list(r.answer_ids), "note": r.note})
     return out
 
 
 _COMPARED = ("graded_at", "credit", "points", "points_possible", "correct", "source",
-             "answer_ids")
+             "answer_ids", "note")
 
 
 def store_results(db, course_id: str, rows: list[dict], now) -> tuple[dict, set]:
@@ -196,12 +202,14 @@ def rebuild_evidence(db, course_id: str, student_ids, now) -> int:
 
 
 def store_snapshot(db, course_id: str, snap, now) -> dict:
-    quizzes = quiz_docs(course_id, snap.quizzes, now)
+    states = nq_sync.report_states(db, course_id, snap, now)
+    quizzes = quiz_docs(course_id, snap.quizzes, now, states)
     questions = question_docs(course_id, snap.questions, now)
     students = student_docs(course_id, snap.students, now)
     store.replace_many(db[store.QUIZZES], quizzes)
     store.replace_many(db[store.QUESTIONS], questions)
     store.replace_many(db[store.STUDENTS], students)
+    nq_sync.apply_unlisted(db, course_id, states, {d["quiz_id"] for d in quizzes})
     rows = result_docs(course_id, snap.results())
     counts, dirty = store_results(db, course_id, rows, now)
     counts["evidence_rebuilt"] = rebuild_evidence(db, course_id, dirty, now)
@@ -268,13 +276,14 @@ def previous_snapshot(db, course_id: str, state: dict):
     for q in store.fetch_all(db[store.QUESTIONS], {"course_id": course_id},
                              {"_id": 0, "quiz_id": 1, "question_id": 1, "question_name": 1,
                               "question_type": 1, "question_text": 1, "points_possible": 1,
-                              "position": 1, "answers": 1}):
+                              "position": 1, "answers": 1, "entry_ids": 1}):
         by_quiz.setdefault(str(q.get("quiz_id")), []).append(
             {"id": q.get("question_id"), "quiz_id": q.get("quiz_id"),
              "question_name": q.get("question_name"), "question_type": q.get("question_type"),
              "question_text": q.get("question_text"),
              "points_possible": q.get("points_possible"), "position": q.get("position"),
-             "answers": insights.classic_answers(q.get("answers"))})
+             "answers": insights.classic_answers(q.get("answers")),
+             "entry_ids": q.get("entry_ids") or []})
     quizzes, questions = [], {}
     for sig in state["quiz_signatures"]:
         if not isinstance(sig, dict) or sig.get("id") is None:
@@ -345,11 +354,8 @@ def run_course_sync(services, course_id: str, user_id: str, *, full: bool = Fals
     now = store.utcnow()
     counts = store_snapshot(db, course_id, snap, now)
     counts.update(incremental=int(bool(snap.incremental)), canvas_requests=snap.requests,
-                  new_quiz_reports=len(snap.reports),
-                  new_quiz_reports_pending=len(snap.pending_reports),
-                  new_quiz_reports_failed=len(snap.failed_reports))
-    titles = {str(q.get("id")): q.get("title") for q in snap.quizzes}
-    for note in quiz_sources.outcome_notes(snap.pending_reports, snap.failed_reports, titles):
+                  **nq_sync.report_counts(snap))
+    for note in nq_sync.report_notes(db, course_id, snap):
         report(error=note)
     report(progress=0.7, counts=counts)
 
@@ -366,8 +372,7 @@ def run_course_sync(services, course_id: str, user_id: str, *, full: bool = Fals
               "graded_since": snap.next_graded_since or since, "last_synced_at": now,
               "last_synced_by": str(user["_id"]), "last_counts": counts,
               "course_record": course_record(course), "quiz_signatures": quiz_signatures(snap),
-              "pending_reports": quiz_sources.pending_entries(
-                  snap.pending_reports, snap.failed_reports, snap.recheck_reports)}
+              "pending_reports": snap.report_outcome.pending_entries()}
     if not snap.incremental:
         fields["last_full_sync_at"] = now
     db[store.SYNC_STATE].update_one({"_id": course_id}, {"$set": fields}, upsert=True)

@@ -28,13 +28,15 @@ import re
 import time
 from collections import Counter
 from typing import Any, Callable, Iterable
+from urllib.parse import urlencode
 
 import aiohttp
 import orjson
 from yarl import URL
 
-from knowgap.canvas.errors import (CanvasBadResponse, CanvasConflict, CanvasNotFound,
-                                   CanvasPermissionDenied, CanvasTokenInvalid, CanvasUnavailable)
+from knowgap.canvas.errors import (CanvasBadRequest, CanvasBadResponse, CanvasConflict,
+                                   CanvasNotFound, CanvasPermissionDenied, CanvasTokenInvalid,
+                                   CanvasUnavailable)
 from knowgap.canvas.hosts import canvas_base_url, same_origin
 from knowgap.canvas.throttle import AdaptiveLimiter, TokenSlots
 from knowgap.core.crypto import token_fingerprint
@@ -95,6 +97,8 @@ def _pairs(params: Params) -> list[tuple[str, str]]:
             out.append((key, "true" if v is True else "false" if v is False else str(v)))
     return out
 
+
+_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 _LINK_RE = re.compile(r'<([^>]*)>\s*((?:;\s*[^;,]*)*)')
 
@@ -211,9 +215,13 @@ class CanvasClient:
             delay = max(delay, min(retry_after, 60.0))
         return delay
 
-    async def _request_once(self, url, params, method: str = "GET",
-                            data: list | None = None) -> tuple[Any, str | None]:
-        """One HTTP exchange inside the concurrency window: (json, next link) or raise.
+    async def _request_once(self, url, params, method: str = "GET", data: list | None = None,
+                            raw: bool = False) -> tuple[Any, str | None]:
+        """One HTTP exchange inside the concurrency window: (json, next link) or raise; with
+        ``raw`` the body's bytes instead of its JSON (a report file may be CSV).
+
+        A POST's ``data`` pairs are sent form-encoded (``a[b]=c``), as Canvas expects: the New
+        Quizzes Reports API answers a JSON body with 400.
 
         A redirect (file downloads) is followed by hand: on the Canvas origin with the token,
         elsewhere without it (``_follow``), so the token never travels to another host."""
@@ -227,8 +235,10 @@ class CanvasClient:
         body = b""
         try:
             self.stats["requests"] += 1
-            async with self._session.request(method, url, params=params or None, data=data,
-                                             allow_redirects=False) as resp:
+            form = None if data is None else urlencode(data).encode()
+            async with self._session.request(
+                    method, url, params=params or None, data=form, allow_redirects=False,
+                    headers=None if form is None else _FORM) as resp:
                 others = self.limiter.others(admitted)      # ours in flight as it settled
                 status = resp.status
                 headers = resp.headers
@@ -261,6 +271,8 @@ class CanvasClient:
             raise _Throttled(_retry_after(headers.get("Retry-After")),
                              waits_for_others=self.limiter.in_flight > 0)
         if 200 <= status < 300:
+            if raw:
+                return body, None
             if not body.strip():
                 return None, next_link(headers.get("Link"))
             try:
@@ -280,6 +292,8 @@ class CanvasClient:
             raise CanvasConflict()
         if status >= 500 or status == 408:
             raise _Transient(f"HTTP {status}", _retry_after(headers.get("Retry-After")))
+        if status == 400:
+            raise CanvasBadRequest()
         raise CanvasBadResponse(f"Canvas refused the request (HTTP {status}). "
                                 "Please try again later or contact support.")
 
@@ -310,13 +324,13 @@ class CanvasClient:
                 return await resp.read()
         raise CanvasBadResponse("Canvas redirected a download too many times.")
 
-    async def _request(self, url, params=None, method: str = "GET",
-                       data: list | None = None) -> tuple[Any, str | None]:
+    async def _request(self, url, params=None, method: str = "GET", data: list | None = None,
+                       raw: bool = False) -> tuple[Any, str | None]:
         """``_request_once`` with throttling and transient-failure retries."""
         failures = throttles = 0
         while True:
             try:
-                return await self._request_once(url, params, method, data)
+                return await self._request_once(url, params, method, data, raw)
             except _Throttled as exc:
                 throttles += 1
                 if throttles > self.throttle_retries:
@@ -384,15 +398,15 @@ class CanvasClient:
         """POST a form (``a[b]=c`` pairs, as Canvas expects) and return the JSON answer."""
         return (await self._request(self._url(path), None, "POST", _pairs(data)))[0]
 
-    async def get_url(self, url: str) -> Any:
+    async def get_url(self, url: str, *, raw: bool = False) -> Any:
         """GET an absolute URL Canvas handed out (a Progress or a report file), only on the
         Canvas origin (a path is taken on it); redirects to file storage are followed
-        without the token."""
+        without the token. ``raw``: the body's bytes (a report file in CSV form is not JSON)."""
         url = self._url(url)
         if not same_origin(url, self.origin):
             raise CanvasBadResponse("Canvas pointed to a file on another host; the request was "
                                     "stopped for safety.")
-        return (await self._request(URL(url, encoded=True)))[0]
+        return (await self._request(URL(url, encoded=True), raw=raw))[0]
 
     # ------------------------------------------------------------------ typed helpers
     async def get_self(self) -> dict:
@@ -425,11 +439,14 @@ class CanvasClient:
                                   f"{_id(assignment_id)}/items")
 
     async def create_new_quiz_report(self, course_id, assignment_id,
-                                     report_type: str = "student_analysis") -> dict:
-        """Start a New Quizzes report; answers a Progress object (409: one is being made)."""
+                                     report_type: str = "student_analysis",
+                                     report_format: str = "json") -> dict:
+        """Start a New Quizzes report (form-encoded); Canvas answers 201 with the Progress
+        object wrapped as ``{"progress": {...}}`` (409: one is being made; 400: that type or
+        format is refused)."""
         return await self.post(
             f"{NEW_QUIZZES_PREFIX}/courses/{_id(course_id)}/quizzes/{_id(assignment_id)}/reports",
-            {"quiz_report[report_type]": report_type, "quiz_report[format]": "json"})
+            {"quiz_report[report_type]": report_type, "quiz_report[format]": report_format})
 
     async def list_students(self, course_id) -> list:
         """Student enrollments with ``user`` and ``grades``."""

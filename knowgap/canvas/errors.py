@@ -47,6 +47,12 @@ class CanvasBadResponse(CanvasError):
     message = "Canvas sent a response we could not read. Please try again later."
 
 
+class CanvasBadRequest(CanvasBadResponse):
+    """400: Canvas refused what we sent (e.g. a New Quizzes report format it will not build)."""
+    message = ("Canvas refused the request (HTTP 400). Please try again later or contact "
+               "support.")
+
+
 def canvas_timeout(seconds: float) -> CanvasUnavailable:
     return CanvasUnavailable(f"Canvas did not answer within {seconds:g} seconds. "
                              "Please try again in a few minutes.", status=504)

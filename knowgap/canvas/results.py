@@ -11,8 +11,9 @@ Fields: ``quiz_id`` and ``question_id`` as stored (New Quizzes' carry the ``nq-`
 or None when the answer is not graded (essays waiting for the teacher), ``points`` and
 ``points_possible``, ``graded_at`` (Canvas' ISO string), ``source`` ("classic" | "new"),
 ``correct`` (Canvas' own verdict: ``True``/``False``/``"partial"``/...; derived from the points
-for New Quizzes) and ``answer_ids`` (the answer choices picked, for choice questions; empty
-for other types), which item analysis uses for distractors.
+for New Quizzes), ``answer_ids`` (the answer choices picked, for choice questions; empty
+for other types), which item analysis uses for distractors, and ``note``: why a result is not
+what it seems, e.g. a New Quiz item drawn from a bank whose points possible are unknown.
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ class QuestionResult:
     source: str
     correct: bool | str | None = None
     answer_ids: tuple[str, ...] = ()
+    note: Optional[str] = None
 
     @property
     def is_wrong(self) -> bool:

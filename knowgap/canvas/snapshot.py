@@ -10,7 +10,8 @@ used (it made every student 0% mastered in an earlier system).
 Concurrency plan (the client keeps what Canvas's bucket allows in flight, at most 12 per token):
 1. at once: both quiz lists (Classic and New Quizzes), course (with ``total_students``) and the
    student list (its pages chain); the moment the New Quizzes are known, their student analysis
-   reports are asked for (Canvas builds them in the background: the longest wait);
+   reports are asked for (Canvas builds them in the background: the longest wait) and judged
+   once the items and submissions are in (``quiz_sources.ReportOutcome.judge``);
 2. the moment the quizzes are back: the submission batches first (``per_page=100`` chains
    whose pages must follow one another, so they are the critical path), then the questions of
    every quiz (one page each, filling the gaps), without waiting for the students.
@@ -36,7 +37,9 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from knowgap.canvas import quiz_sources
-from knowgap.canvas.new_quizzes import student_analysis_results
+from knowgap.canvas.new_quizzes import (assignment_of, check_report, has_entry_ids,
+                                       is_new_quiz_id)
+from knowgap.canvas.quiz_sources import ReportOutcome
 from knowgap.canvas.results import NEW, QuestionResult, classic_results
 from knowgap.canvas.tasks import first_leaf, gather_all
 
@@ -58,10 +61,16 @@ class CourseSnapshot:
     fetched_at: str = ""
     reused_question_quizzes: list = field(default_factory=list)
     requests: int = 0
-    reports: dict = field(default_factory=dict)          # {New Quiz id: student analysis}
-    pending_reports: dict = field(default_factory=dict)  # {New Quiz id: Progress URL | None}
-    failed_reports: dict = field(default_factory=dict)   # {New Quiz id: reason}
-    recheck_reports: list = field(default_factory=list)  # New Quiz ids to ask again next time
+    #: New Quizzes' reports: what became of each (``results`` of those read, the others with
+    #: their reasons, see ``quiz_sources.ReportOutcome``)
+    report_outcome: ReportOutcome = field(default_factory=ReportOutcome)
+    #: why Canvas refused to list the course's New Quizzes (403), or None
+    new_quizzes_refused: str | None = None
+
+    @property
+    def reports(self) -> dict:
+        """{New Quiz id: [QuestionResult]} of the reports read and accepted."""
+        return self.report_outcome.results
 
     @property
     def next_graded_since(self) -> str | None:
@@ -89,21 +98,24 @@ class CourseSnapshot:
         ids = {str(q.get("id")): q.get("id") for q in data.get("quizzes") or []}
         questions = {ids.get(str(k), k): v for k, v in (data.get("questions") or {}).items()}
         known = {f for f in cls.__dataclass_fields__}
-        return cls(**{**{k: v for k, v in data.items() if k in known}, "questions": questions})
+        fields = {k: v for k, v in data.items() if k in known}
+        if isinstance(fields.get("report_outcome"), dict):
+            fields["report_outcome"] = ReportOutcome(**fields["report_outcome"])
+        return cls(**{**fields, "questions": questions})
 
 
 def results_of(quizzes: list, questions: dict, submissions: list,
                reports: dict) -> list[QuestionResult]:
     """``QuestionResult`` records of Classic Quizzes (from the submissions' histories) and of
-    New Quizzes (from their reports) alike. ``questions``: {quiz id: [question]} as fetched
-    (points possible for partial credit, New Quiz answer choices)."""
+    New Quizzes (``reports``: {quiz id: results of its judged report}) alike. ``questions``:
+    {quiz id: [question]} as fetched (points possible for partial credit)."""
     classic = {str(q["assignment_id"]): str(q["id"]) for q in quizzes
                if q.get("assignment_id") and q.get("source") != NEW}
     points = {str(x.get("id")): x.get("points_possible")
               for items in (questions or {}).values() for x in items or []}
     out = classic_results(submissions, classic, points)
-    for quiz_id, report in (reports or {}).items():
-        out.extend(student_analysis_results(report, quiz_id, questions.get(quiz_id) or []))
+    for results in (reports or {}).values():
+        out.extend(results)
     return out
 
 
@@ -167,11 +179,12 @@ async def fetch_course_snapshot(client, course_id, *, graded_since: str | None =
 
     New Quizzes (``source: "new"``, ids ``nq-…``) come with the Classic ones: their items are
     fetched as questions, their assignments' submissions with the others, and their per-item
-    results as student analysis reports (``quiz_sources.fetch_reports``, waiting at most
-    ``report_wait`` seconds): in a full sync for every published New Quiz, started at once;
-    in an incremental one only for those ``reports_due`` names, once the submission delta is
-    known. ``pending_reports`` ({quiz id: Progress URL or None}) are the previous sync's
-    unfinished ones: asked for again, by their Progress when it is known.
+    results as student analysis reports (``quiz_sources``, waiting at most ``report_wait``
+    seconds): in a full sync for every published New Quiz, started at once; in an incremental
+    one only for those ``reports_due`` names, once the submission delta is known (with those
+    quizzes' complete submissions, to check the reports). ``pending_reports`` ({quiz id:
+    Progress URL or None}) are the previous sync's unfinished ones: asked for again, by their
+    Progress when it is known. Items stored without their entry ids are fetched again.
 
     ``on_progress(fraction)`` is called with 0..1 as parts complete.
     """
@@ -197,10 +210,13 @@ async def fetch_course_snapshot(client, course_id, *, graded_since: str | None =
     pending_reports = dict(pending_reports or {})
     reports_task = None
 
-    def start_reports(ids: list):
+    def start_reports(ids: list, **context):
+        """The reports of ``ids``: not yet judged, or judged by ``read_reports`` when the
+        ``questions`` and ``submissions`` it needs are given."""
         progress.add(len(ids))
-        return quiz_sources.fetch_reports(client, cid, ids, wait_seconds=report_wait,
-                                          remembered=pending_reports, on_done=progress.tick)
+        read = quiz_sources.read_reports if context else quiz_sources.fetch_reports
+        return read(client, cid, ids, wait_seconds=report_wait, remembered=pending_reports,
+                    on_done=progress.tick, **context)
 
     try:
         async with asyncio.TaskGroup() as tg:
@@ -214,7 +230,7 @@ async def fetch_course_snapshot(client, course_id, *, graded_since: str | None =
                     f"/courses/{cid}", {"include[]": ["syllabus_body", "total_students"]})))
                 students_task = tg.create_task(tracked(client.list_students(cid)))
             classic_task = tg.create_task(tracked(client.list_quizzes(cid)))
-            new = await quiz_sources.new_quizzes(client, cid)
+            new, refused = await quiz_sources.new_quiz_listing(client, cid)
             if not incremental:
                 # New Quizzes' reports first: Canvas builds them while everything else runs
                 reports_task = tg.create_task(start_reports(
@@ -228,7 +244,8 @@ async def fetch_course_snapshot(client, course_id, *, graded_since: str | None =
             for quiz in quizzes:
                 qid = quiz.get("id")
                 if (incremental and qid in previous.questions
-                        and old_sigs.get(qid) == quiz_signature(quiz)):
+                        and old_sigs.get(qid) == quiz_signature(quiz)
+                        and (not is_new_quiz_id(qid) or has_entry_ids(previous.questions[qid]))):
                     questions[qid] = previous.questions[qid]
                     reused.append(qid)
                 else:
@@ -245,6 +262,13 @@ async def fetch_course_snapshot(client, course_id, *, graded_since: str | None =
                 cid, batch, graded_since=graded_since))) for batch in batches]
             question_tasks = [tg.create_task(tracked(quiz_sources.quiz_questions(client, cid, qid)))
                               for qid in to_fetch]
+            if reports_task is not None:
+                # each report is judged once its items and submissions are in, while the rest
+                # of the course is still arriving (reading a report is the sync's CPU work)
+                reports_task = tg.create_task(_judge_as_ready(
+                    reports_task, dict(zip(to_fetch, question_tasks)),
+                    {str(aid): task for batch, task in zip(batches, submission_tasks)
+                     for aid in batch}))
     except BaseExceptionGroup as group:
         raise first_leaf(group) from None
 
@@ -258,7 +282,8 @@ async def fetch_course_snapshot(client, course_id, *, graded_since: str | None =
         #    the students with new graded work only, together
         reports, students = await gather_all([
             start_reports(reports_due(quizzes, submissions,
-                                      {q.get("id") for q in previous.quizzes}, pending_reports)),
+                                      {q.get("id") for q in previous.quizzes}, pending_reports),
+                          questions=questions, submissions=None),
             _refresh_students(client, cid, previous.students, submissions, progress)])
     else:
         reports, students = reports_task.result(), students_task.result()
@@ -268,8 +293,23 @@ async def fetch_course_snapshot(client, course_id, *, graded_since: str | None =
                           incremental=incremental, fetched_at=started,
                           reused_question_quizzes=reused,
                           requests=client.stats["requests"] - requests_before,
-                          reports=reports.reports, pending_reports=reports.pending,
-                          failed_reports=reports.failed, recheck_reports=reports.recheck)
+                          report_outcome=reports, new_quizzes_refused=refused)
+
+
+async def _judge_as_ready(reports_task, question_tasks: dict, batch_of: dict) -> ReportOutcome:
+    """The reports, judged: each read against its items as soon as both are in (the CPU work,
+    done while the submission pages are still arriving), then checked against its
+    assignment's submissions once their batch is done."""
+    outcome = await reports_task
+    checks = {}
+    for quiz_id, rows in list(outcome.rows.items()):
+        items = await question_tasks[quiz_id] if quiz_id in question_tasks else []
+        checks[quiz_id] = (items, check_report(rows, items))
+        await asyncio.sleep(0)             # let the responses that arrived meanwhile in
+    for quiz_id, (items, parsed) in checks.items():
+        task = batch_of.get(assignment_of(quiz_id))
+        outcome.judge_one(quiz_id, items, await task if task is not None else [], parsed)
+    return outcome
 
 
 async def _refresh_students(client, cid: str, old: list, submissions: list,

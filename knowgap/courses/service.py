@@ -50,6 +50,7 @@ from knowgap.canvas.snapshot import quiz_signature
 from knowgap.core.clock import aware, utcnow
 from knowgap.courses import store
 from knowgap.canvas import quiz_sources
+from knowgap.canvas.new_quizzes import is_new_quiz_id
 from knowgap.canvas.results import NEW
 from knowgap.canvas.snapshot import reports_due, results_of
 from knowgap.courses.answers import incorrect_rows
@@ -111,12 +112,18 @@ async def fetch_instructor_view(client, course_id: str, state: dict | None = Non
     """Quizzes, questions and submissions, and the reports of New Quizzes (the ones with
     newly graded work when incremental; see ``knowgap.canvas.snapshot.reports_due``);
     incremental from ``state`` when it is given and no known quiz disappeared
-    (``incremental`` in the result says which it was)."""
-    quizzes = await quiz_sources.all_quizzes(client, course_id)
+    (``incremental`` in the result says which it was). New Quizzes that Canvas refused to list
+    (403, ``new_quizzes_refused``) have not disappeared."""
+    classic, (new, refused) = await asyncio.gather(
+        client.list_quizzes(course_id), quiz_sources.new_quiz_listing(client, course_id))
+    quizzes = list(classic) + new
     ids = [str(q["id"]) for q in quizzes]
     known = known_quizzes(state) if state else None
     reason = None
-    if known is not None and set(known) - set(ids):
+    gone = set(known or ()) - set(ids)
+    if refused:
+        gone = {q for q in gone if not is_new_quiz_id(q)}
+    if known is not None and gone:
         known, reason = None, "a quiz was removed"
     if known is None:
         to_fetch, full_aids, delta_aids = ids, [_aid(q) for q in quizzes if _aid(q)], []
@@ -145,11 +152,11 @@ async def fetch_instructor_view(client, course_id: str, state: dict | None = Non
     pending = quiz_sources.remembered((state or {}).get("pending_reports"))
     due = reports_due(quizzes, submissions, set(known or ()), pending) if known is not None \
         else [q["id"] for q in quizzes if q.get("source") == NEW and q.get("published") is not False]
-    reports = await quiz_sources.fetch_reports(client, course_id, due, wait_seconds=report_wait,
-                                               remembered=pending)
+    reports = await quiz_sources.read_reports(
+        client, course_id, due, wait_seconds=report_wait, remembered=pending,
+        questions=questions, submissions=submissions if known is None else None)
     return {"quizzes": quizzes, "questions": questions, "submissions": submissions,
-            "reports": reports.reports, "pending_reports": reports.pending,
-            "failed_reports": reports.failed, "recheck_reports": reports.recheck,
+            "reports": reports.results, "report_outcome": reports, "new_quizzes_refused": refused,
             "incremental": known is not None, "reason": reason, "refetched": to_fetch}
 
 
@@ -202,10 +209,13 @@ def next_sync_state(state: dict | None, data: dict, base_url: str, now: dt.datet
         else:
             signature = known.get(qid, {}).get("signature")
         entries.append({"quiz_id": qid, "assignment_id": _aid(q), "signature": signature})
+    if data.get("new_quizzes_refused"):          # not listed, not gone: still known
+        listed = {e["quiz_id"] for e in entries}
+        entries += [e for q, e in known_quizzes(state).items()
+                    if is_new_quiz_id(q) and q not in listed]
     since = state.get("cursor") if data["incremental"] and state else None
     return {"base_url": base_url, "quizzes": entries,
-            "pending_reports": quiz_sources.pending_entries(
-                data["pending_reports"], data["failed_reports"], data["recheck_reports"]),
+            "pending_reports": data["report_outcome"].pending_entries(),
             "cursor": latest_graded_at(data["submissions"], since),
             "full_synced_at": (state or {}).get("full_synced_at") if data["incremental"] else now,
             "mode": "incremental" if data["incremental"] else "full"}
@@ -228,9 +238,11 @@ def sync_course(svc, access, course_id: str, *, instructor: bool, generate: bool
     data = access.run(lambda client: fetch_instructor_view(
         client, course_id, None if reason else state, report_wait=wait))
     reason = reason or data["reason"]
-    quizzes = store.save_quizzes(db, course_id, data["quizzes"], access.base_url, prune=True)
+    refused = data["new_quizzes_refused"]       # keep what is stored for the New Quizzes
+    quizzes = store.save_quizzes(db, course_id, data["quizzes"], access.base_url,
+                                 prune=not refused)
     store.save_questions(db, course_id, data["questions"], prune=True)
-    if not data["incremental"]:
+    if not data["incremental"] and not refused:
         store.drop_other_quizzes(db, course_id, quizzes)
     rows = incorrect_rows(course_results(data))
     store.save_incorrect(db, course_id, rows)
@@ -242,8 +254,10 @@ def sync_course(svc, access, course_id: str, *, instructor: bool, generate: bool
         "students": students,
         "incorrect_answers": n_incorrect,
     }
-    notes = quiz_sources.outcome_notes(data["pending_reports"], data["failed_reports"],
-                                       {str(q["id"]): q.get("title") for q in data["quizzes"]})
+    notes = data["report_outcome"].notes({str(q["id"]): q.get("title") for q in data["quizzes"]})
+    if refused:
+        notes.insert(0, f"Canvas did not list this course's New Quizzes. {refused} What was "
+                        "stored for them is kept.")
     if notes:
         summary["notes"] = notes
     if generate:

@@ -6,24 +6,57 @@ assignment submissions still appear in ``students/submissions`` but without
 ``submission_data`` (``submission_type: basic_lti_launch``); per-item work comes only from the
 ``student_analysis`` report.
 
-Shapes follow Instructure's New Quizzes API documentation: ``NewQuiz`` (``id`` = assignment
-id, ``quiz_settings.multiple_attempts``), ``QuizItem`` (``entry_type``, ``entry`` with
-``item_body``, ``interaction_type_slug``, ``interaction_data``, ``scoring_data``), and the
-reports flow: ``POST .../reports`` -> a ``Progress`` (``queued`` -> ``running`` ->
-``completed`` with ``results.url``, or ``failed``), ``409`` while a report of that type is
-being generated, the file behind ``results.url`` (a redirect to a signed download URL, as
-Canvas' file storage answers). The JSON report is one row per student attempt with the CSV
-form's columns and the per-item answers under ``item_responses``.
+Built from the real thing, not from what the client expects. Sources:
+
+* Instructure, New Quizzes API / New Quiz Items API / New Quizzes Reports API
+  (developerdocs.instructure.com/services/canvas/resources/new_quizzes, new_quiz_items,
+  new_quizzes_reports): ``NewQuiz`` (``id`` = assignment id, ``quiz_settings.multiple_attempts``),
+  ``QuizItem`` (outer ``id`` and ``points_possible``; ``entry_type`` Item | Stimulus |
+  BankEntry | Bank; ``entry`` with its own ``id``, ``item_body``, ``interaction_type_slug``,
+  ``interaction_data`` (choices with uuids), ``scoring_data``), the Progress object
+  (``queued`` -> ``running`` -> ``completed`` with ``results.url`` on the Canvas host, or
+  ``failed``), 400 for a bad report type or format, 409 while a report of that type is being
+  generated;
+* longhornadam/canvasexpert ``api/powergrader/new_quiz_fetch.py`` and
+  ``docs/reference/new-quizzes-grading-transport.md`` (verified against real courses): the
+  POST is form-encoded and answered ``{"progress": {...}}``; the JSON report is a list of rows
+  ``{student_data: {id, name, sis_id, submitted, elapsed, attempt}, item_responses: [{item_id,
+  item_type, answer, score}]}`` whose ``item_id`` is the item's ENTRY id, with points possible
+  only on the outer item; a concluded enrollment may answer 403;
+* canvasexpert ``docs/reference/new-quizzes-student-analysis-csv.md`` and ``api/nq_report.py``
+  (a real export): the CSV form, 9 lead columns, 5 per item (the question text as the header),
+  5 trailing, choice answers as the option's text, essays as HTML with newlines;
+* dbosk/canvaslms ``src/canvaslms/cli/quizzes.nw``: form parameters, the wrapped Progress,
+  multi-select answers comma-joined.
+
+What the sandbox does on top, to keep the client honest:
+
+* entry ids are another sequence than outer ids, and here they coincide with *other* items'
+  outer ids (item k's entry id is item k+1's outer id), so a parser that joins the report on
+  outer ids attributes answers to the wrong item instead of merely finding nothing;
+* a question whose world ``bank_drawn`` flag is set is not listed: one ``Bank`` item stands
+  for it (drawn at random), and it appears in reports only. Questions reused from a bank
+  (``duplicate_bank_ratio``) are listed as ``BankEntry`` items, question one level deeper;
+* an essay or file upload not yet graded has ``score: null`` in the JSON form, and ``0`` with
+  Status ``NotGraded`` in the CSV form;
+* a JSON request body is refused with 400 (the parameters are read from the form only).
 
 Knobs on ``ReportDesk`` (``server.reports``), safe to set from a test thread:
-    polls        Progress reads answered ``queued``/``running`` before ``completed`` (default 2)
-    seconds      if set, a report is also done this many seconds after it was started, read
-                 or not (a report somebody else started finishes on its own)
-    behaviour    ``{assignment_id: "fail" | "stuck"}``: that quiz's reports fail, or never end
-Counters: ``started`` (reports generated), ``conflicts`` (409s answered).
+    polls          Progress reads answered ``queued``/``running`` before ``completed`` (default 2)
+    seconds        if set, a report is also done this many seconds after it was started, read
+                   or not (a report somebody else started finishes on its own)
+    behaviour      ``{assignment_id: "fail" | "stuck"}``: that quiz's reports fail, or never end
+    refuse_json    assignment ids whose JSON report is refused (400); the CSV form still works
+    restricted     assignment ids whose reports answer 403 (the caller's enrollment concluded)
+    restricted_courses  course ids whose whole New Quizzes API answers 403
+    drop           ``{assignment_id: n}``: that quiz's reports leave out the last n students
+Counters: ``started`` (reports generated), ``conflicts`` (409s answered), ``formats`` (the
+format of each report started).
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 import threading
 import time
@@ -51,6 +84,13 @@ SLUGS = {
 }
 SCORE_TO_KEEP = {"keep_highest": "highest", "keep_latest": "latest"}
 _NS = uuid.UUID("6f1c2a3e-3b1f-4c1a-9a7e-0d6c1f2b9e10")
+ENTRY_BASE = 7_000_000          # entry ids nothing else shares (the last item of each quiz)
+WRAPPER_BASE = 8_000_000        # BankEntry wrappers
+BANK_BASE = 9_000_000           # Bank items (outer and entry)
+CSV_LEAD = ["Name", "ID", "SISID", "SectionIDs", "SectionNames", "SectionSISIDs", "Submitted",
+            "ElapsedTime", "Attempt"]
+CSV_TRAILING = ["NumberOfCorrect", "NumberOfIncorrect", "NoResponse", "PointsPossible",
+                "OverallScore"]
 
 
 def choice_id(answer_id: int) -> str:
@@ -58,8 +98,16 @@ def choice_id(answer_id: int) -> str:
     return str(uuid.uuid5(_NS, f"choice-{answer_id}"))
 
 
-def _text(html: str) -> str:
-    return html.replace("<p>", "").replace("</p>", "")
+def entry_ids(world: World, quiz: Quiz) -> dict[int, str]:
+    """{question id: its entry id}: item k's entry id is item k+1's outer id (the last one's
+    comes from ``ENTRY_BASE``), see the module docstring."""
+    qs = world.questions[quiz.id]
+    return {q.id: str(qs[i + 1].id if i + 1 < len(qs) else ENTRY_BASE + q.id)
+            for i, q in enumerate(qs)}
+
+
+def _plain(html: str) -> str:
+    return html.replace("<p>", "").replace("</p>", "").strip()
 
 
 # ------------------------------------------------------------------ serialisers
@@ -88,15 +136,12 @@ def new_quiz_json(q: Quiz) -> dict:
 def _interaction(q: Question) -> tuple[dict, dict]:
     """(interaction_data, scoring_data) of a question in New Quizzes' terms."""
     qt, answers = q.question_type, q.answers
-    if qt == "multiple_choice_question":
-        right = next(a for a in answers if a["weight"] == 100)
-        return ({"choices": [{"id": choice_id(a["id"]), "position": i + 1,
-                              "item_body": f"<p>{a['text']}</p>"} for i, a in enumerate(answers)]},
-                {"value": choice_id(right["id"])})
-    if qt == "multiple_answers_question":
-        return ({"choices": [{"id": choice_id(a["id"]), "position": i + 1,
-                              "item_body": f"<p>{a['text']}</p>"} for i, a in enumerate(answers)]},
-                {"value": [choice_id(a["id"]) for a in answers if a["weight"] == 100]})
+    if qt in ("multiple_choice_question", "multiple_answers_question"):
+        choices = [{"id": choice_id(a["id"]), "position": i + 1,
+                    "item_body": f"<p>{a['text']}</p>"} for i, a in enumerate(answers)]
+        right = [choice_id(a["id"]) for a in answers if a["weight"] == 100]
+        return {"choices": choices}, {"value": right[0] if qt.startswith("multiple_choice")
+                                      else right}
     if qt == "true_false_question":
         truth = next(a for a in answers if a["text"] == "True")["weight"] == 100
         return {"true_choice": "True", "false_choice": "False"}, {"value": truth}
@@ -119,87 +164,139 @@ def _interaction(q: Question) -> tuple[dict, dict]:
     return {}, {"value": ""}                  # essay, file upload
 
 
-def item_json(q: Question) -> dict:
-    if q.question_type in NO_SCORE_TYPES:       # text-only: a stimulus, not a question
-        return {"id": str(q.id), "position": q.position, "points_possible": 0.0,
-                "entry_type": "Stimulus", "entry_editable": True, "status": "mutable",
-                "stimulus_quiz_entry_id": None,
-                "entry": {"title": q.question_name, "body": q.question_text,
-                          "instructions": None, "orientation": "left"}}
+def _entry(q: Question, entry_id: str) -> dict:
     data, scoring = _interaction(q)
-    return {"id": str(q.id), "position": q.position, "points_possible": q.points_possible,
-            "entry_type": "Item", "entry_editable": True, "status": "mutable",
-            "stimulus_quiz_entry_id": None,
-            "entry": {"title": q.question_name, "item_body": q.question_text,
-                      "calculator_type": "none",
-                      "interaction_type_slug": SLUGS[q.question_type],
-                      "interaction_data": data, "properties": {}, "scoring_data": scoring,
-                      "scoring_algorithm": ("PartialScore" if q.question_type in (
-                          "multiple_answers_question", "matching_question",
-                          "fill_in_multiple_blanks_question", "multiple_dropdowns_question")
-                          else "Equivalence"),
-                      "feedback": {}}}
+    return {"id": entry_id, "title": q.question_name, "item_body": q.question_text,
+            "calculator_type": "none", "interaction_type_slug": SLUGS[q.question_type],
+            "interaction_data": data, "properties": {}, "scoring_data": scoring,
+            "scoring_algorithm": ("PartialScore" if q.question_type in (
+                "multiple_answers_question", "matching_question",
+                "fill_in_multiple_blanks_question", "multiple_dropdowns_question")
+                else "Equivalence"),
+            "answer_feedback": {}}
+
+
+def _banked(world: World, q: Question) -> bool:
+    """A question the course reuses from a bank (an earlier quiz has the same one)."""
+    return any(o.assessment_question_id == q.assessment_question_id and o.id < q.id
+               for qs in world.questions.values() for o in qs)
+
+
+def items_json(world: World, quiz: Quiz) -> list[dict]:
+    """The quiz's ``/items``: questions, stimuli, bank entries and, for the questions drawn
+    at random, one ``Bank``."""
+    ids, out, drawn = entry_ids(world, quiz), [], []
+    for q in world.questions[quiz.id]:
+        common = {"id": str(q.id), "position": q.position, "entry_editable": True,
+                  "status": "mutable", "stimulus_quiz_entry_id": None}
+        if q.bank_drawn:
+            drawn.append(q)
+        elif q.question_type in NO_SCORE_TYPES:     # text-only: a stimulus, not a question
+            out.append({**common, "points_possible": 0.0, "entry_type": "Stimulus",
+                        "entry": {"id": ids[q.id], "title": q.question_name,
+                                  "body": q.question_text, "instructions": None,
+                                  "orientation": "left"}})
+        elif _banked(world, q):
+            out.append({**common, "points_possible": q.points_possible,
+                        "entry_type": "BankEntry",
+                        "entry": {"id": str(WRAPPER_BASE + q.id), "entry_type": "Item",
+                                  "entry": _entry(q, ids[q.id])}})
+        else:
+            out.append({**common, "points_possible": q.points_possible, "entry_type": "Item",
+                        "entry": _entry(q, ids[q.id])})
+    if drawn:
+        out.append({"id": str(BANK_BASE + quiz.id), "position": drawn[0].position,
+                    "points_possible": drawn[0].points_possible, "entry_editable": True,
+                    "status": "mutable", "stimulus_quiz_entry_id": None, "entry_type": "Bank",
+                    "properties": {"sample_num": len(drawn)},
+                    "entry": {"id": str(BANK_BASE + 500_000 + quiz.id),
+                              "title": f"{quiz.title} bank",
+                              "item_body": None}})
+    return out
 
 
 def _answer(q: Question, entry: dict):
-    """What the report shows as the student's answer to one question."""
+    """What the report shows as the student's answer to one question: option texts."""
     by_id = {a["id"]: a for a in q.answers}
     qt = q.question_type
     if qt in ("multiple_choice_question", "true_false_question"):
         return by_id.get(entry.get("answer_id"), {}).get("text")
     if qt == "multiple_answers_question":
-        return [a["text"] for a in q.answers if entry.get(f"answer_{a['id']}") == "1"]
+        return ", ".join(a["text"] for a in q.answers if entry.get(f"answer_{a['id']}") == "1")
     if qt == "matching_question":
         rights = {str(m["match_id"]): m["text"] for m in q.extras.get("matches", [])}
-        out = []
-        for a in q.answers:
-            picked = entry.get("answer_" + str(a["id"]))
-            out.append(f"{a['left']}: {rights.get(str(picked), '')}")
-        return out
+        return ", ".join(f"{a['left']}: {rights.get(str(entry.get('answer_' + str(a['id']))), '')}"
+                         for a in q.answers)
     if qt in ("fill_in_multiple_blanks_question", "multiple_dropdowns_question"):
-        out = []
-        for key, value in entry.items():
-            if key.startswith("answer_for_"):
-                out.append(by_id.get(value, {}).get("text", value) if isinstance(value, int)
-                           else value)
-        return out
+        return ", ".join(str(by_id.get(v, {}).get("text", v) if isinstance(v, int) else v)
+                         for k, v in entry.items() if k.startswith("answer_for_"))
     if qt == "file_upload_question":
         return "lab-report.pdf"
+    if qt == "essay_question":
+        return (entry.get("text") or "") + '\n<p>(Written in the "essay" box.)</p>'
     return entry.get("text") or None
 
 
-def report_rows(world: World, quiz: Quiz) -> list[dict]:
+def _elapsed(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def report_rows(world: World, quiz: Quiz, drop: int = 0) -> list[dict]:
     """The JSON ``student_analysis`` report: one row per student attempt."""
     questions = {q.id: q for q in world.questions[quiz.id]}
-    course = world.courses[quiz.course_id]
+    ids = entry_ids(world, quiz)
+    students = [uid for uid in sorted(world.student_ids(quiz.course_id))
+                if world.work.get((quiz.id, uid)) is not None]
     rows = []
-    for uid in sorted(world.student_ids(quiz.course_id)):
-        w: QuizWork | None = world.work.get((quiz.id, uid))
-        if w is None:
-            continue
+    for uid in students[:len(students) - drop]:
+        w: QuizWork = world.work[(quiz.id, uid)]
         user = world.users[uid]
         for att in w.attempts:
-            responses, right, wrong = [], 0, 0
+            responses = []
             for entry in att.submission_data:
                 q = questions[entry["question_id"]]
                 if q.question_type in NO_SCORE_TYPES:
                     continue
                 graded = q.question_type not in UNGRADED_TYPES
-                points = float(entry["points"]) if graded else None
-                if graded:
-                    right += entry["correct"] is True
-                    wrong += entry["correct"] is not True
-                responses.append({"item_id": str(q.id), "position": q.position,
-                                  "question": _text(q.question_text),
-                                  "answer": _answer(q, entry), "points": points,
-                                  "points_possible": q.points_possible})
-            rows.append({"name": user.name, "id": uid, "sis_id": f"SIS{uid}",
-                         "root_account": "canvas.example.edu", "section": course.name,
-                         "section_id": course.id * 10 + 1, "section_sis_id": course.course_code,
-                         "submitted": iso(att.submitted_at), "attempt": att.attempt,
-                         "item_responses": responses, "n_correct": right,
-                         "n_incorrect": wrong, "score": att.score})
+                responses.append({"item_id": ids[q.id], "item_type": SLUGS[q.question_type],
+                                  "answer": _answer(q, entry),
+                                  "score": float(entry["points"]) if graded else None})
+            rows.append({"student_data": {
+                "id": uid, "name": user.name, "sis_id": f"SIS{uid}",
+                "submitted": iso(att.submitted_at),
+                "elapsed": _elapsed(att.submitted_at - att.started_at), "attempt": att.attempt},
+                "item_responses": responses})
     return rows
+
+
+def report_csv(world: World, quiz: Quiz, drop: int = 0) -> str:
+    """The CSV form of the same report (positional: see the module docstring)."""
+    questions = [q for q in world.questions[quiz.id] if q.question_type not in NO_SCORE_TYPES]
+    ids = entry_ids(world, quiz)
+    course = world.courses[quiz.course_id]
+    header = list(CSV_LEAD)
+    for q in questions:
+        header += ["ItemID", "ItemType", _plain(q.question_text), "EarnedPoints", "Status"]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header + CSV_TRAILING)
+    for row in report_rows(world, quiz, drop):
+        student = row["student_data"]
+        by_item = {r["item_id"]: r for r in row["item_responses"]}
+        cells = [student["name"], student["id"], student["sis_id"], course.id * 10 + 1,
+                 course.name, course.course_code, student["submitted"], student["elapsed"],
+                 student["attempt"]]
+        right = wrong = 0
+        for q in questions:
+            r = by_item[ids[q.id]]
+            graded = r["score"] is not None
+            right += graded and r["score"] >= q.points_possible
+            wrong += graded and r["score"] < q.points_possible
+            cells += [r["item_id"], r["item_type"], r["answer"] or "",
+                      r["score"] if graded else 0, "Graded" if graded else "NotGraded"]
+        writer.writerow(cells + [right, wrong, 0, quiz.points_possible,
+                                 sum(r["score"] or 0 for r in row["item_responses"])])
+    return out.getvalue()
 
 
 # ------------------------------------------------------------------ report jobs
@@ -209,18 +306,20 @@ class ReportDesk:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self.polls = 2
-        self.behaviour: dict[int, str] = {}
         self.reset()
 
     def reset(self) -> None:
         with self.lock:
             self.polls = 2
             self.seconds: float | None = None
-            self.behaviour = {}
+            self.behaviour: dict[int, str] = {}
+            self.refuse_json: set[int] = set()
+            self.restricted: set[int] = set()
+            self.restricted_courses: set[int] = set()
+            self.drop: dict[int, int] = {}
             self._jobs: dict[int, dict] = {}
-            self._files: dict[str, bytes] = {}
-            self._built: dict[int, tuple[tuple, bytes]] = {}
+            self._files: dict[str, tuple[bytes, str]] = {}
+            self._built: dict[tuple, tuple[tuple, bytes]] = {}
             self._next = 1
             self.reset_counters()
 
@@ -228,6 +327,7 @@ class ReportDesk:
         with self.lock:
             self.started = 0
             self.conflicts = 0
+            self.formats: list[str] = []
 
     def _settle(self, job: dict, build, *, read: bool) -> None:
         """Move a queued/running job on: by one read (``read``), or because its time is up."""
@@ -245,11 +345,12 @@ class ReportDesk:
             job["state"] = "failed"
         else:
             token = uuid.uuid4().hex
-            self._files[token] = build(job)
+            self._files[token] = (build(job), job["format"])
             job["state"], job["file"] = "completed", token
         job["updated"] = time.time()
 
-    def start(self, assignment_id: int, course_id: int, user_id: int, build) -> dict | None:
+    def start(self, assignment_id: int, course_id: int, user_id: int, build,
+              report_format: str = "json") -> dict | None:
         """A new job, or None while one for the quiz is still queued or running (409)."""
         with self.lock:
             for j in self._jobs.values():
@@ -261,10 +362,11 @@ class ReportDesk:
                 return None
             job = {"id": self._next, "assignment_id": assignment_id, "course_id": course_id,
                    "user_id": user_id, "state": "queued", "reads": 0, "created": time.time(),
-                   "updated": time.time(), "file": None}
+                   "updated": time.time(), "file": None, "format": report_format}
             self._jobs[job["id"]] = job
             self._next += 1
             self.started += 1
+            self.formats.append(report_format)
             return dict(job)
 
     def advance(self, job_id: int, build) -> dict | None:
@@ -277,19 +379,24 @@ class ReportDesk:
             self._settle(job, build, read=True)
             return dict(job)
 
-    def report_bytes(self, world: World, assignment_id: int) -> bytes:
-        """The quiz's report as served, built once per world version (the sandbox's own CPU
-        must not be what a client benchmark measures, see ``cache.py``)."""
+    def report_bytes(self, world: World, assignment_id: int, report_format: str = "json") -> bytes:
+        """The quiz's report as served, built once per world version and knobs (the sandbox's
+        own CPU must not be what a client benchmark measures, see ``cache.py``)."""
+        drop = self.drop.get(assignment_id, 0)
         sig = (world.version, world.touched)
+        key = (assignment_id, report_format, drop)
         with self.lock:
-            hit = self._built.get(assignment_id)
+            hit = self._built.get(key)
             if hit is not None and hit[0] == sig:
                 return hit[1]
         with world.lock:
-            body = json.dumps(report_rows(world, world.quiz_by_assignment(assignment_id)),
-                              separators=(",", ":")).encode()
+            quiz = world.quiz_by_assignment(assignment_id)
+            if report_format == "csv":
+                body = report_csv(world, quiz, drop).encode()
+            else:
+                body = json.dumps(report_rows(world, quiz, drop), separators=(",", ":")).encode()
         with self.lock:
-            self._built[assignment_id] = (sig, body)
+            self._built[key] = (sig, body)
         return body
 
     def warm(self, world: World) -> None:
@@ -297,7 +404,7 @@ class ReportDesk:
             for quiz in world.course_quizzes(course_id, "new"):
                 self.report_bytes(world, quiz.assignment_id)
 
-    def file(self, token: str) -> bytes | None:
+    def file(self, token: str) -> tuple[bytes, str] | None:
         with self.lock:
             return self._files.get(token)
 
@@ -326,6 +433,20 @@ def progress_json(request: web.Request, job: dict) -> dict:
 
 # ------------------------------------------------------------------ handlers
 
+def forbidden() -> web.Response:
+    """A concluded enrollment or a restricted API: 403 (canvasexpert's transport notes)."""
+    return error(403, "user not authorized to perform that action")
+
+
+def _new_quiz_course(request: web.Request):
+    """(course, roles) or an error response, with the course's New Quizzes API refused
+    (403) when the course is in ``restricted_courses``."""
+    ctx, err = _course(request)
+    if err is None and ctx[0].id in request.app[REPORTS].restricted_courses:
+        return None, forbidden()
+    return ctx, err
+
+
 def _new_quiz(request: web.Request, course_id: int) -> Quiz | None:
     try:
         assignment_id = int(request.match_info["assignment_id"])
@@ -338,7 +459,7 @@ def _new_quiz(request: web.Request, course_id: int) -> Quiz | None:
 
 
 async def list_new_quizzes(request: web.Request) -> web.Response:
-    ctx, err = _course(request)
+    ctx, err = _new_quiz_course(request)
     if err:
         return err
     (course, roles), world = ctx, _world(request)
@@ -349,7 +470,7 @@ async def list_new_quizzes(request: web.Request) -> web.Response:
 
 
 async def get_new_quiz(request: web.Request) -> web.Response:
-    ctx, err = _course(request)
+    ctx, err = _new_quiz_course(request)
     if err:
         return err
     quiz = _new_quiz(request, ctx[0].id)
@@ -357,7 +478,7 @@ async def get_new_quiz(request: web.Request) -> web.Response:
 
 
 async def list_items(request: web.Request) -> web.Response:
-    ctx, err = _course(request)
+    ctx, err = _new_quiz_course(request)
     if err:
         return err
     course, roles = ctx
@@ -366,12 +487,14 @@ async def list_items(request: web.Request) -> web.Response:
     quiz = _new_quiz(request, course.id)
     if quiz is None:
         return not_found()
-    out = [item_json(q) for q in _world(request).questions[quiz.id]]
+    world = _world(request)
+    with world.lock:
+        out = items_json(world, quiz)
     return page_response(request, out, key=lambda d: (d["position"], int(d["id"])))
 
 
 async def create_report(request: web.Request) -> web.Response:
-    ctx, err = _course(request)
+    ctx, err = _new_quiz_course(request)
     if err:
         return err
     course, roles = ctx
@@ -380,20 +503,26 @@ async def create_report(request: web.Request) -> web.Response:
     quiz = _new_quiz(request, course.id)
     if quiz is None:
         return not_found()
-    form = await request.post()
-    if form.get("quiz_report[report_type]") not in ("student_analysis", "item_analysis") \
-            or form.get("quiz_report[format]") not in ("csv", "json"):
+    desk = request.app[REPORTS]
+    if quiz.assignment_id in desk.restricted:
+        return forbidden()
+    form = await request.post()       # a JSON body leaves the form empty: a 400 below
+    report_type = form.get("quiz_report[report_type]")
+    report_format = form.get("quiz_report[format]")
+    if report_type not in ("student_analysis", "item_analysis") \
+            or report_format not in ("csv", "json") \
+            or (report_format == "json" and quiz.assignment_id in desk.refuse_json):
         return error(400, "invalid report type or format")
-    job = request.app[REPORTS].start(quiz.assignment_id, course.id, request[USER_ID],
-                                     _builder(request))
+    job = desk.start(quiz.assignment_id, course.id, request[USER_ID], _builder(request),
+                     report_format)
     if job is None:
         return error(409, "A report of this type is already being generated.")
-    return json_response(progress_json(request, job))
+    return json_response({"progress": progress_json(request, job)}, status=201)
 
 
 def _builder(request: web.Request):
     desk, world = request.app[REPORTS], _world(request)
-    return lambda job: desk.report_bytes(world, job["assignment_id"])
+    return lambda job: desk.report_bytes(world, job["assignment_id"], job["format"])
 
 
 async def get_progress(request: web.Request) -> web.Response:
@@ -410,17 +539,22 @@ async def get_progress(request: web.Request) -> web.Response:
 async def download_file(request: web.Request) -> web.Response:
     """``results.url``: a redirect to the signed file URL, like Canvas' file storage."""
     token = request.query.get("verifier", "")
-    if request.app[REPORTS].file(token) is None:
+    found = request.app[REPORTS].file(token)
+    if found is None:
         return not_found()
     return web.Response(status=302, headers={
-        "Location": f"/files/{request.match_info['file_id']}/report.json?verifier={token}"})
+        "Location": f"/files/{request.match_info['file_id']}/report.{found[1]}"
+                    f"?verifier={token}"})
 
 
 async def signed_file(request: web.Request) -> web.Response:
-    body = request.app[REPORTS].file(request.query.get("verifier", ""))
-    if body is None:
+    found = request.app[REPORTS].file(request.query.get("verifier", ""))
+    if found is None:
         return not_found()
-    request[ITEMS] = body.count(b'"attempt"')
+    body, report_format = found
+    request[ITEMS] = body.count(b'"attempt"') if report_format == "json" else body.count(b"\n")
+    if report_format == "csv":
+        return web.Response(body=body, content_type="text/csv", charset="utf-8")
     return web.Response(body=body, content_type="application/json", charset="utf-8")
 
 
@@ -433,4 +567,4 @@ def add_routes(app: web.Application) -> None:
     r.add_post(base + "/{assignment_id}/reports", create_report)
     r.add_get("/api/v1/progress/{progress_id}", get_progress)
     r.add_get("/api/v1/courses/{course_id}/files/{file_id}/download", download_file)
-    r.add_get("/files/{file_id}/report.json", signed_file)
+    r.add_get("/files/{file_id}/report.{ext}", signed_file)

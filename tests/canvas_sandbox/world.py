@@ -123,6 +123,10 @@ class CourseSpec:
     Quizzes), ``"new"`` (all New Quizzes) or ``"mixed"`` (every second quiz is a New Quiz).
     The engine decides only which API serves a quiz: questions, students and answers are the
     same, so two worlds that differ only in engines hold the same work.
+    ``bank_draws``: in every quiz, this many of the last auto-graded questions are drawn at
+    random from an item bank (``Question.bank_drawn``): a New Quiz does not list them (one
+    ``Bank`` item stands for them) and reports them under their own ids; a Classic Quiz
+    lists them as usual. They are given the same points, as a bank's draws are.
     """
 
     course_id: int
@@ -136,6 +140,7 @@ class CourseSpec:
     term_id: int = 1
     missing_ratio: float = 0.0
     engine: str = "classic"
+    bank_draws: int = 0
 
     def engine_of(self, quiz_index: int) -> str:
         if self.engine == "mixed":
@@ -226,6 +231,7 @@ class Question:
     assessment_question_id: int
     difficulty: float
     extras: dict = field(default_factory=dict)   # matches / variables / formulas
+    bank_drawn: bool = False                     # see CourseSpec.bank_draws
 
     def to_api(self) -> dict:
         d = {"id": self.id, "quiz_id": self.quiz_id, "quiz_group_id": None,
@@ -584,6 +590,10 @@ def _add_course(world: World, rng: random.Random, spec: CourseSpec, student_ids:
                              body)
                 fresh.append(q)
             questions.append(q)
+        drawable = [q for q in questions if q.question_type not in NO_SCORE_TYPES
+                    and q.question_type not in UNGRADED_TYPES]
+        for q in drawable[len(drawable) - min(spec.bank_draws, len(drawable)):]:
+            q.bank_drawn, q.points_possible = True, 2.0
         originals.extend(fresh)
         unlock = BASE_TS + qi * 7 * DAY
         quiz = Quiz(quiz_id, spec.course_id, assignment_id, f"Quiz {qi + 1}: Week {qi + 1} review",
