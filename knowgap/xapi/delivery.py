@@ -113,15 +113,14 @@ def derive_stored(db, config, canvas_host: str, course_id: str, now=None) -> dic
         {"question_id": 1, "question_name": 1, "question_type": 1})}
     quizzes = {d["quiz_id"]: d for d in records.fetch_all(
         db[records.QUIZZES], {"course_id": course_id}, {"quiz_id": 1, "title": 1})}
-    emails = emails_of(db, config, course_id)
     states = store.states(db, store.ANSWER_STATE, canvas_host, course_id)
     events, changed = derive.answer_events(canvas_host, course_id, rows, states, questions,
-                                           quizzes, emails)
+                                           quizzes)
     badges = records.fetch_all(db[records.BADGES], {"course_id": course_id},
                                {"student_id": 1, "skill": 1, "level": 1, "earned_at": 1,
                                 "percentage": 1, "evidence_count": 1, "model": 1,
                                 "revoked": 1, "revoked_at": 1, "revocation_reason": 1})
-    events += derive.badge_events(canvas_host, course_id, badges, since, through, emails)
+    events += derive.badge_events(canvas_host, course_id, badges, since, through)
     batches = make_batches(canvas_host, course_id, "stored", events, config.xapi_batch_size,
                            through)
     store.add_batches(db, batches)
@@ -145,16 +144,20 @@ def backoff_seconds(attempts: int, cap: float, retry_after: float | None = None)
     return max(wait, min(cap, retry_after)) if retry_after else wait
 
 
-def _statements(batch: dict, ident: Identity, canvas_host: str, now) -> tuple[list, list]:
+def _statements(batch: dict, ident: Identity, canvas_host: str, now,
+                emails: dict | None) -> tuple[list, list]:
     """([(event, statement)], [(event, problem)]): valid statements (duplicate ids once) and
-    the events whose statement is not valid xAPI."""
+    the events whose statement is not valid xAPI. ``emails``: students' addresses when
+    actors are identified by e-mail (read at sending time: the outbox holds none)."""
     good, bad, seen = [], [], set()
     for event in batch.get("events") or []:
         if event["id"] in seen:
             continue
         seen.add(event["id"])
         try:
-            statement = build(event, ident, canvas_host)
+            email = emails.get(event.get("student_id")) if emails else None
+            statement = build({**event, "email": email} if email else event, ident,
+                              canvas_host)
             problem = schema.problems(statement, now)
         except (KeyError, TypeError, ValueError) as exc:
             problem = f"the event cannot be turned into a statement ({type(exc).__name__})"
@@ -180,10 +183,10 @@ async def _one_by_one(client: lrs.LrsClient, good: list) -> tuple[list, int, lrs
     return refused, conflicts, None
 
 
-async def _send_batch(db, config, client, ident, canvas_host, course_id, batch,
-                      now) -> tuple[int, int, lrs.Outcome | None]:
+async def _send_batch(db, config, client, ident, canvas_host, course_id, batch, now,
+                      emails) -> tuple[int, int, lrs.Outcome | None]:
     """(delivered, dead, retry outcome or None) for one batch."""
-    good, bad = _statements(batch, ident, canvas_host, now)
+    good, bad = _statements(batch, ident, canvas_host, now, emails)
     refused: list = []
     conflicts = 0
     if good:
@@ -203,9 +206,10 @@ async def _send_batch(db, config, client, ident, canvas_host, course_id, batch,
             return 0, 0, outcome
     for event, message in bad + refused:
         store.dead_letter(db, canvas_host, course_id, event, message, now)
-    delivered = len(good) - len(refused)
-    store.mark_delivered(db, batch["_id"], now, conflicts=conflicts)
-    return delivered, len(bad) + len(refused), None
+    gone = {event["id"] for event, _ in refused}
+    delivered = [event for event, _ in good if event["id"] not in gone]
+    store.mark_delivered(db, batch["_id"], now, delivered, conflicts=conflicts)
+    return len(delivered), len(bad) + len(refused), None
 
 
 def _retry_later(db, config, canvas_host, course_id, batch, outcome, now) -> None:
@@ -225,6 +229,7 @@ async def deliver(db, config, canvas_host: str, course_id: str, *,
     ident = Identity.from_config(config)
     counts = {"batches": 0, "delivered": 0, "dead": 0, "waiting": 0}
     token = store.course_doc(db, canvas_host, course_id).get("work_token")
+    emails = emails_of(db, config, course_id)
     started = time.monotonic()
     async with lrs.LrsClient(config.xapi_lrs_url, config.xapi_lrs_username,
                              config.xapi_lrs_password, config.xapi_timeout_seconds) as client:
@@ -235,7 +240,8 @@ async def deliver(db, config, canvas_host: str, course_id: str, *,
                 store.clear_has_work(db, canvas_host, course_id, token)
                 break
             delivered, dead, stopped = await _send_batch(db, config, client, ident,
-                                                         canvas_host, course_id, batch, now)
+                                                         canvas_host, course_id, batch, now,
+                                                         emails)
             if stopped is not None:
                 counts["waiting"] = 1
                 break

@@ -71,8 +71,8 @@ def _revised(events: list, prev: dict | None, fingerprint: str, base: tuple, mak
 
 
 def answer_events(host: str, course_id: str, rows: list[dict], states: dict[str, dict],
-                  questions: dict[str, dict], quizzes: dict[str, dict],
-                  emails: dict[str, str] | None = None) -> tuple[list[dict], dict[str, dict]]:
+                  questions: dict[str, dict], quizzes: dict[str, dict]
+                  ) -> tuple[list[dict], dict[str, dict]]:
     """(events, ``{student_id: new answer state}`` for the students whose state changed).
 
     ``rows``: every stored result row of the students to look at (all their rows: a quiz
@@ -90,7 +90,6 @@ def answer_events(host: str, course_id: str, rows: list[dict], states: dict[str,
                    for a in state.get("answers") or []}
         attempts = {(a["quiz_id"], a["attempt"]): a for a in state.get("attempts") or []}
         dirty = False
-        email = (emails or {}).get(sid)
         groups: dict[tuple, list[dict]] = defaultdict(list)
         student_rows = sorted(by_student[sid], key=lambda r: (
             str(r.get("graded_at") or ""), str(r["quiz_id"]), int(r["attempt"]),
@@ -105,7 +104,7 @@ def answer_events(host: str, course_id: str, rows: list[dict], states: dict[str,
 
             def answered(sid_, rev, r=r, quiz=quiz, question=question, attempt=attempt, at=at,
                          q=q):
-                return {"kind": "answered", "id": sid_, "student_id": sid, "email": email,
+                return {"kind": "answered", "id": sid_, "student_id": sid,
                         "course_id": course_id, "at": at, "quiz_id": quiz,
                         "question_id": question, "attempt": attempt,
                         "credit": r.get("credit"), "points": r.get("points"),
@@ -138,7 +137,7 @@ def answer_events(host: str, course_id: str, rows: list[dict], states: dict[str,
 
             def completed(sid_, rev, quiz=quiz, attempt=attempt, earned=earned,
                           possible=possible, at=at, source=source):
-                return {"kind": "completed", "id": sid_, "student_id": sid, "email": email,
+                return {"kind": "completed", "id": sid_, "student_id": sid,
                         "course_id": course_id, "at": at, "quiz_id": quiz,
                         "attempt": attempt, "points": round(earned, 4),
                         "points_possible": round(possible, 4), "source": source,
@@ -166,8 +165,7 @@ def _student_order(sid: str):
 # ------------------------------------------------------------------ skills
 
 def skill_events(host: str, course_id: str, summaries: list[dict], states: dict[str, dict],
-                 now, emails: dict[str, str] | None = None
-                 ) -> tuple[list[dict], dict[str, dict]]:
+                 now) -> tuple[list[dict], dict[str, dict]]:
     """(events, ``{student_id: new skill state}``) from a recompute's summaries, each with
     ``student_id`` and ``skills: [{skill, score, level, mastered, p_mastery, model,
     evidence}]`` (the summaries' plain per-skill entries)."""
@@ -177,7 +175,6 @@ def skill_events(host: str, course_id: str, summaries: list[dict], states: dict[
     for summary in summaries:
         sid = str(summary["student_id"])
         state = {s["skill"]: s for s in (states.get(sid) or {}).get("skills") or []}
-        email = (emails or {}).get(sid)
         dirty = False
         for entry in summary.get("skills") or []:
             skill = entry.get("skill")
@@ -187,7 +184,7 @@ def skill_events(host: str, course_id: str, summaries: list[dict], states: dict[
                                         "mastered": False, "level_changes": 0, "masteries": 0}
             level = entry.get("level") or NOT_STARTED
             mastered = bool(entry.get("mastered"))
-            common = {"student_id": sid, "email": email, "course_id": course_id, "at": at,
+            common = {"student_id": sid, "course_id": course_id, "at": at,
                       "skill": skill, "score": _num(entry.get("score")), "level": level,
                       "p_mastery": _num(entry.get("p_mastery")), "model": entry.get("model"),
                       "evidence": _num(entry.get("evidence", entry.get("evidence_count")))}
@@ -219,8 +216,8 @@ def badge_earned_id(host: str, course_id: str, badge: dict) -> str:
                         badge["level"])
 
 
-def badge_events(host: str, course_id: str, badges: list[dict], since, through,
-                 emails: dict[str, str] | None = None) -> list[dict]:
+def badge_events(host: str, course_id: str, badges: list[dict], since,
+                 through) -> list[dict]:
     """``earned`` for badges awarded in (since, through], a voiding statement for badges
     revoked in it (``since`` None: from the beginning)."""
     def inside(value) -> bool:
@@ -234,7 +231,7 @@ def badge_events(host: str, course_id: str, badges: list[dict], since, through,
         earned = badge_earned_id(host, course_id, b)
         if inside(b.get("earned_at")):
             events.append({"kind": "earned", "id": earned, "student_id": sid,
-                           "email": (emails or {}).get(sid), "course_id": course_id,
+                           "course_id": course_id,
                            "at": _at(b.get("earned_at")), "skill": b["skill"],
                            "level": b["level"], "score": _num(b.get("percentage")),
                            "evidence": _num(b.get("evidence_count")),

@@ -46,6 +46,11 @@ def statements_url(endpoint: str) -> str:
     return endpoint.rstrip("/") + "/statements"
 
 
+def _problem(item: dict) -> str:
+    where = ".".join(str(p) for p in item.get("loc") or [] if p != "body")
+    return f"{where}: {item.get('msg')}" if where else str(item.get("msg"))
+
+
 def _message(status: int | None, body: bytes, fallback: str) -> str:
     """The LRS's own error sentence (``{"detail": …}``, ``{"message": …}``, or its text)."""
     text = body.decode("utf-8", "replace").strip() if body else ""
@@ -56,11 +61,13 @@ def _message(status: int | None, body: bytes, fallback: str) -> str:
     if isinstance(parsed, dict):
         for field in ("detail", "message", "error", "errorMessage"):
             value = parsed.get(field)
+            if isinstance(value, list) and value and isinstance(value[0], dict):
+                value = "; ".join(_problem(v) for v in value[:3])   # FastAPI-style details
             if isinstance(value, str) and value:
                 text = value
                 break
             if value:
-                text = json.dumps(value)[:400]
+                text = json.dumps(value)
                 break
     text = " ".join(text.split())[:400]
     prefix = f"LRS answered {status}" if status else "LRS unreachable"

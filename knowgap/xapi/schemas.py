@@ -5,8 +5,9 @@ from knowgap.core.schemas import StrictSchema, fields
 
 
 class DeliveryUpdateSchema(StrictSchema):
-    enabled = fields.Boolean(required=True, metadata={
-        "description": "Send this course's learning events to the institution's LRS."})
+    enabled = fields.Boolean(required=True, truthy={True}, falsy={False}, metadata={
+        "description": "Send this course's learning events to the institution's LRS (JSON "
+                       "true or false)."})
 
 
 class CountsSchema(StrictSchema):

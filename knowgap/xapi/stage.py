@@ -57,8 +57,7 @@ def course_updated(db, config, canvas_host: str, course_id: str, *, summaries: l
             return None
         now = now or utcnow()
         states = store.states(db, store.SKILL_STATE, canvas_host, course_id)
-        events, changed = derive.skill_events(canvas_host, course_id, summaries, states, now,
-                                              delivery.emails_of(db, config, course_id))
+        events, changed = derive.skill_events(canvas_host, course_id, summaries, states, now)
         if events:
             store.add_batches(db, delivery.make_batches(canvas_host, course_id, "skills",
                                                         events, config.xapi_batch_size, now))
@@ -94,10 +93,8 @@ def _single_event(db, config, canvas_host: str, course_id: str, event: dict, now
     try:
         if not _enabled(db, config, canvas_host, course_id):
             return False
-        emails = delivery.emails_of(db, config, course_id) or {}
-        event = {**event, "course_id": course_id, "at": iso(now),
-                 "email": emails.get(str(event["student_id"]))}
-        event = {k: v for k, v in event.items() if v is not None}
+        event = {k: v for k, v in {**event, "course_id": course_id, "at": iso(now)}.items()
+                 if v is not None}
         batch = store.batch_doc(canvas_host, course_id,
                                 store.key(canvas_host, course_id, event["kind"], event["id"]),
                                 [event], now)

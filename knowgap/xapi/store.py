@@ -121,11 +121,9 @@ def courses_due(db, now) -> list[dict]:
 # ------------------------------------------------------------------ outbox
 
 def batch_doc(canvas_host: str, course_id: str, batch_id: str, events: list[dict], now) -> dict:
-    kinds: dict = {}
-    for e in events:
-        kinds[e["kind"]] = kinds.get(e["kind"], 0) + 1
     return {"_id": batch_id, **scope(canvas_host, course_id), "state": PENDING,
-            "events": events, "count": len(events), "kinds": kinds, "attempts": 0,
+            "events": events, "count": len(events), "kinds": kind_counts(events),
+            "attempts": 0,
             "next_attempt_at": now, "last_error": None, "created_at": now,
             "delivered_at": None}
 
@@ -146,10 +144,19 @@ def next_due(db, canvas_host: str, course_id: str, now) -> dict | None:
     return db[OUTBOX].find_one({"_id": docs[0]["_id"]})
 
 
-def mark_delivered(db, batch_id: str, now, *, conflicts: int = 0) -> None:
+def kind_counts(events) -> dict:
+    kinds: dict = {}
+    for e in events:
+        kinds[e["kind"]] = kinds.get(e["kind"], 0) + 1
+    return kinds
+
+
+def mark_delivered(db, batch_id: str, now, delivered: list[dict], *, conflicts: int = 0) -> None:
+    """The LRS has ``delivered`` (the batch's events less those dead-lettered apart)."""
     db[OUTBOX].update_one({"_id": batch_id}, {
         "$set": {"state": DELIVERED, "delivered_at": now, "last_error": None,
-                 "conflicts": conflicts},
+                 "conflicts": conflicts, "count": len(delivered),
+                 "kinds": kind_counts(delivered)},
         "$unset": {"events": ""}, "$inc": {"attempts": 1}})
 
 
