@@ -5,7 +5,6 @@ back ends with every statement exactly once.
 """
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from collections import Counter
@@ -17,11 +16,10 @@ from knowgap.jobs.worker import run_pending
 from knowgap.xapi import delivery, derive, schema, statements, store
 from knowgap.xapi.stage import canvas_host_of
 from tests.conftest import canvas_settings, make_config
+from tests.test_mastery_sync import setup_course, signup
 
 COURSE = "101"
-SKILLS = ["Cells", "Energy", "Genetics"]
 ADL = "http://adlnet.gov/expapi/verbs/"
-_emails = itertools.count()
 
 
 @pytest.fixture(scope="module")
@@ -45,32 +43,9 @@ def config(sandbox, account):
     return make_config(**canvas_settings(sandbox), **account.settings, xapi_batch_size=100)
 
 
-def signup(client, token="teacher-token"):
-    body = {"name": "T User", "email": f"x{next(_emails)}@example.edu",
-            "password": "Correct horse battery 9", "canvasApiToken": token}
-    r = client.post("/auth/signup", json=body)
-    assert r.status_code == 201, r.get_json()
-    return {"Authorization": f"Bearer {r.get_json()['token']}"}
-
-
 @pytest.fixture
 def teacher(client):
-    return signup(client)
-
-
-def map_skills(client, app, teacher, world, course=COURSE):
-    r = client.post("/achieveup/matrix/create", headers=teacher,
-                    json={"course_id": course, "matrix_name": "Core", "skills": SKILLS})
-    assert r.status_code == 201, r.get_json()
-    db = app.extensions["knowgap"].db
-    i = 0
-    for quiz in world.course_quizzes(int(course)):
-        for q in world.questions[quiz.id]:
-            db[records.QUESTION_SKILLS].insert_one({"course_id": course, "question_id": str(q.id),
-                                                    "quiz_id": str(quiz.id),
-                                                    "skills": [SKILLS[i % 3]]})
-            i += 1
-    return db
+    return signup(client, "teacher-token")
 
 
 def sync(client, app, teacher, course=COURSE, *, run=True):
@@ -114,7 +89,7 @@ def expected_ids(db, host, course=COURSE) -> dict[str, str]:
 
 def test_course_sync_appears_in_the_lrs_as_valid_statements(client, app, teacher,
                                                              canvas_world, account, sandbox):
-    db = map_skills(client, app, teacher, canvas_world)
+    db = setup_course(client, app, teacher, canvas_world)
     status = enable(client, teacher)
     assert status["enabled"] and status["configured"] and status["lrs"].startswith("http://")
     sync(client, app, teacher)
@@ -170,7 +145,7 @@ def test_course_sync_appears_in_the_lrs_as_valid_statements(client, app, teacher
 
 def test_lrs_outage_mid_delivery_loses_and_doubles_nothing(client, app, teacher, canvas_world,
                                                           account, lrs, sandbox):
-    db = map_skills(client, app, teacher, canvas_world)
+    db = setup_course(client, app, teacher, canvas_world)
     services = app.extensions["knowgap"]
     config = services.config = services.config.with_overrides(xapi_batch_size=20)
     sync(client, app, teacher)                         # xAPI still off: nothing recorded
@@ -230,7 +205,7 @@ def test_an_id_the_lrs_already_has_is_success_and_stays_once(client, app, teache
     batch's atomic POST; its statements then go one by one and the conflict counts as done."""
     import requests
 
-    db = map_skills(client, app, teacher, canvas_world)
+    db = setup_course(client, app, teacher, canvas_world)
     sync(client, app, teacher)
     host = canvas_host_of(sandbox.base_url)
     row = db[records.RESULTS].find_one({"course_id": COURSE, "credit": {"$ne": None}})
@@ -269,7 +244,7 @@ def test_statements_the_lrs_refuses_are_dead_lettered_with_its_error(client, app
     Canvas for a teacher's token, shows no student e-mail: the others stay accounts.)"""
     services = app.extensions["knowgap"]
     services.config = services.config.with_overrides(xapi_actor_mbox=True, xapi_batch_size=50)
-    db = map_skills(client, app, teacher, canvas_world)
+    db = setup_course(client, app, teacher, canvas_world)
     sync(client, app, teacher)
     student = str(canvas_world.student_ids(101)[0])
     db[records.STUDENTS].update_many({"course_id": COURSE, "student_id": student},
@@ -304,7 +279,7 @@ def test_statements_the_lrs_refuses_are_dead_lettered_with_its_error(client, app
 def test_video_watched_once_per_student_and_video(client, app, account, sandbox, canvas_world):
     from tests.knowgap_support import post, student_token
 
-    teacher = signup(client)
+    teacher = signup(client, "teacher-token")
     enable(client, teacher)
     sid = canvas_world.student_ids(101)[0]
     link = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
@@ -326,7 +301,7 @@ def test_video_watched_once_per_student_and_video(client, app, account, sandbox,
 
 def test_removing_a_skill_voids_its_earned_badge_statements(client, app, teacher, canvas_world,
                                                            account, sandbox):
-    map_skills(client, app, teacher, canvas_world)
+    setup_course(client, app, teacher, canvas_world)
     enable(client, teacher)
     sync(client, app, teacher)
     run_pending(app)

@@ -23,7 +23,10 @@ Steps, each reported through the job reporter:
    summaries record) and replace the summaries, all under the course's write lock
    (``mastery.recompute_course``);
 4. (badge counts are part of step 3);
-5. move the cursor forward, only now: an interrupted sync re-reads the same window next time.
+5. move the cursor forward, only now: an interrupted sync re-reads the same window next time;
+6. hand the update to xAPI (``knowgap.xapi.stage.course_updated``: the skill changes of the new
+   summaries, and a delivery job that derives the stored answers and badges; nothing when xAPI
+   is off for the course).
 
 Incremental syncs: ``fetch_course_snapshot`` re-reads only what changed when it gets the previous
 snapshot (``previous=``) along with the cursor. That snapshot is not stored a second time: it is

@@ -124,11 +124,7 @@ def derive_stored(db, config, canvas_host: str, course_id: str, now=None) -> dic
     batches = make_batches(canvas_host, course_id, "stored", events, config.xapi_batch_size,
                            through)
     store.add_batches(db, batches)
-    if changed:
-        for sid, fields in changed.items():
-            states[sid] = store.state_doc(canvas_host, course_id, sid, **fields)
-        store.save_states(db, store.ANSWER_STATE, canvas_host, course_id,
-                          list(states.values()), now)
+    store.save_states(db, store.ANSWER_STATE, canvas_host, course_id, states, changed, now)
     store.set_derived(db, canvas_host, course_id, through)
     if events:
         store.set_has_work(db, canvas_host, course_id)

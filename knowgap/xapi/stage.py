@@ -61,11 +61,7 @@ def course_updated(db, config, canvas_host: str, course_id: str, *, summaries: l
         if events:
             store.add_batches(db, delivery.make_batches(canvas_host, course_id, "skills",
                                                         events, config.xapi_batch_size, now))
-        if changed:
-            for sid, fields in changed.items():
-                states[sid] = store.state_doc(canvas_host, course_id, sid, **fields)
-            store.save_states(db, store.SKILL_STATE, canvas_host, course_id,
-                              list(states.values()), now)
+        store.save_states(db, store.SKILL_STATE, canvas_host, course_id, states, changed, now)
         store.mark_pending(db, canvas_host, course_id, now)
         job_id = delivery.enqueue(db, canvas_host, course_id)
         return {"skill_statements": len(events), "job_id": job_id}

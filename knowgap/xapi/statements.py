@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote
 
 from knowgap.canvas.hosts import is_loopback
@@ -60,6 +61,7 @@ def statement_id(*key) -> str:
     return str(uuid.uuid5(NAMESPACE, KEY_SEP.join(str(k) for k in key)))
 
 
+@lru_cache(maxsize=1024)
 def canvas_origin(canvas_host: str) -> str:
     """``https://host[:port]`` of a Canvas host key (plain http for loopback hosts only, as
     ``knowgap.canvas.hosts`` allows)."""
@@ -85,15 +87,20 @@ class Identity:
                    system_name=config.badge_issuer_name or "AchieveUp")
 
     def ext(self, name: str) -> str:
-        return extension_iri(self.public_base_url, name)
+        return _extension_iri(self.public_base_url, name)
+
+
+_extension_iri = lru_cache(maxsize=256)(extension_iri)
 
 
 # ------------------------------------------------------------------ activities and actors
 
+@lru_cache(maxsize=65536)
 def course_iri(host: str, course_id: str) -> str:
     return f"{canvas_origin(host)}/courses/{quote(str(course_id), safe='')}"
 
 
+@lru_cache(maxsize=65536)
 def quiz_iri(host: str, course_id: str, quiz_id: str) -> str:
     quiz_id = str(quiz_id)
     if quiz_id.startswith(NEW_QUIZ_PREFIX):
@@ -102,6 +109,7 @@ def quiz_iri(host: str, course_id: str, quiz_id: str) -> str:
     return f"{course_iri(host, course_id)}/quizzes/{quote(quiz_id, safe='')}"
 
 
+@lru_cache(maxsize=65536)
 def question_iri(host: str, course_id: str, quiz_id: str, question_id: str) -> str:
     question_id = str(question_id)
     if question_id.startswith(NEW_QUIZ_PREFIX):

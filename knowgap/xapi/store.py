@@ -219,11 +219,17 @@ def state_doc(canvas_host: str, course_id: str, student_id: str, **fields) -> di
             **scope(canvas_host, course_id, student_id=str(student_id)), **fields}
 
 
-def save_states(db, collection: str, canvas_host: str, course_id: str,
-                docs: list[dict], now) -> int:
-    """Make ``docs`` the course's state documents (one bulk request on MongoDB; the embedded
-    engine, whose update by ``_id`` scans the collection, deletes the course's and re-inserts
-    them, as ``achieveup.mastery.store.replace_course_docs`` does)."""
+def save_states(db, collection: str, canvas_host: str, course_id: str, states: dict,
+                changed: dict, now) -> int:
+    """Store the course's state documents after ``changed`` (``{student_id: new fields}``)
+    replaced those of some students in ``states`` (from :func:`states`): one bulk request on
+    MongoDB; the embedded engine, whose update by ``_id`` scans the collection, deletes the
+    course's and re-inserts them, as ``achieveup.mastery.store.replace_course_docs`` does."""
+    if not changed:
+        return 0
+    for sid, fields in changed.items():
+        states[sid] = state_doc(canvas_host, course_id, sid, **fields)
+    docs = list(states.values())
     for d in docs:
         d["updated_at"] = now
     if is_embedded(db):
