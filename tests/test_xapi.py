@@ -40,7 +40,6 @@ EVENTS = [
     event("voided", target=statement_id("x"), reason="The skill was removed from the course."),
     event("voided", target=statement_id("y"), regrade=True),
     event("watched", video="https://www.youtube.com/watch?v=dQw4w9WgXcQ", title="ATP"),
-    event("tutored", session_id="s-1", quiz_id="20001", question_id="100001", messages=6),
 ]
 
 

@@ -7,8 +7,6 @@
 * ``course_changed`` — something stored outside a course update (badges revoked when a matrix
   lost a skill): the delivery job derives it.
 * ``video_watched`` — a student marked a KnowGap video watched.
-* ``tutor_session`` — the extension point for the tutor (issue 20): a finished tutoring
-  session about a missed question becomes an ``interacted`` statement.
 
 This module imports nothing of mastery, badges or insights: it receives what it needs (the
 summaries' plain per-skill entries), so it can become one more stage of the course pipeline.
@@ -110,18 +108,4 @@ def video_watched(db, config, canvas_host: str, course_id: str, student_id: str,
     now = now or utcnow()
     event = {"kind": "watched", "student_id": str(student_id), "video": link, "title": title,
              "id": statement_id(canvas_host, course_id, student_id, "video", link)}
-    return _single_event(db, config, canvas_host, course_id, event, now)
-
-
-def tutor_session(db, config, canvas_host: str, course_id: str, student_id: str,
-                  session_id: str, *, quiz_id: str | None = None,
-                  question_id: str | None = None, question_name: str | None = None,
-                  messages: int | None = None, now=None) -> bool:
-    """Extension point for the tutor: call when a tutoring session about a missed question
-    ends (one statement per session id)."""
-    now = now or utcnow()
-    event = {"kind": "tutored", "student_id": str(student_id), "session_id": str(session_id),
-             "quiz_id": quiz_id, "question_id": question_id, "question_name": question_name,
-             "messages": messages,
-             "id": statement_id(canvas_host, course_id, student_id, "tutor", session_id)}
     return _single_event(db, config, canvas_host, course_id, event, now)

@@ -322,28 +322,9 @@ def _watched(event: dict, ident: Identity, host: str) -> dict:
     return statement
 
 
-def _tutored(event: dict, ident: Identity, host: str) -> dict:
-    """A tutoring session about a missed question (issue 20's tutor): the student interacted
-    with the tutor; the question is the parent. Events of this kind come from
-    ``knowgap.xapi.stage.tutor_session``."""
-    course = event["course_id"]
-    obj = _activity(f"{ident.public_base_url}/xapi/activities/{quote(host, safe='')}/tutor/"
-                    f"{quote(str(event['session_id']), safe='')}", "tutor", "Tutor session")
-    statement = _base(event, ident, host, "interacted", obj)
-    if event.get("messages") is not None:
-        statement["result"] = {"completion": True,
-                               "extensions": _ext(ident, evidence=event.get("messages"))}
-    parent = None
-    if event.get("quiz_id") and event.get("question_id"):
-        parent = _activity(question_iri(host, course, event["quiz_id"], event["question_id"]),
-                           "question", event.get("question_name"))
-    statement["context"] = _context(ident, host, course, parent=parent)
-    return statement
-
-
 BUILDERS = {"answered": _answered, "completed": _completed, "progressed": _progressed,
             "mastered": _mastered, "earned": _earned, "voided": _voided,
-            "watched": _watched, "tutored": _tutored}
+            "watched": _watched}
 
 
 def build(event: dict, ident: Identity, host: str) -> dict:

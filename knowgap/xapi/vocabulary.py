@@ -39,8 +39,6 @@ VERBS: dict[str, tuple[str, str]] = {
     "voided": (ADL_VERBS + "voided", "voided"),
     "earned": ("http://id.tincanapi.com/verb/earned", "earned"),
     "watched": ("http://activitystrea.ms/schema/1.0/watch", "watched"),
-    # a tutoring conversation (issue 20's tutor): the student "interacted" with the tutor
-    "interacted": (ADL_VERBS + "interacted", "interacted"),
 }
 
 ACTIVITY_TYPES: dict[str, str] = {
@@ -50,7 +48,6 @@ ACTIVITY_TYPES: dict[str, str] = {
     "skill": ADL_ACTIVITIES + "objective",
     "badge": "http://activitystrea.ms/schema/1.0/badge",
     "video": "https://w3id.org/xapi/video/activity-type/video",
-    "tutor": ADL_ACTIVITIES + "interaction",
 }
 
 #: Our extensions: name -> what it means (served at ``<PUBLIC_BASE_URL>/xapi/extensions/<name>``).
