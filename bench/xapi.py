@@ -90,29 +90,34 @@ def skill_map(spec, skills: int) -> list[dict]:
     return names, out
 
 
-def new_app(config):
+def new_app(config, base_url):
+    """(app, the database scoped to the sandbox's Canvas host) on a fresh embedded database."""
     from knowgap import create_app
+    from knowgap.canvas.hosts import canvas_host
     from knowgap.core import db as dbmod
+    from knowgap.core.tenancy import scoped
 
     db = dbmod.connect("", "bench")
-    return create_app(config, db=db), db
+    return create_app(config, db=db), scoped(db, canvas_host(base_url))
 
 
 def seed_course(app, db, names, mapping, base_url) -> str:
     from bson import ObjectId
 
     from achieveup.mastery import store as records
+    from knowgap.core.tenancy import where
 
     uid = ObjectId()
     services = app.extensions["knowgap"]
     db[records.USERS].insert_one({
         "_id": uid, "name": "Bench Teacher", "email": "bench@example.edu",
         "email_lower": "bench@example.edu", "role": "instructor", "canvas_base_url": base_url,
+        **where(db, canvas_user_id="1"),
         "canvas_token_enc": services.cipher.encrypt(TOKEN, owner=str(uid))})
-    db[records.MATRICES].insert_one({"course_id": str(COURSE), "instructor_id": str(uid),
-                                     "matrix_name": "Bench", "name_lower": "bench",
-                                     "skills": names, "description": ""})
-    db[records.QUESTION_SKILLS].insert_many([dict(m) for m in mapping])
+    db[records.MATRICES].insert_one(where(db, course_id=str(COURSE), instructor_id=str(uid),
+                                          matrix_name="Bench", name_lower="bench",
+                                          skills=names, description=""))
+    db[records.QUESTION_SKILLS].insert_many([where(db, **m) for m in mapping])
     return str(uid)
 
 
@@ -122,14 +127,12 @@ def timed_sync(config, names, mapping, base_url, *, xapi_on: bool):
     from knowgap.jobs import queue
     from knowgap.jobs.worker import Worker
     from knowgap.xapi import store
-    from knowgap.xapi.stage import canvas_host_of
 
-    app, db = new_app(config)
+    app, db = new_app(config, base_url)
     uid = seed_course(app, db, names, mapping, base_url)
     if xapi_on:
-        store.set_enabled(db, canvas_host_of(base_url), str(COURSE), True, uid,
-                          store.utcnow())
-    job_id, _ = enqueue_sync(db, base_url, str(COURSE), uid, full=True)
+        store.set_enabled(db, str(COURSE), True, uid, store.utcnow())
+    job_id, _ = enqueue_sync(db, str(COURSE), uid, full=True)
     worker = Worker(app, worker_id="bench")
     gc.collect()
     started = time.perf_counter()
@@ -164,13 +167,13 @@ def sync_rounds(args, config, names, mapping, base_url):
     return keep, off, on
 
 
-def derive_all(config, db, host):
+def derive_all(config, db):
     from knowgap.xapi import delivery, store
     from knowgap.xapi.statements import Identity
 
     print("\n== 2. Derivation (the delivery job's first step) ==")
     started = time.perf_counter()
-    counts = delivery.derive_stored(db, config, host, str(COURSE))
+    counts = delivery.derive_stored(db, config, str(COURSE))
     seconds = time.perf_counter() - started
     events = [e for b in db[store.OUTBOX].find({"state": "pending"}, sort=[("created_at", 1),
                                                                             ("_id", 1)])
@@ -181,7 +184,8 @@ def derive_all(config, db, host):
           f"summaries): " + ", ".join(f"{k} {n:,}" for k, n in kinds.most_common()))
     ident = Identity.from_config(config)
     started = time.perf_counter()
-    good, bad = delivery._statements({"events": events}, ident, host, store.utcnow(), None)
+    good, bad = delivery._statements({"events": events}, ident, db.canvas_host,
+                                     store.utcnow(), None)
     seconds = time.perf_counter() - started
     print(f"  build + validate every statement: {seconds:.2f} s "
           f"({1e6 * seconds / len(events):.0f} us per statement; {len(bad)} invalid)")
@@ -191,16 +195,17 @@ def derive_all(config, db, host):
 def deliver_into(config, lrs, events, batch: int, host: str):
     """Deliver ``events`` in batches of ``batch`` into a fresh LRS store; (seconds, account)."""
     from knowgap.core import db as dbmod
+    from knowgap.core.tenancy import scoped
     from knowgap.xapi import delivery, store
 
     account = lrs.account()
     cfg = config.with_overrides(xapi_batch_size=batch, **account.settings)
-    db = dbmod.connect("", f"bench-deliver-{batch}")
+    db = scoped(dbmod.connect("", f"bench-deliver-{batch}"), host)
     now = store.utcnow()
-    store.set_enabled(db, host, str(COURSE), True, "bench", now)
-    store.add_batches(db, delivery.make_batches(host, str(COURSE), "bench", events, batch, now))
+    store.set_enabled(db, str(COURSE), True, "bench", now)
+    store.add_batches(db, delivery.make_batches(db, str(COURSE), "bench", events, batch, now))
     started = time.perf_counter()
-    counts = asyncio.run(delivery.deliver(db, cfg, host, str(COURSE), budget_seconds=None))
+    counts = asyncio.run(delivery.deliver(db, cfg, str(COURSE), budget_seconds=None))
     seconds = time.perf_counter() - started
     assert counts["delivered"] == len({e["id"] for e in events}) and not counts["waiting"], counts
     return seconds, account
@@ -221,7 +226,7 @@ def main() -> None:
 
     from tests.conftest import make_config
     from tests.lrs import RalphLRS
-    from knowgap.xapi.stage import canvas_host_of
+    from knowgap.canvas.hosts import canvas_host
 
     spec = _spec(args)
     print(f"Course: {args.students:,} students x {args.quizzes} quizzes x {args.questions} "
@@ -232,13 +237,13 @@ def main() -> None:
     sandbox = ChildSandbox(spec)
     lrs = RalphLRS(workdir / "lrs", accounts=16).start()
     try:
-        base = make_config(canvas_base_url=sandbox.base_url, canvas_allowed_hosts=("127.0.0.1",),
+        host = canvas_host(sandbox.base_url)
+        base = make_config(canvas_base_url=sandbox.base_url, canvas_allowed_hosts=(host,),
                            canvas_timeout_seconds=300.0, log_level="ERROR",
                            xapi_batch_size=args.batch, xapi_timeout_seconds=600.0,
                            **lrs.account().settings)
-        host = canvas_host_of(sandbox.base_url)
         (app, db), off, on = sync_rounds(args, base, names, mapping, sandbox.base_url)
-        events = derive_all(base, db, host)
+        events = derive_all(base, db)
 
         print(f"\n== 3. Batch size effect: the first {args.sample:,} statements, each batch "
               f"size into an empty LRS store ==")

@@ -39,7 +39,7 @@ EVENTS = [
           model="percentage"),
     event("voided", target=statement_id("x"), reason="The skill was removed from the course."),
     event("voided", target=statement_id("y"), regrade=True),
-    event("watched", video="https://www.youtube.com/watch?v=dQw4w9WgXcQ", title="ATP"),
+    event("watched", video="https://www.youtube.com/watch?v=dQw4w9WgXcQ"),
 ]
 
 

@@ -12,9 +12,9 @@ from collections import Counter
 import pytest
 
 from achieveup.mastery import store as records
+from knowgap.core.tenancy import where
 from knowgap.jobs.worker import run_pending
 from knowgap.xapi import delivery, derive, schema, statements, store
-from knowgap.xapi.stage import canvas_host_of
 from tests.conftest import canvas_settings, make_config
 from tests.test_mastery_sync import setup_course, signup
 
@@ -69,12 +69,12 @@ def delivery_status(client, teacher, course=COURSE):
     return r.get_json()
 
 
-def expected_ids(db, host, course=COURSE) -> dict[str, str]:
+def expected_ids(db, course=COURSE) -> dict[str, str]:
     """Statement id -> verb name of everything the stored data says happened, computed here
     from the stored rows and badges (not from the outbox)."""
     out = {}
-    attempts = set()
-    for r in db[records.RESULTS].find({"course_id": course}):
+    attempts, host = set(), db.canvas_host
+    for r in db[records.RESULTS].find(where(db, course_id=course)):
         if r.get("credit") is None:
             continue
         out[statements.statement_id(host, course, r["student_id"], r["quiz_id"],
@@ -82,7 +82,7 @@ def expected_ids(db, host, course=COURSE) -> dict[str, str]:
         attempts.add((r["student_id"], r["quiz_id"], r["attempt"]))
     for sid, quiz, attempt in attempts:
         out[statements.statement_id(host, course, sid, quiz, "attempt", attempt)] = "completed"
-    for b in db[records.BADGES].find({"course_id": course}):
+    for b in db[records.BADGES].find(where(db, course_id=course)):
         out[derive.badge_earned_id(host, course, b)] = "earned"
     return out
 
@@ -94,14 +94,14 @@ def test_course_sync_appears_in_the_lrs_as_valid_statements(client, app, teacher
     assert status["enabled"] and status["configured"] and status["lrs"].startswith("http://")
     sync(client, app, teacher)
     run_pending(app)                                   # the delivery job the sync queued
-    host = canvas_host_of(sandbox.base_url)
+    host = db.canvas_host
 
     got = account.statements()                         # through GET + more (pages of 100)
     assert len(got) > 100, "pagination must have been followed"
     ids = [s["id"] for s in got]
     assert len(ids) == len(set(ids)), "a statement stored twice"
     verbs = Counter(s["verb"]["id"].rsplit("/", 1)[-1] for s in got)
-    want = expected_ids(db, host)
+    want = expected_ids(db)
     by_id = {s["id"]: s for s in got}
     missing = set(want) - set(by_id)
     assert not missing, f"{len(missing)} expected statements not in the LRS"
@@ -119,7 +119,7 @@ def test_course_sync_appears_in_the_lrs_as_valid_statements(client, app, teacher
             f"{sandbox.base_url}/courses/{COURSE}"
 
     # one answer, checked field by field against its stored row
-    row = db[records.RESULTS].find_one({"course_id": COURSE, "credit": {"$ne": None}})
+    row = db[records.RESULTS].find_one(where(db, course_id=COURSE, credit={"$ne": None}))
     s = by_id[statements.statement_id(host, COURSE, row["student_id"], row["quiz_id"],
                                       row["question_id"], row["attempt"])]
     assert s["verb"]["id"] == ADL + "answered"
@@ -151,15 +151,15 @@ def test_lrs_outage_mid_delivery_loses_and_doubles_nothing(client, app, teacher,
     sync(client, app, teacher)                         # xAPI still off: nothing recorded
     assert db[store.OUTBOX].count_documents({}) == 0
     enable(client, teacher)                            # on: what is stored gets sent
-    host = canvas_host_of(sandbox.base_url)
-    delivery.derive_stored(db, config, host, COURSE)
+    host = db.canvas_host
+    delivery.derive_stored(db, config, COURSE)
     total = sum(d["count"] for d in db[store.OUTBOX].find({"state": "pending"}))
     assert total > 200
 
     # deliver in the background; kill the LRS once some (not all) statements are in
     result = {}
     thread = threading.Thread(target=lambda: result.update(delivery.run(
-        db, config, host, COURSE, budget_seconds=None)))
+        db, config, COURSE, budget_seconds=None)))
     thread.start()
     deadline = time.monotonic() + 60
     while len(account.stored_lines()) < 40 and time.monotonic() < deadline:
@@ -178,7 +178,7 @@ def test_lrs_outage_mid_delivery_loses_and_doubles_nothing(client, app, teacher,
     for doc in db[store.OUTBOX].find({"state": "pending"}):
         db[store.OUTBOX].update_one({"_id": doc["_id"]},
                                     {"$set": {"next_attempt_at": records.utcnow()}})
-    assert delivery.run(db, config, host, COURSE)["waiting"] == 1
+    assert delivery.run(db, config, COURSE)["waiting"] == 1
 
     lrs.start()
     for doc in db[store.OUTBOX].find({"state": "pending"}):   # the backoff has passed
@@ -191,8 +191,13 @@ def test_lrs_outage_mid_delivery_loses_and_doubles_nothing(client, app, teacher,
     got = account.statements()
     ids = [s["id"] for s in got]
     assert len(ids) == len(set(ids)) == total
-    assert set(expected_ids(db, host)) <= set(ids)
+    assert set(expected_ids(db)) <= set(ids)
     assert delivery_status(client, teacher)["state"] == "idle"
+
+
+def canvas_host_named(statement) -> str:
+    return next(v for k, v in statement["context"]["extensions"].items()
+                if k.endswith("/xapi/extensions/canvas-host"))
 
 
 def by_verb(got, name):
@@ -207,8 +212,8 @@ def test_an_id_the_lrs_already_has_is_success_and_stays_once(client, app, teache
 
     db = setup_course(client, app, teacher, canvas_world)
     sync(client, app, teacher)
-    host = canvas_host_of(sandbox.base_url)
-    row = db[records.RESULTS].find_one({"course_id": COURSE, "credit": {"$ne": None}})
+    host = db.canvas_host
+    row = db[records.RESULTS].find_one(where(db, course_id=COURSE, credit={"$ne": None}))
     taken = statements.statement_id(host, COURSE, row["student_id"], row["quiz_id"],
                                     row["question_id"], row["attempt"])
     theirs = {"id": taken, "actor": {"account": {"homePage": "https://elsewhere.example.org",
@@ -228,7 +233,7 @@ def test_an_id_the_lrs_already_has_is_success_and_stays_once(client, app, teache
     assert len(ids) == len(set(ids))
     kept = next(s for s in got if s["id"] == taken)
     assert kept["verb"]["id"].endswith("/experienced")          # the LRS kept its own
-    want = expected_ids(db, host)
+    want = expected_ids(db)
     assert set(want) <= set(ids)
     status = delivery_status(client, teacher)
     assert status["state"] == "idle" and status["statements"]["dead"] == 0
@@ -321,3 +326,121 @@ def test_removing_a_skill_voids_its_earned_badge_statements(client, app, teacher
     assert all(s["object"]["objectType"] == "StatementRef" for s in voided)
     reason = voided[0]["context"]["extensions"]
     assert any(k.endswith("/revocation-reason") for k in reason)
+
+
+def test_two_canvas_hosts_are_told_apart(lrs):
+    """Course 101 with students 1001… on two Canvas hosts (``tests/tenancy_support``: the same
+    ids, other content), one database, one LRS account: every statement names its host (actor,
+    activities, statement id), every xAPI record carries its ``canvas_host``, and each host's
+    instructor sees and switches only their own course."""
+    import uuid
+
+    from knowgap import create_app
+    from knowgap.core import db as dbmod
+    from knowgap.core.extensions import limiter
+    from tests.conftest import TEST_MONGODB_URI
+    from tests.tenancy_support import host_db, start_pair, two_host_config
+
+    if not lrs.running:
+        lrs.start()
+    account = lrs.account()
+    a, b = start_pair()
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    db = dbmod.connect(TEST_MONGODB_URI, name)
+    try:
+        side = {}
+        for home, other, token in ((a, b, "teacher-token"), (b, a, "b-teacher-token")):
+            app = create_app(two_host_config(home, other, **account.settings,
+                                             xapi_batch_size=200), db=db)
+            limiter.reset()
+            client = app.test_client()
+            teacher = signup(client, token)
+            setup_course(client, app, teacher, home.world)
+            enable(client, teacher)
+            sync(client, app, teacher)
+            run_pending(app)
+            side[home.base_url] = (client, teacher, host_db(db, home))
+        got = account.statements()
+        homes = {s["actor"]["account"]["homePage"] for s in got if s["verb"]["id"] !=
+                 ADL + "voided"}
+        assert homes == {a.base_url, b.base_url}
+        for origin, (client, teacher, hdb) in side.items():
+            host = hdb.canvas_host
+            mine = [s for s in got if canvas_host_named(s) == host]
+            want = expected_ids(hdb)
+            assert set(want) <= {s["id"] for s in mine}
+            for s in mine:
+                assert s["context"]["contextActivities"]["grouping"][0]["id"] == \
+                    f"{origin}/courses/{COURSE}"
+                if s["verb"]["id"] in (ADL + "answered", ADL + "completed"):
+                    assert s["object"]["id"].startswith(f"{origin}/courses/{COURSE}/")
+                    assert s["actor"]["account"]["homePage"] == origin
+                elif s["verb"]["id"] in (ADL + "progressed", ADL + "mastered"):
+                    assert f"/xapi/activities/{host}/courses/{COURSE}/skills/" in \
+                        s["object"]["id"]
+            status = delivery_status(client, teacher)
+            assert status["statements"]["delivered"] == len(mine) > 0
+            assert status["state"] == "idle"
+            for collection in store.COLLECTIONS:
+                docs = list(db[collection].find(where(hdb, course_id=COURSE)))
+                assert docs and all(d["_id"].startswith(f"{host}|") for d in docs)
+        hosts = {d["canvas_host"] for c in store.COLLECTIONS for d in db[c].find()}
+        assert hosts == {side[a.base_url][2].canvas_host, side[b.base_url][2].canvas_host}
+        ids = [s["id"] for s in got]
+        assert len(ids) == len(set(ids))           # no id shared by the two courses 101
+
+        # host B's instructor turns their course 101 off; host A's stays on
+        client_b, teacher_b, _ = side[b.base_url]
+        assert enable(client_b, teacher_b, on=False)["state"] == "off"
+        client_a, teacher_a, _ = side[a.base_url]
+        assert delivery_status(client_a, teacher_a)["enabled"] is True
+    finally:
+        limiter.reset()
+        a.stop()
+        b.stop()
+        if TEST_MONGODB_URI:
+            db.client.drop_database(name)
+
+
+def test_nothing_is_derived_while_a_course_update_is_queued_or_running(client, app, teacher,
+                                                                      canvas_world, account):
+    """A change outside a sync (``course_changed``) marks the course at a time a queued or
+    running sync may still be writing rows stamped before it: the derivation waits for it."""
+    from knowgap.xapi import stage
+
+    db = setup_course(client, app, teacher, canvas_world)
+    enable(client, teacher)
+    config = app.extensions["knowgap"].config
+    sync(client, app, teacher, run=False)              # queued, not run yet
+    stage.course_changed(db, config, COURSE)
+    counts = delivery.run(db, config, COURSE)
+    assert counts["deferred"] == 1 and counts["derived"] == counts["delivered"] == 0
+    assert db[store.OUTBOX].count_documents({}) == 0
+    assert store.course_doc(db, COURSE)["has_work"] is True   # the timer comes back
+    run_pending(app)                                   # the sync, then the delivery it queued
+    got = {s["id"] for s in account.statements()}
+    assert set(expected_ids(db)) <= got
+
+
+def test_every_kind_of_statement_is_accepted_by_the_lrs(account):
+    """The LRS's own validation (ralph's xAPI models) accepts a statement of every kind we
+    build, not just our schema; read back, each is the statement we sent."""
+    import requests
+
+    from tests.test_xapi import EVENTS, HOST, IDENT
+
+    sent = [statements.build(e, IDENT, HOST) for e in EVENTS]
+    assert {s["verb"]["id"] for s in sent} >= {ADL + "answered", ADL + "completed",
+                                               ADL + "progressed", ADL + "mastered",
+                                               ADL + "voided"}
+    for statement in sent:
+        assert schema.problems(statement) is None
+        r = requests.post(f"{account.lrs.endpoint}/statements", json=[statement], timeout=30,
+                          auth=(account.username, account.password),
+                          headers={"X-Experience-API-Version": "1.0.3"})
+        assert r.status_code == 200, (statement["verb"]["id"], r.text)
+    got = {s["id"]: s for s in account.statements()}
+    assert set(got) == {s["id"] for s in sent}
+    for s in sent:
+        assert got[s["id"]]["verb"] == s["verb"] and got[s["id"]]["object"]["id"] == \
+            s["object"]["id"]

@@ -4,8 +4,9 @@
    (``pending_through``) into outbox batches (``derive_stored``): answers and quiz attempts
    from ``AchieveUp_Question_Results`` (rows stored since ``derived_through``; the first time,
    all of them), badges awarded or revoked in the window from ``AchieveUp_Badges``. The window's
-   upper end is a time a course update *finished* at, so rows a running sync is still writing
-   (stamped with that sync's start) are never half read.
+   upper end is a time a course update *finished* at (or a change outside one), and nothing is
+   derived while a course update of the course is queued or running, so rows a sync is still
+   writing (stamped with that sync's start) are never half read.
 2. **Send** the course's due batches oldest first, one POST per batch (``deliver``). Every
    statement is built from its event and validated first (``knowgap.xapi.schema``); one that
    fails is dead-lettered with the reason and never sent. Outcomes (``knowgap.xapi.lrs``):
@@ -29,6 +30,7 @@ import time
 
 from achieveup.mastery import store as records
 from knowgap.core.clock import iso, utcnow
+from knowgap.core.tenancy import host_of, key, scoped, where
 from knowgap.xapi import derive, lrs, schema, store
 from knowgap.xapi.statements import Identity, build
 
@@ -38,10 +40,6 @@ JOB_KIND = "xapi_delivery"
 TICK_SECONDS = 10.0
 RUN_BUDGET_SECONDS = 60.0
 FIRST_BACKOFF_SECONDS = 5.0
-
-
-def job_key(canvas_host: str, course_id: str) -> str:
-    return store.key(canvas_host, course_id)
 
 
 def configured(config) -> bool:
@@ -59,14 +57,13 @@ def course_enabled(config, doc: dict) -> bool:
 
 # ------------------------------------------------------------------ batches
 
-def make_batches(canvas_host: str, course_id: str, tag: str, events: list[dict], size: int,
+def make_batches(db, course_id: str, tag: str, events: list[dict], size: int,
                  now) -> list[dict]:
     """Outbox batches of ``size`` events; ``_id`` host|course|tag|time|n (a natural key: the
     same derivation makes the same batches)."""
     clean = [{k: v for k, v in e.items() if v is not None} for e in events]
     stamp = iso(now)
-    return [store.batch_doc(canvas_host, course_id,
-                            store.key(canvas_host, course_id, tag, stamp, i // size),
+    return [store.batch_doc(db, course_id, key(db, course_id, tag, stamp, i // size),
                             clean[i:i + size], now)
             for i in range(0, len(clean), size)]
 
@@ -76,60 +73,70 @@ def emails_of(db, config, course_id: str) -> dict[str, str] | None:
     if not config.xapi_actor_mbox:
         return None
     return {str(d["student_id"]): d["email"] for d in records.fetch_all(
-        db[records.STUDENTS], {"course_id": str(course_id)}, {"student_id": 1, "email": 1})
-        if d.get("email")}
+        db[records.STUDENTS], where(db, course_id=str(course_id)),
+        {"student_id": 1, "email": 1}) if d.get("email")}
 
 
 # ------------------------------------------------------------------ 1. derive
 
 def last_update_at(db, course_id: str):
     """When the course's last successful sync finished storing (None: never synced)."""
-    state = records.find_one(db[records.SYNC_STATE], {"_id": str(course_id)},
-                             {"last_synced_at": 1}) or {}
-    return state.get("last_synced_at")
+    return records.sync_state(db, course_id, {"last_synced_at": 1}).get("last_synced_at")
 
 
-def derive_stored(db, config, canvas_host: str, course_id: str, now=None) -> dict:
+def update_active(db, course_id: str) -> bool:
+    """A course update (the AchieveUp sync) of the course is queued or running."""
+    from achieveup.sync.service import JOB_KIND as SYNC_KIND   # the sync imports xAPI
+    from knowgap.jobs import queue
+
+    claim = queue.active_key(host_of(db), SYNC_KIND, str(course_id))
+    return db[queue.JOBS].find_one({"active_key": claim}, {"_id": 1}) is not None
+
+
+def derive_stored(db, config, course_id: str, now=None) -> dict:
     """Answers, quiz attempts and badges stored up to the course's ``pending_through`` into the
-    outbox; returns counts."""
-    course_id = str(course_id)
-    doc = store.course_doc(db, canvas_host, course_id)
+    outbox; returns counts. Deferred (``deferred``: 1) while a course update of the course is
+    queued or running: one that started before ``pending_through`` (marked by a change outside
+    a sync, ``stage.course_changed``) may still be writing rows stamped inside the window, which
+    a derivation now would half read and then never look at again."""
+    course_id, host = str(course_id), host_of(db)
+    doc = store.course_doc(db, course_id)
     through, since = doc.get("pending_through"), doc.get("derived_through")
     if through is None or (since is not None and since >= through):
         return {"derived": 0}
+    if update_active(db, course_id):
+        return {"derived": 0, "deferred": 1}
     now = now or utcnow()
     results = db[records.RESULTS]
     if since is None:
-        rows = records.fetch_all(results, {"course_id": course_id})
+        rows = records.fetch_all(results, where(db, course_id=course_id))
     else:
         touched = sorted({r["student_id"] for r in records.fetch_all(
-            results, {"course_id": course_id, "stored_at": {"$gt": since, "$lte": through}},
-            {"student_id": 1})})
-        rows = records.fetch_all(results, {"course_id": course_id,
-                                           "student_id": {"$in": touched}}) if touched else []
+            results, where(db, course_id=course_id,
+                           stored_at={"$gt": since, "$lte": through}), {"student_id": 1})})
+        rows = records.fetch_all(results, where(db, course_id=course_id,
+                                                student_id={"$in": touched})) if touched else []
     rows = [r for r in rows if r.get("stored_at") is None or r["stored_at"] <= through]
     questions = {d["question_id"]: d for d in records.fetch_all(
-        db[records.QUESTIONS], {"course_id": course_id},
+        db[records.QUESTIONS], where(db, course_id=course_id),
         {"question_id": 1, "question_name": 1, "question_type": 1})}
     quizzes = {d["quiz_id"]: d for d in records.fetch_all(
-        db[records.QUIZZES], {"course_id": course_id}, {"quiz_id": 1, "title": 1})}
-    states = store.states(db, store.ANSWER_STATE, canvas_host, course_id)
-    events, changed = derive.answer_events(canvas_host, course_id, rows, states, questions,
-                                           quizzes)
-    badges = records.fetch_all(db[records.BADGES], {"course_id": course_id},
+        db[records.QUIZZES], where(db, course_id=course_id), {"quiz_id": 1, "title": 1})}
+    states = store.states(db, store.ANSWER_STATE, course_id)
+    events, changed = derive.answer_events(host, course_id, rows, states, questions, quizzes)
+    badges = records.fetch_all(db[records.BADGES], where(db, course_id=course_id),
                                {"student_id": 1, "skill": 1, "level": 1, "earned_at": 1,
                                 "percentage": 1, "evidence_count": 1, "model": 1,
                                 "revoked": 1, "revoked_at": 1, "revocation_reason": 1})
-    events += derive.badge_events(canvas_host, course_id, badges, since, through)
-    batches = make_batches(canvas_host, course_id, "stored", events, config.xapi_batch_size,
-                           through)
-    store.add_batches(db, batches)
-    store.save_states(db, store.ANSWER_STATE, canvas_host, course_id, states, changed, now)
-    store.set_derived(db, canvas_host, course_id, through)
+    events += derive.badge_events(host, course_id, badges, since, through)
+    store.add_batches(db, make_batches(db, course_id, "stored", events, config.xapi_batch_size,
+                                       through))
+    store.save_states(db, store.ANSWER_STATE, course_id, states, changed, now)
+    store.set_derived(db, course_id, through)
     if events:
-        store.set_has_work(db, canvas_host, course_id)
-    log.info("xAPI: course %s|%s derived %d statements from stored changes", canvas_host,
-             course_id, len(events))
+        store.set_has_work(db, course_id)
+    log.info("xAPI: course %s|%s derived %d statements from stored changes", host, course_id,
+             len(events))
     return {"derived": len(events)}
 
 
@@ -179,10 +186,10 @@ async def _one_by_one(client: lrs.LrsClient, good: list) -> tuple[list, int, lrs
     return refused, conflicts, None
 
 
-async def _send_batch(db, config, client, ident, canvas_host, course_id, batch, now,
+async def _send_batch(db, config, client, ident, course_id, batch, now,
                       emails) -> tuple[int, int, lrs.Outcome | None]:
     """(delivered, dead, retry outcome or None) for one batch."""
-    good, bad = _statements(batch, ident, canvas_host, now, emails)
+    good, bad = _statements(batch, ident, host_of(db), now, emails)
     refused: list = []
     conflicts = 0
     if good:
@@ -198,54 +205,51 @@ async def _send_batch(db, config, client, ident, canvas_host, course_id, batch, 
                 if stopped is not None:
                     outcome = stopped
         if outcome.kind == lrs.RETRY:
-            _retry_later(db, config, canvas_host, course_id, batch, outcome, now)
+            _retry_later(db, config, course_id, batch, outcome, now)
             return 0, 0, outcome
     for event, message in bad + refused:
-        store.dead_letter(db, canvas_host, course_id, event, message, now)
+        store.dead_letter(db, course_id, event, message, now)
     gone = {event["id"] for event, _ in refused}
     delivered = [event for event, _ in good if event["id"] not in gone]
     store.mark_delivered(db, batch["_id"], now, delivered, conflicts=conflicts)
     return len(delivered), len(bad) + len(refused), None
 
 
-def _retry_later(db, config, canvas_host, course_id, batch, outcome, now) -> None:
+def _retry_later(db, config, course_id, batch, outcome, now) -> None:
     wait = backoff_seconds(batch.get("attempts", 0) + 1, config.xapi_retry_max_seconds,
                            outcome.retry_after)
     when = now + dt.timedelta(seconds=wait)
     store.mark_failed(db, batch["_id"], outcome.message, when)
-    store.record_delivery(db, canvas_host, course_id, error=outcome.message,
-                          next_attempt_at=when, now=now)
-    log.warning("xAPI: course %s|%s: %s; next attempt in %.0f s", canvas_host, course_id,
+    store.record_delivery(db, course_id, error=outcome.message, next_attempt_at=when, now=now)
+    log.warning("xAPI: course %s|%s: %s; next attempt in %.0f s", host_of(db), course_id,
                 outcome.message, wait)
 
 
-async def deliver(db, config, canvas_host: str, course_id: str, *,
+async def deliver(db, config, course_id: str, *,
                   budget_seconds: float | None = RUN_BUDGET_SECONDS, report=None) -> dict:
     """Send the course's due batches until none is due, the LRS fails, or the budget is spent."""
     ident = Identity.from_config(config)
     counts = {"batches": 0, "delivered": 0, "dead": 0, "waiting": 0}
-    token = store.course_doc(db, canvas_host, course_id).get("work_token")
+    token = store.course_doc(db, course_id).get("work_token")
     emails = emails_of(db, config, course_id)
     started = time.monotonic()
     async with lrs.LrsClient(config.xapi_lrs_url, config.xapi_lrs_username,
                              config.xapi_lrs_password, config.xapi_timeout_seconds) as client:
         while budget_seconds is None or time.monotonic() - started < budget_seconds:
             now = utcnow()
-            batch = store.next_due(db, canvas_host, course_id, now)
+            batch = store.next_due(db, course_id, now)
             if batch is None:
-                store.clear_has_work(db, canvas_host, course_id, token)
+                store.clear_has_work(db, course_id, token)
                 break
-            delivered, dead, stopped = await _send_batch(db, config, client, ident,
-                                                         canvas_host, course_id, batch, now,
-                                                         emails)
+            delivered, dead, stopped = await _send_batch(db, config, client, ident, course_id,
+                                                         batch, now, emails)
             if stopped is not None:
                 counts["waiting"] = 1
                 break
             counts["batches"] += 1
             counts["delivered"] += delivered
             counts["dead"] += dead
-            store.record_delivery(db, canvas_host, course_id, delivered=delivered, dead=dead,
-                                  now=now)
+            store.record_delivery(db, course_id, delivered=delivered, dead=dead, now=now)
             if report is not None:
                 report(counts=dict(counts))
     return counts
@@ -253,23 +257,27 @@ async def deliver(db, config, canvas_host: str, course_id: str, *,
 
 # ------------------------------------------------------------------ 3. the job and its timer
 
-def run(db, config, canvas_host: str, course_id: str, *,
-        budget_seconds: float | None = RUN_BUDGET_SECONDS, report=None) -> dict:
-    """Derive what is pending, then deliver (the job's work, callable directly)."""
+def run(db, config, course_id: str, *, budget_seconds: float | None = RUN_BUDGET_SECONDS,
+        report=None) -> dict:
+    """Derive what is pending, then deliver (the job's work, callable directly); ``db`` is
+    scoped to the course's Canvas host."""
     started = time.monotonic()
     totals: dict = {}
     while True:
-        doc = store.course_doc(db, canvas_host, course_id)
+        doc = store.course_doc(db, course_id)
         if not course_enabled(config, doc):
             return {**totals, "skipped": 1}
-        counts = derive_stored(db, config, canvas_host, course_id)
+        counts = derive_stored(db, config, course_id)
         left = None if budget_seconds is None else max(
             0.0, budget_seconds - (time.monotonic() - started))
-        counts.update(asyncio.run(deliver(db, config, canvas_host, course_id,
-                                          budget_seconds=left, report=report)))
+        counts.update(asyncio.run(deliver(db, config, course_id, budget_seconds=left,
+                                          report=report)))
         for name, value in counts.items():
             totals[name] = totals.get(name, 0) + value
-        doc = store.course_doc(db, canvas_host, course_id)
+        if counts.get("deferred"):
+            store.set_has_work(db, course_id)       # the timer comes back for the derivation
+            return totals
+        doc = store.course_doc(db, course_id)
         more = doc.get("pending_through") and (doc.get("derived_through") is None or
                                                doc["derived_through"] < doc["pending_through"])
         if counts.get("waiting") or not more or (left is not None and left <= 0):
@@ -277,16 +285,17 @@ def run(db, config, canvas_host: str, course_id: str, *,
 
 
 def handle(services, job, report) -> dict:
-    payload = job.get("payload") or {}
-    return run(services.db, services.config, payload["canvas_host"], payload["course_id"],
+    """The job, on the Canvas host it was queued for."""
+    return run(scoped(services.db, job["canvas_host"]), services.config,
+               (job.get("payload") or {})["course_id"],
                report=lambda counts=None: report(counts=counts))
 
 
-def enqueue(db, canvas_host: str, course_id: str) -> str:
+def enqueue(db, course_id: str) -> str:
+    """Queue the course's delivery run (one queued or running per host and course)."""
     from knowgap.jobs.queue import enqueue as enqueue_job
 
-    job_id, _ = enqueue_job(db, JOB_KIND, job_key(canvas_host, course_id),
-                            {"canvas_host": canvas_host, "course_id": str(course_id)})
+    job_id, _ = enqueue_job(db, JOB_KIND, str(course_id), {"course_id": str(course_id)})
     return job_id
 
 
@@ -297,7 +306,7 @@ def enqueue_due(services, now) -> int:
     due = [d for d in store.courses_due(services.db, now)
            if course_enabled(services.config, d)]
     for doc in due:
-        enqueue(services.db, doc["canvas_host"], doc["course_id"])
+        enqueue(scoped(services.db, doc["canvas_host"]), doc["course_id"])
     return len(due)
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from achieveup.auth.guards import current_user, require_course_instructor, role_required
+from achieveup.auth.guards import (current_user, require_course_instructor, role_required,
+                                   tenant_db)
 from knowgap.core.errors import NotFound
 from knowgap.core.schemas import path_id
 from knowgap.core.services import services
 from knowgap.xapi import schemas as s
 from knowgap.xapi import service
-from knowgap.xapi.stage import canvas_host_of
 from knowgap.xapi.vocabulary import EXTENSIONS
 
 blp = Blueprint("xapi", __name__, description="xAPI statements to the institution's LRS")
@@ -26,12 +26,11 @@ PATH = "/achieveup/instructor/courses/<course_id>/xapi"
 
 
 def _course(course_id: str) -> tuple:
+    """(the database on the instructor's Canvas host, config, course id) for an instructor of
+    the course."""
     course_id = path_id(course_id)
     require_course_instructor(course_id)
-    svc = services()
-    user = current_user()
-    host = canvas_host_of(user.get("canvas_base_url") or svc.config.canvas_base_url)
-    return svc, host, course_id
+    return tenant_db(), services().config, course_id
 
 
 @blp.route(PATH, methods=["GET"])
@@ -40,8 +39,7 @@ def _course(course_id: str) -> tuple:
 @blp.doc(summary="The course's xAPI delivery: on or off, statements pending / delivered / "
                  "refused (with the LRS's error), the last error and the next retry")
 def get_delivery(course_id):
-    svc, host, course_id = _course(course_id)
-    return service.status(svc.db, svc.config, host, course_id)
+    return service.status(*_course(course_id))
 
 
 @blp.route(PATH, methods=["PUT"])
@@ -50,8 +48,7 @@ def get_delivery(course_id):
 @blp.response(200, s.DeliveryStatusSchema)
 @blp.doc(summary="Turn sending this course's learning events to the LRS on or off")
 def put_delivery(body, course_id):
-    svc, host, course_id = _course(course_id)
-    return service.set_enabled(svc.db, svc.config, host, course_id, body["enabled"],
+    return service.set_enabled(*_course(course_id), body["enabled"],
                                str(current_user()["_id"]))
 
 
@@ -60,8 +57,7 @@ def put_delivery(body, course_id):
 @blp.response(200, s.RetryResultSchema)
 @blp.doc(summary="Send the statements the LRS refused once more")
 def retry_delivery(course_id):
-    svc, host, course_id = _course(course_id)
-    return service.retry_dead(svc.db, svc.config, host, course_id)
+    return service.retry_dead(*_course(course_id))
 
 
 @blp.route("/xapi/extensions/<name>", methods=["GET"])

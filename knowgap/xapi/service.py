@@ -29,9 +29,9 @@ def _state(enabled: bool, totals: dict, doc: dict) -> str:
     return "idle"
 
 
-def status(db, config, canvas_host: str, course_id: str) -> dict:
-    doc = store.course_doc(db, canvas_host, course_id)
-    summary = store.outbox_summary(db, canvas_host, course_id)
+def status(db, config, course_id: str) -> dict:
+    doc = store.course_doc(db, course_id)
+    summary = store.outbox_summary(db, course_id)
     enabled = delivery.course_enabled(config, doc)
     return {
         "course_id": str(course_id), "configured": delivery.configured(config),
@@ -48,25 +48,24 @@ def status(db, config, canvas_host: str, course_id: str) -> dict:
     }
 
 
-def set_enabled(db, config, canvas_host: str, course_id: str, enabled: bool,
-                user_id: str) -> dict:
+def set_enabled(db, config, course_id: str, enabled: bool, user_id: str) -> dict:
     """Switch the course; turning it on queues a delivery run that sends what is stored."""
     now = utcnow()
-    store.set_enabled(db, canvas_host, course_id, enabled, user_id, now)
+    store.set_enabled(db, course_id, enabled, user_id, now)
     if enabled and delivery.configured(config):
         # what the course's last finished update stored (a sync still running is derived
         # when it finishes; see knowgap.xapi.delivery)
         through = delivery.last_update_at(db, course_id)
         if through is not None:
-            store.mark_pending(db, canvas_host, course_id, through)
-        delivery.enqueue(db, canvas_host, course_id)
-    return status(db, config, canvas_host, course_id)
+            store.mark_pending(db, course_id, through)
+        delivery.enqueue(db, course_id)
+    return status(db, config, course_id)
 
 
-def retry_dead(db, config, canvas_host: str, course_id: str) -> dict:
-    requeued = store.requeue_dead(db, canvas_host, course_id, utcnow())
+def retry_dead(db, config, course_id: str) -> dict:
+    requeued = store.requeue_dead(db, course_id, utcnow())
     if requeued:
-        store.set_has_work(db, canvas_host, course_id)
-        if delivery.course_enabled(config, store.course_doc(db, canvas_host, course_id)):
-            delivery.enqueue(db, canvas_host, course_id)
-    return {**status(db, config, canvas_host, course_id), "requeued": requeued}
+        store.set_has_work(db, course_id)
+        if delivery.course_enabled(config, store.course_doc(db, course_id)):
+            delivery.enqueue(db, course_id)
+    return {**status(db, config, course_id), "requeued": requeued}

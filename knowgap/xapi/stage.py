@@ -8,6 +8,7 @@
   lost a skill): the delivery job derives it.
 * ``video_watched`` — a student marked a KnowGap video watched.
 
+Every call takes the database scoped to the course's Canvas host (``knowgap.core.tenancy``).
 This module imports nothing of mastery, badges or insights: it receives what it needs (the
 summaries' plain per-skill entries), so it can become one more stage of the course pipeline.
 Every call costs a dictionary lookup when xAPI is off (no ``XAPI_LRS_URL``, or the course's
@@ -17,33 +18,22 @@ the next course update derives the same changes again.
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
 
 from knowgap.core.clock import iso, utcnow
+from knowgap.core.tenancy import host_of, key
 from knowgap.xapi import delivery, derive, store
 from knowgap.xapi.statements import statement_id
 
 log = logging.getLogger("knowgap.xapi")
 
 
-def canvas_host_of(base_url: str) -> str:
-    """``host[:port]`` of a Canvas base URL (the tenant key; default ports left out)."""
-    parts = urlsplit(base_url)
-    host = (parts.hostname or "").lower().rstrip(".")
-    netloc = f"[{host}]" if ":" in host else host
-    default = 443 if parts.scheme == "https" else 80
-    if parts.port is not None and parts.port != default:
-        netloc += f":{parts.port}"
-    return netloc
-
-
-def _enabled(db, config, canvas_host: str, course_id: str) -> bool:
+def _enabled(db, config, course_id: str) -> bool:
     if not delivery.configured(config):
         return False
-    return delivery.course_enabled(config, store.course_doc(db, canvas_host, course_id))
+    return delivery.course_enabled(config, store.course_doc(db, course_id))
 
 
-def course_updated(db, config, canvas_host: str, course_id: str, *, summaries: list[dict],
+def course_updated(db, config, course_id: str, *, summaries: list[dict],
                    now=None) -> dict | None:
     """A course update finished at ``now``: derive its skill changes from ``summaries`` (each
     ``{student_id, skills: [{skill, score, level, mastered, p_mastery, model, evidence}]}``),
@@ -51,61 +41,54 @@ def course_updated(db, config, canvas_host: str, course_id: str, *, summaries: l
     xAPI is off for the course."""
     course_id = str(course_id)
     try:
-        if not _enabled(db, config, canvas_host, course_id):
+        if not _enabled(db, config, course_id):
             return None
         now = now or utcnow()
-        states = store.states(db, store.SKILL_STATE, canvas_host, course_id)
-        events, changed = derive.skill_events(canvas_host, course_id, summaries, states, now)
+        states = store.states(db, store.SKILL_STATE, course_id)
+        events, changed = derive.skill_events(host_of(db), course_id, summaries, states, now)
         if events:
-            store.add_batches(db, delivery.make_batches(canvas_host, course_id, "skills",
-                                                        events, config.xapi_batch_size, now))
-        store.save_states(db, store.SKILL_STATE, canvas_host, course_id, states, changed, now)
-        store.mark_pending(db, canvas_host, course_id, now)
-        job_id = delivery.enqueue(db, canvas_host, course_id)
+            store.add_batches(db, delivery.make_batches(db, course_id, "skills", events,
+                                                        config.xapi_batch_size, now))
+        store.save_states(db, store.SKILL_STATE, course_id, states, changed, now)
+        store.mark_pending(db, course_id, now)
+        job_id = delivery.enqueue(db, course_id)
         return {"skill_statements": len(events), "job_id": job_id}
     except Exception:  # noqa: BLE001 - xAPI must never fail the course update itself
         log.exception("xAPI: could not record the update of course %s|%s; the next update "
-                      "derives it again", canvas_host, course_id)
+                      "derives it again", db.canvas_host, course_id)
         return None
 
 
-def course_changed(db, config, canvas_host: str, course_id: str, *, now=None) -> None:
+def course_changed(db, config, course_id: str, *, now=None) -> None:
     """Stored changes outside a course update (badge revocations) are ready to derive."""
+    course_id = str(course_id)
     try:
-        if _enabled(db, config, canvas_host, str(course_id)):
-            store.mark_pending(db, canvas_host, str(course_id), now or utcnow())
-            delivery.enqueue(db, canvas_host, str(course_id))
+        if _enabled(db, config, course_id):
+            store.mark_pending(db, course_id, now or utcnow())
+            delivery.enqueue(db, course_id)
     except Exception:  # noqa: BLE001
-        log.exception("xAPI: could not record a change of course %s|%s", canvas_host,
+        log.exception("xAPI: could not record a change of course %s|%s", db.canvas_host,
                       course_id)
 
 
-def _single_event(db, config, canvas_host: str, course_id: str, event: dict, now) -> bool:
-    """One event in its own batch (``_id`` from the statement id, so repeating the action
-    adds nothing), then a delivery run."""
+def video_watched(db, config, course_id: str, student_id: str, link: str, *,
+                  now=None) -> bool:
+    """A student marked a video watched: one statement per student, course and video (its
+    batch's ``_id`` comes from the statement id, so marking it again adds nothing)."""
     course_id = str(course_id)
     try:
-        if not _enabled(db, config, canvas_host, course_id):
+        if not _enabled(db, config, course_id):
             return False
-        event = {k: v for k, v in {**event, "course_id": course_id, "at": iso(now)}.items()
-                 if v is not None}
-        batch = store.batch_doc(canvas_host, course_id,
-                                store.key(canvas_host, course_id, event["kind"], event["id"]),
-                                [event], now)
+        now = now or utcnow()
+        sid = statement_id(host_of(db), course_id, student_id, "video", link)
+        event = {"kind": "watched", "id": sid, "student_id": str(student_id),
+                 "course_id": course_id, "at": iso(now), "video": link}
+        batch = store.batch_doc(db, course_id, key(db, course_id, "watched", sid), [event], now)
         if store.add_batches(db, [batch]):
-            store.set_has_work(db, canvas_host, course_id)
-            delivery.enqueue(db, canvas_host, course_id)
+            store.set_has_work(db, course_id)
+            delivery.enqueue(db, course_id)
         return True
     except Exception:  # noqa: BLE001
-        log.exception("xAPI: could not record a %s event of course %s|%s", event.get("kind"),
-                      canvas_host, course_id)
+        log.exception("xAPI: could not record a watched video of course %s|%s",
+                      db.canvas_host, course_id)
         return False
-
-
-def video_watched(db, config, canvas_host: str, course_id: str, student_id: str, link: str, *,
-                  title: str | None = None, now=None) -> bool:
-    """A student marked a video watched (once per student, course and video)."""
-    now = now or utcnow()
-    event = {"kind": "watched", "student_id": str(student_id), "video": link, "title": title,
-             "id": statement_id(canvas_host, course_id, student_id, "video", link)}
-    return _single_event(db, config, canvas_host, course_id, event, now)

@@ -315,7 +315,7 @@ def _voided(event: dict, ident: Identity, host: str) -> dict:
 
 
 def _watched(event: dict, ident: Identity, host: str) -> dict:
-    obj = _activity(event["video"], "video", event.get("title"))
+    obj = _activity(event["video"], "video")
     statement = _base(event, ident, host, "watched", obj)
     statement["result"] = {"completion": True}
     statement["context"] = _context(ident, host, event["course_id"])

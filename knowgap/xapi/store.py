@@ -20,85 +20,84 @@
   revision). New statements are derived as the difference between the stored data and this, so
   a second derivation of the same data derives nothing.
 
-Every document carries ``canvas_host`` and ``course_id`` and its ``_id`` starts with the host
-(``knowgap.core.tenancy``'s convention): the same course id on two Canvas hosts is two courses.
+Every function takes the database scoped to one Canvas host (``knowgap.core.tenancy``): every
+document carries ``canvas_host`` and ``course_id``, every ``_id`` is a host-prefixed natural key,
+every filter names the host, and every index starts with it (``knowgap.core.indexes``), so the
+same course id on two Canvas hosts is two courses. Only ``courses_due`` (the retry timer) looks
+at every host, on purpose.
 """
 from __future__ import annotations
 
 import uuid
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, ReplaceOne, ReturnDocument
 
 from achieveup.mastery.store import fetch_all, insert_new
 from knowgap.core.clock import utcnow
 from knowgap.core.db import is_embedded
+from knowgap.core.tenancy import key, unwrap, where
 
 OUTBOX = "xapi_outbox"
 COURSES = "xapi_courses"
 SKILL_STATE = "xapi_skill_state"
 ANSWER_STATE = "xapi_answer_state"
+COLLECTIONS = (OUTBOX, COURSES, SKILL_STATE, ANSWER_STATE)
 
-SEP = "|"
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 
 
-def key(canvas_host: str, *parts) -> str:
-    return SEP.join((canvas_host, *(str(p) for p in parts)))
-
-
-def scope(canvas_host: str, course_id: str, **fields) -> dict:
-    return {"canvas_host": canvas_host, "course_id": str(course_id), **fields}
+def scope(db, course_id: str, **fields) -> dict:
+    """The course's filter (and a new document's scope fields) on ``db``'s Canvas host."""
+    return where(db, course_id=str(course_id), **fields)
 
 
 # ------------------------------------------------------------------ course settings and status
 
-def course_doc(db, canvas_host: str, course_id: str) -> dict:
-    return db[COURSES].find_one({"_id": key(canvas_host, course_id)}) or {}
+def course_doc(db, course_id: str) -> dict:
+    return db[COURSES].find_one({"_id": key(db, course_id)}) or {}
 
 
-def set_enabled(db, canvas_host: str, course_id: str, enabled: bool, by: str, now) -> dict:
+def _update_course(db, course_id: str, update: dict, *, upsert: bool = False):
+    return db[COURSES].update_one({"_id": key(db, course_id)}, update, upsert=upsert)
+
+
+def set_enabled(db, course_id: str, enabled: bool, by: str, now) -> dict:
     return db[COURSES].find_one_and_update(
-        {"_id": key(canvas_host, course_id)},
-        {"$set": {**scope(canvas_host, course_id), "enabled": bool(enabled),
-                  "enabled_by": by, "enabled_changed_at": now}},
+        {"_id": key(db, course_id)},
+        {"$set": {**scope(db, course_id), "enabled": bool(enabled), "enabled_by": by,
+                  "enabled_changed_at": now}},
         upsert=True, return_document=ReturnDocument.AFTER)
 
 
-def mark_pending(db, canvas_host: str, course_id: str, through) -> None:
+def mark_pending(db, course_id: str, through) -> None:
     """A course update finished at ``through``: its stored changes may be derived now."""
-    db[COURSES].update_one(
-        {"_id": key(canvas_host, course_id)},
-        {"$set": {**scope(canvas_host, course_id), "has_work": True,
-                  "work_token": uuid.uuid4().hex},
-         "$max": {"pending_through": through}},
-        upsert=True)
+    _update_course(db, course_id, {"$set": {**scope(db, course_id), "has_work": True,
+                                            "work_token": uuid.uuid4().hex},
+                                   "$max": {"pending_through": through}}, upsert=True)
 
 
-def set_has_work(db, canvas_host: str, course_id: str) -> None:
+def set_has_work(db, course_id: str) -> None:
     """New batches are waiting (the scheduler looks at ``has_work``)."""
-    db[COURSES].update_one({"_id": key(canvas_host, course_id)},
-                           {"$set": {**scope(canvas_host, course_id), "has_work": True,
-                                     "work_token": uuid.uuid4().hex}}, upsert=True)
+    _update_course(db, course_id, {"$set": {**scope(db, course_id), "has_work": True,
+                                            "work_token": uuid.uuid4().hex}}, upsert=True)
 
 
-def clear_has_work(db, canvas_host: str, course_id: str, token) -> bool:
+def clear_has_work(db, course_id: str, token) -> bool:
     """Nothing left to do, unless new work was signalled after ``token`` was read or a batch
     is still pending (e.g. waiting for its next attempt)."""
-    if db[OUTBOX].find_one(scope(canvas_host, course_id, state=PENDING), {"_id": 1}):
+    if db[OUTBOX].find_one(scope(db, course_id, state=PENDING), {"_id": 1}):
         return False
-    result = db[COURSES].update_one({"_id": key(canvas_host, course_id), "work_token": token},
+    result = db[COURSES].update_one({"_id": key(db, course_id), "work_token": token},
                                     {"$set": {"has_work": False}})
     return result.modified_count == 1
 
 
-def set_derived(db, canvas_host: str, course_id: str, through) -> None:
-    db[COURSES].update_one({"_id": key(canvas_host, course_id)},
-                           {"$max": {"derived_through": through}})
+def set_derived(db, course_id: str, through) -> None:
+    _update_course(db, course_id, {"$max": {"derived_through": through}})
 
 
-def record_delivery(db, canvas_host: str, course_id: str, *, delivered: int = 0,
-                    dead: int = 0, error: str | None = None, next_attempt_at=None,
-                    now=None) -> None:
+def record_delivery(db, course_id: str, *, delivered: int = 0, dead: int = 0,
+                    error: str | None = None, next_attempt_at=None, now=None) -> None:
     """Counters and the last outcome shown in the course's delivery status."""
     now = now or utcnow()
     update: dict = {"$inc": {"delivered": delivered, "dead": dead}}
@@ -108,22 +107,21 @@ def record_delivery(db, canvas_host: str, course_id: str, *, delivered: int = 0,
         update["$set"] = {"last_error": error[:500], "last_error_at": now,
                           "next_attempt_at": next_attempt_at}
         update["$inc"]["failures"] = 1
-    db[COURSES].update_one({"_id": key(canvas_host, course_id)}, update)
+    _update_course(db, course_id, update)
 
 
 def courses_due(db, now) -> list[dict]:
-    """Courses with work whose next attempt is due (the scheduler's retry timer)."""
-    return fetch_all(db[COURSES], {"has_work": True, "$or": [
+    """Courses of every Canvas host with work whose next attempt is due (the retry timer)."""
+    return fetch_all(unwrap(db)[COURSES], {"has_work": True, "$or": [
         {"next_attempt_at": None}, {"next_attempt_at": {"$lte": now}}]},
         {"canvas_host": 1, "course_id": 1, "enabled": 1})
 
 
 # ------------------------------------------------------------------ outbox
 
-def batch_doc(canvas_host: str, course_id: str, batch_id: str, events: list[dict], now) -> dict:
-    return {"_id": batch_id, **scope(canvas_host, course_id), "state": PENDING,
-            "events": events, "count": len(events), "kinds": kind_counts(events),
-            "attempts": 0,
+def batch_doc(db, course_id: str, batch_id: str, events: list[dict], now) -> dict:
+    return {"_id": batch_id, **scope(db, course_id), "state": PENDING, "events": events,
+            "count": len(events), "kinds": kind_counts(events), "attempts": 0,
             "next_attempt_at": now, "last_error": None, "created_at": now,
             "delivered_at": None}
 
@@ -134,9 +132,9 @@ def add_batches(db, docs: list[dict]) -> int:
     return inserted
 
 
-def next_due(db, canvas_host: str, course_id: str, now) -> dict | None:
+def next_due(db, course_id: str, now) -> dict | None:
     """The oldest pending batch of the course that may be tried now."""
-    docs = fetch_all(db[OUTBOX], scope(canvas_host, course_id, state=PENDING,
+    docs = fetch_all(db[OUTBOX], scope(db, course_id, state=PENDING,
                                        next_attempt_at={"$lte": now}),
                      {"events": 0}, sort=[("created_at", ASCENDING), ("_id", ASCENDING)])
     if not docs:
@@ -166,29 +164,26 @@ def mark_failed(db, batch_id: str, error: str, next_attempt_at) -> None:
         "$inc": {"attempts": 1}})
 
 
-def dead_letter(db, canvas_host: str, course_id: str, event: dict, error: str, now) -> dict:
+def dead_letter(db, course_id: str, event: dict, error: str, now) -> dict:
     """A statement the LRS (or our validation) refused: kept with the reason, never retried
     unless an instructor asks (``requeue_dead``)."""
-    doc = batch_doc(canvas_host, course_id, key(canvas_host, course_id, "dead", event["id"]),
-                    [event], now)
+    doc = batch_doc(db, course_id, key(db, course_id, "dead", event["id"]), [event], now)
     doc.update(state=DEAD, last_error=error[:500], attempts=1)
     db[OUTBOX].replace_one({"_id": doc["_id"]}, doc, upsert=True)
     return doc
 
 
-def requeue_dead(db, canvas_host: str, course_id: str, now) -> int:
-    result = db[OUTBOX].update_many(scope(canvas_host, course_id, state=DEAD),
+def requeue_dead(db, course_id: str, now) -> int:
+    result = db[OUTBOX].update_many(scope(db, course_id, state=DEAD),
                                     {"$set": {"state": PENDING, "next_attempt_at": now}})
     if result.modified_count:
-        db[COURSES].update_one({"_id": key(canvas_host, course_id)},
-                               {"$inc": {"dead": -result.modified_count}})
+        _update_course(db, course_id, {"$inc": {"dead": -result.modified_count}})
     return result.modified_count
 
 
-def outbox_summary(db, canvas_host: str, course_id: str) -> dict:
+def outbox_summary(db, course_id: str) -> dict:
     """Statements per state and per kind, the oldest pending one, the dead letters."""
-    docs = fetch_all(db[OUTBOX], scope(canvas_host, course_id),
-                     {"events": 0})
+    docs = fetch_all(db[OUTBOX], scope(db, course_id), {"events": 0})
     totals = {PENDING: 0, DELIVERED: 0, DEAD: 0}
     kinds: dict = {}
     oldest = None
@@ -199,7 +194,7 @@ def outbox_summary(db, canvas_host: str, course_id: str) -> dict:
             slot[d["state"]] += n
         if d["state"] == PENDING and (oldest is None or d["created_at"] < oldest):
             oldest = d["created_at"]
-    dead = fetch_all(db[OUTBOX], scope(canvas_host, course_id, state=DEAD),
+    dead = fetch_all(db[OUTBOX], scope(db, course_id, state=DEAD),
                      sort=[("created_at", ASCENDING)])
     return {"totals": totals, "kinds": kinds, "oldest_pending_at": oldest,
             "dead_letters": [{"statement_id": d["events"][0]["id"],
@@ -209,18 +204,13 @@ def outbox_summary(db, canvas_host: str, course_id: str) -> dict:
 
 # ------------------------------------------------------------------ derivation state
 
-def states(db, collection: str, canvas_host: str, course_id: str) -> dict[str, dict]:
+def states(db, collection: str, course_id: str) -> dict[str, dict]:
     """``{student_id: state document}`` of the course."""
-    return {d["student_id"]: d for d in fetch_all(db[collection], scope(canvas_host, course_id))}
+    return {d["student_id"]: d for d in fetch_all(db[collection], scope(db, course_id))}
 
 
-def state_doc(canvas_host: str, course_id: str, student_id: str, **fields) -> dict:
-    return {"_id": key(canvas_host, course_id, student_id),
-            **scope(canvas_host, course_id, student_id=str(student_id)), **fields}
-
-
-def save_states(db, collection: str, canvas_host: str, course_id: str, states: dict,
-                changed: dict, now) -> int:
+def save_states(db, collection: str, course_id: str, states: dict, changed: dict,
+                now) -> int:
     """Store the course's state documents after ``changed`` (``{student_id: new fields}``)
     replaced those of some students in ``states`` (from :func:`states`): one bulk request on
     MongoDB; the embedded engine, whose update by ``_id`` scans the collection, deletes the
@@ -228,18 +218,15 @@ def save_states(db, collection: str, canvas_host: str, course_id: str, states: d
     if not changed:
         return 0
     for sid, fields in changed.items():
-        states[sid] = state_doc(canvas_host, course_id, sid, **fields)
+        states[sid] = {"_id": key(db, course_id, sid),
+                       **scope(db, course_id, student_id=str(sid)), **fields}
     docs = list(states.values())
     for d in docs:
         d["updated_at"] = now
     if is_embedded(db):
-        db[collection].delete_many(scope(canvas_host, course_id))
-        if docs:
-            db[collection].insert_many(docs, ordered=False)
+        db[collection].delete_many(scope(db, course_id))
+        db[collection].insert_many(docs, ordered=False)
         return len(docs)
-    from pymongo import ReplaceOne
-
-    if docs:
-        db[collection].bulk_write([ReplaceOne({"_id": d["_id"]}, d, upsert=True)
-                                   for d in docs], ordered=False)
+    db[collection].bulk_write([ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs],
+                              ordered=False)
     return len(docs)
