@@ -60,6 +60,11 @@ class Config:
 
     canvas_base_url: str = "https://canvas.instructure.com"
     canvas_allowed_hosts: tuple[str, ...] = ("canvas.instructure.com", "*.instructure.com")
+    # Where report and file downloads may be redirected (besides the Canvas host itself):
+    # Instructure's file service (inst-fs) and its S3 buckets.
+    canvas_file_hosts: tuple[str, ...] = ("*.inscloudgate.net",
+                                          "instructure-uploads.s3.amazonaws.com",
+                                          "instructure-uploads-*.s3.*.amazonaws.com")
     canvas_cache_ttl_seconds: int = 300
     canvas_timeout_seconds: float = 20.0
     canvas_max_concurrency: int = 12
@@ -134,6 +139,7 @@ ENV_TABLE: dict[str, tuple[str, callable]] = {
     "AI_RATE_LIMIT": ("ai_rate_limit", str),
     "CANVAS_BASE_URL": ("canvas_base_url", str),
     "CANVAS_ALLOWED_HOSTS": ("canvas_allowed_hosts", _csv),
+    "CANVAS_FILE_HOSTS": ("canvas_file_hosts", _csv),
     "CANVAS_CACHE_TTL_SECONDS": ("canvas_cache_ttl_seconds", int),
     "CANVAS_TIMEOUT_SECONDS": ("canvas_timeout_seconds", float),
     "CANVAS_MAX_CONCURRENCY": ("canvas_max_concurrency", int),

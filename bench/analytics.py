@@ -33,19 +33,22 @@ REQUESTS = 50
 
 
 def seed(db):
+    """``db`` is scoped to the sandbox's Canvas host (``knowgap.core.tenancy``)."""
     from achieveup.mastery import store
+    from knowgap.core.tenancy import key, where
 
     rng = random.Random(42)
     skills = [f"Skill {i:02d}" for i in range(N_SKILLS)]
-    db[store.MATRICES].insert_one({"course_id": COURSE, "instructor_id": "bench",
-                                   "matrix_name": "Bench", "name_lower": "bench",
-                                   "skills": skills, "description": "",
-                                   "created_at": store.utcnow(), "updated_at": store.utcnow()})
+    db[store.MATRICES].insert_one(where(db, course_id=COURSE, instructor_id="bench",
+                                        matrix_name="Bench", name_lower="bench",
+                                        skills=skills, description="",
+                                        created_at=store.utcnow(), updated_at=store.utcnow()))
     questions = []
     quizzes = []
     for qz in range(N_QUIZZES):
         quiz_id = str(20000 + qz)
-        quizzes.append({"_id": f"{COURSE}|{quiz_id}", "course_id": COURSE, "quiz_id": quiz_id,
+        quizzes.append({"_id": key(db, COURSE, quiz_id), **where(db, course_id=COURSE),
+                        "quiz_id": quiz_id,
                         "title": f"Quiz {qz}", "assignment_id": str(40000 + qz),
                         "points_possible": 10.0,
                         "scoring_policy": "keep_highest" if qz % 2 == 0 else "keep_latest"})
@@ -54,13 +57,13 @@ def seed(db):
             questions.append((quiz_id, qid, rng.random()))
     db[store.QUIZZES].insert_many(quizzes)
     db[store.QUESTION_SKILLS].insert_many([
-        {"course_id": COURSE, "question_id": qid, "quiz_id": quiz_id,
-         "skills": [skills[i % N_SKILLS]]} for i, (quiz_id, qid, _) in enumerate(questions)])
+        where(db, course_id=COURSE, question_id=qid, quiz_id=quiz_id,
+              skills=[skills[i % N_SKILLS]]) for i, (quiz_id, qid, _) in enumerate(questions)])
     students, evidence = [], []
     for s in range(N_STUDENTS):
         sid = str(1001 + s)
         ability = 0.2 + 0.75 * rng.random()
-        students.append({"_id": f"{COURSE}|{sid}", "course_id": COURSE, "student_id": sid,
+        students.append({"_id": key(db, COURSE, sid), **where(db, course_id=COURSE, student_id=sid),
                          "name": f"Student {sid}", "email": f"s{sid}@example.edu",
                          "current_score": round(100 * ability, 1)})
         rows = []
@@ -70,7 +73,7 @@ def seed(db):
                 credit = 1.0 if rng.random() < p else 0.0
                 day = 2 + (quiz_n // Q_PER_QUIZ) + a
                 rows.append([quiz_id, qid, a, f"2024-09-{min(day, 28):02d}T12:00:00Z", credit, 1.0])
-        evidence.append({"_id": f"{COURSE}|{sid}", "course_id": COURSE, "student_id": sid,
+        evidence.append({"_id": key(db, COURSE, sid), **where(db, course_id=COURSE, student_id=sid),
                          "count": len(rows), "packed": store.pack_evidence(rows)})
     db[store.STUDENTS].insert_many(students)
     db[store.EVIDENCE].insert_many(evidence)
@@ -99,11 +102,21 @@ def bench_sandbox():
         courses=[CourseSpec(int(COURSE), "Bench Course", "BENCH-501", 2, 1, 2)]))
 
 
+def bench_db(sandbox, name: str):
+    """(the embedded database, the same scoped to the sandbox's Canvas host)."""
+    from knowgap.canvas.hosts import canvas_host
+    from knowgap.core import db as dbmod
+    from knowgap.core.tenancy import scoped
+
+    db = dbmod.connect("", name)
+    return db, scoped(db, canvas_host(sandbox.base_url))
+
+
 def bench_config(sandbox):
     from tests.conftest import make_config
 
     # the access token outlives the run (50 exports on a slow or busy machine take a while)
-    return make_config(canvas_base_url=sandbox.base_url, canvas_allowed_hosts=("127.0.0.1",),
+    return make_config(canvas_base_url=sandbox.base_url, canvas_allowed_hosts=(sandbox.host,),
                        log_level="ERROR", jwt_access_minutes=24 * 60)
 
 
@@ -120,6 +133,7 @@ def instructor_headers(app, config, sandbox) -> dict:
         "canvas_token_enc": app.extensions["knowgap"].cipher.encrypt("teacher-token",
                                                                      owner=str(uid)),
         "canvas_user_id": "1", "canvas_base_url": sandbox.base_url,
+        "canvas_host": sandbox.host,
         "created_at": None, "updated_at": None})
     access, _ = tokens.issue_access(config, str(uid))
     return {"Authorization": f"Bearer {access}"}
@@ -130,11 +144,10 @@ def main():
     from achieveup.mastery import service as mastery
     from achieveup.mastery import store
     from knowgap import create_app
-    from knowgap.core import db as dbmod
     with bench_sandbox() as sandbox:
         config = bench_config(sandbox)
-        db = dbmod.connect("", "bench")
-        app = create_app(config, db=db)
+        raw, db = bench_db(sandbox, "bench")
+        app = create_app(config, db=raw)
         t = time.perf_counter()
         seed(db)
         print(f"seeded {N_STUDENTS} students x {N_QUIZZES * Q_PER_QUIZ} questions x {ATTEMPTS} "

@@ -66,13 +66,16 @@ def main() -> None:
     from achieveup.mastery import service as mastery
     from achieveup.mastery import store
     from knowgap import create_app
+    from knowgap.canvas.hosts import default_host
     from knowgap.core import db as dbmod
+    from knowgap.core.tenancy import scoped
     from tests.conftest import make_config
 
     course.N_STUDENTS = args.students
     config = make_config(log_level="ERROR")
-    db = dbmod.connect("", "bench_badges")
-    app = create_app(config, db=db)
+    raw = dbmod.connect("", "bench_badges")
+    app = create_app(config, db=raw)
+    db = scoped(raw, default_host(config))          # the course's Canvas: the server's own
     t = time.perf_counter()
     course.seed(db)
     _, awarded = mastery.recompute_course(db, config, course.COURSE)

@@ -162,7 +162,8 @@ def run_course(args, engine: str) -> dict:
         config = load_config(environ={}, app_env="bench", jwt_secret_key="x" * 40,
                              token_encryption_key=new_encryption_key(), badge_salt="bench",
                              canvas_base_url=sandbox.base_url,
-                             canvas_allowed_hosts=("127.0.0.1",), canvas_timeout_seconds=120.0)
+                             canvas_allowed_hosts=(sandbox.base_url.split("//", 1)[1],),
+                             canvas_timeout_seconds=120.0)
         label = {"classic": "Classic Quizzes only",
                  "mixed": "every second quiz a New Quiz"}.get(engine, engine)
         print(f"\n######## Course: {args.students} students, {args.quizzes} quizzes x "

@@ -45,11 +45,12 @@ def seed_choice_quiz(db, now) -> list[dict]:
     (stored like a sync stores them) and the students' evidence. Returns the result rows."""
     from achieveup.mastery import store
     from achieveup.sync import service as sync
+    from knowgap.core.tenancy import key, where
 
     rng = random.Random(7)
     skills = [f"Skill {i:02d}" for i in range(analytics.N_SKILLS)]
     db[store.QUIZZES].insert_one({
-        "_id": f"{COURSE}|{QUIZ}", "course_id": COURSE, "quiz_id": QUIZ,
+        "_id": key(db, COURSE, QUIZ), **where(db, course_id=COURSE), "quiz_id": QUIZ,
         "title": "Midterm (multiple choice)", "assignment_id": "49000",
         "points_possible": float(N_CHOICE_QUESTIONS), "scoring_policy": "keep_latest",
         "source": "classic"})
@@ -63,10 +64,10 @@ def seed_choice_quiz(db, now) -> list[dict]:
                           "question_text": f"<p>Question {k + 1} of the midterm?</p>",
                           "points_possible": 1.0, "answers": answers})
         difficulty[qid] = rng.random()
-    db[store.QUESTIONS].insert_many(sync.question_docs(COURSE, {QUIZ: questions}, now))
+    db[store.QUESTIONS].insert_many(sync.question_docs(db, COURSE, {QUIZ: questions}, now))
     db[store.QUESTION_SKILLS].insert_many([
-        {"course_id": COURSE, "question_id": q["id"], "quiz_id": QUIZ,
-         "skills": [skills[k % analytics.N_SKILLS]]} for k, q in enumerate(questions)])
+        where(db, course_id=COURSE, question_id=q["id"], quiz_id=QUIZ,
+              skills=[skills[k % analytics.N_SKILLS]]) for k, q in enumerate(questions)])
     rows, extra = [], {}
     for s in range(analytics.N_STUDENTS):
         sid = str(1001 + s)
@@ -78,8 +79,8 @@ def seed_choice_quiz(db, now) -> list[dict]:
                                   + 0.08 * (a - 1)))
                 right = rng.random() < p
                 pick = q["answers"][0] if right else rng.choice(q["answers"][1:3])
-                rows.append({"_id": store.result_id(COURSE, sid, QUIZ, q["id"], a),
-                             "course_id": COURSE, "student_id": sid, "quiz_id": QUIZ,
+                rows.append({"_id": store.result_id(db, COURSE, sid, QUIZ, q["id"], a),
+                             **where(db, course_id=COURSE), "student_id": sid, "quiz_id": QUIZ,
                              "question_id": q["id"], "attempt": a, "graded_at": graded_at,
                              "credit": 1.0 if right else 0.0, "points": 1.0 if right else 0.0,
                              "points_possible": 1.0, "correct": right, "source": "classic",
@@ -87,7 +88,7 @@ def seed_choice_quiz(db, now) -> list[dict]:
                 extra.setdefault(sid, []).append([QUIZ, q["id"], a, graded_at,
                                                   1.0 if right else 0.0, 1.0])
     sync.store_results(db, COURSE, rows, now)
-    for doc in store.fetch_all(db[store.EVIDENCE], {"course_id": COURSE}):
+    for doc in store.fetch_all(db[store.EVIDENCE], where(db, course_id=COURSE)):
         packed = store.unpack_evidence(doc["packed"]) + extra.get(doc["student_id"], [])
         db[store.EVIDENCE].replace_one({"_id": doc["_id"]}, {
             **doc, "count": len(packed), "packed": store.pack_evidence(packed)})
@@ -100,12 +101,13 @@ def seed_read_models(db, now) -> tuple[float, float]:
     Returns the seconds the two sync steps took."""
     from achieveup.insights import ingest
     from achieveup.mastery import store
+    from knowgap.core.tenancy import where
 
     quizzes = store.quizzes_of(db, COURSE)
     assignment = {q["quiz_id"]: q["assignment_id"] for q in quizzes}
     by_quiz: dict = {}
     submissions = []
-    for doc in store.fetch_all(db[store.EVIDENCE], {"course_id": COURSE}):
+    for doc in store.fetch_all(db[store.EVIDENCE], where(db, course_id=COURSE)):
         sid = doc["student_id"]
         last: dict = {}
         for quiz, question, attempt, graded_at, credit, _ in store.unpack_evidence(doc["packed"]):
@@ -146,11 +148,10 @@ def main():
     from achieveup.mastery import service as mastery
     from achieveup.mastery import store
     from knowgap import create_app
-    from knowgap.core import db as dbmod
     with analytics.bench_sandbox() as sandbox:
         config = analytics.bench_config(sandbox)
-        db = dbmod.connect("", "bench_insights")
-        app = create_app(config, db=db)
+        raw, db = analytics.bench_db(sandbox, "bench_insights")
+        app = create_app(config, db=raw)
         now = store.utcnow()
         t = time.perf_counter()
         analytics.seed(db)

@@ -57,11 +57,11 @@ def main() -> int:
                              jwt_secret_key="bench-jwt-secret-key-long-enough-0123456789",
                              token_encryption_key=new_encryption_key(), badge_salt="b",
                              run_worker_thread=False, canvas_base_url=canvas.base_url,
-                             canvas_allowed_hosts=("127.0.0.1",), openai_api_key="bench",
+                             canvas_allowed_hosts=(canvas.host,), openai_api_key="bench",
                              openai_base_url=ai.base_url, openai_timeout_seconds=30.0,
                              youtube_api_key="bench", youtube_base_url=yt.base_url)
         app = create_app(config, db=dbmod.connect("", "bench"))
-        svc = app.extensions["knowgap"]
+        svc = app.extensions["knowgap"].scoped(canvas.host)    # the sandbox's records
         access = CanvasAccess(canvas.base_url, "teacher-token", config)
 
         t0 = time.perf_counter()

@@ -228,7 +228,7 @@ def main() -> int:  # noqa: C901 - a linear script
             JWT_SECRET_KEY="load-" + new_encryption_key(), TOKEN_ENCRYPTION_KEY=new_encryption_key(),
             BADGE_SALT="load-salt", BCRYPT_ROUNDS=str(args.bcrypt_rounds),
             AUTH_RATE_LIMIT="100000/minute", CANVAS_BASE_URL=canvas,
-            CANVAS_ALLOWED_HOSTS="127.0.0.1", RUN_WORKER_THREAD="true",
+            CANVAS_ALLOWED_HOSTS=f"127.0.0.1:{canvas_port}", RUN_WORKER_THREAD="true",
             PYTHONUNBUFFERED="1")
         app = f"http://127.0.0.1:{app_port}"
         gunicorn = start([str(venv_bin / "gunicorn"), "-c", "gunicorn.conf.py",

@@ -311,13 +311,15 @@ def fit_cost() -> dict:
     from bench.analytics import COURSE, N_SKILLS, N_STUDENTS, seed
     from achieveup.mastery import service as mastery
     from achieveup.mastery import store
+    from knowgap.canvas.hosts import default_host
     from knowgap.core import db as dbmod
+    from knowgap.core.tenancy import scoped
     from tests.conftest import make_config
 
     logging.getLogger("knowgap.db").setLevel(logging.ERROR)  # "embedded database" notice
-    db = dbmod.connect("", "bench_mastery_model")
-    seed(db)
     config = make_config(log_level="ERROR")
+    db = scoped(dbmod.connect("", "bench_mastery_model"), default_host(config))
+    seed(db)
     mastery.compute_course(db, config, COURSE)      # warm-up (caches, first-touch memory)
     t = time.perf_counter()
     mastery.compute_course(db, config, COURSE)

@@ -494,7 +494,7 @@ def end_to_end(course: Course) -> dict:
     out = {}
     with SandboxServer(world) as sandbox:
         config = make_config(canvas_base_url=sandbox.base_url,
-                             canvas_allowed_hosts=("127.0.0.1",), log_level="ERROR")
+                             canvas_allowed_hosts=(sandbox.host,), log_level="ERROR")
         app = create_app(config, db=dbmod.connect("", "bench_mastery_truth"))
         client = app.test_client()
         r = client.post("/auth/signup", json={
@@ -557,20 +557,22 @@ def recompute_cost(rounds: int = 3) -> dict:
     from achieveup.mastery import service as mastery
     from achieveup.mastery import store
     from bench.analytics import COURSE, seed
+    from knowgap.canvas.hosts import default_host
     from knowgap.core import db as dbmod
+    from knowgap.core.tenancy import key, scoped, where
     from tests.conftest import make_config
 
     logging.getLogger("knowgap.db").setLevel(logging.ERROR)
-    db = dbmod.connect("", "bench_mastery_truth_cost")
-    seed(db)
     config = make_config(log_level="ERROR")
+    db = scoped(dbmod.connect("", "bench_mastery_truth_cost"), default_host(config))
+    seed(db)
     default = course_model.DEFAULTS["mastery_model"]
     times: dict = {default: [], "percentage": []}
     half_life = None
     for _ in range(rounds):
         for name in times:
-            db[store.SETTINGS].replace_one({"_id": COURSE}, {"_id": COURSE, "course_id": COURSE,
-                                                             "mastery_model": name}, upsert=True)
+            db[store.SETTINGS].replace_one({"_id": key(db, COURSE)}, where(
+                db, _id=key(db, COURSE), course_id=COURSE, mastery_model=name), upsert=True)
             t = time.perf_counter()
             _, _, fitted = mastery.compute_course_state(db, config, COURSE)
             times[name].append(time.perf_counter() - t)

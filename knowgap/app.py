@@ -62,6 +62,16 @@ def _load(path: str):
     return getattr(importlib.import_module(module), attr)
 
 
+def _warn_if_migration_pending(database) -> None:
+    from knowgap.migrate import pending
+
+    left = pending(database)
+    if left:
+        log.error("The database holds records written before they carried their Canvas host "
+                  "(%s): run `python -m knowgap.migrate` (README, \"Upgrading\").",
+                  ", ".join(left))
+
+
 def create_app(config: Config | None = None, *, db=None) -> Flask:
     config = config or load_config()
     configure_logging(config.log_level)
@@ -74,7 +84,8 @@ def create_app(config: Config | None = None, *, db=None) -> Flask:
     app.config.update(_flask_settings(config))
     database = db if db is not None else dbmod.connect(config.mongodb_uri, config.mongodb_db)
     indexes = dbmod.IndexManager(database)
-    indexes.ensure()
+    if indexes.ensure():
+        _warn_if_migration_pending(database)
     app.extensions["knowgap"] = Services(config=config, db=database,
                                          cipher=TokenCipher(config.token_encryption_key),
                                          indexes=indexes)

@@ -11,7 +11,7 @@ SANDBOX_PORT=${SANDBOX_PORT:-8900}
 sandbox=$!
 trap 'kill $sandbox 2>/dev/null || true' EXIT INT TERM
 export CANVAS_BASE_URL="http://127.0.0.1:$SANDBOX_PORT"
-export CANVAS_ALLOWED_HOSTS="127.0.0.1,localhost"
+export CANVAS_ALLOWED_HOSTS="127.0.0.1:$SANDBOX_PORT,localhost:$SANDBOX_PORT"
 # Badge links and credentials must point at the port the server really listens on.
 export PORT=${PORT:-5001}
 export PUBLIC_BASE_URL=${PUBLIC_BASE_URL:-http://localhost:$PORT}

@@ -46,6 +46,25 @@ def make_config(**overrides):
     return load_config(environ={}, **settings)
 
 
+@pytest.fixture(autouse=True)
+def tenancy_audit():
+    """Fails a test whose application code queried tenant records without their Canvas host
+    (``tests/tenancy_audit.py``; the embedded engine only)."""
+    if TEST_MONGODB_URI:
+        yield None
+        return
+    from tests.tenancy_audit import Audit
+
+    audit = Audit()
+    audit.start()
+    try:
+        yield audit
+    finally:
+        audit.stop()
+    problems = sorted(set(audit.problems))
+    assert not problems, "queries without their Canvas host:\n" + "\n".join(problems[:30])
+
+
 @pytest.fixture
 def db():
     if TEST_MONGODB_URI:
@@ -106,12 +125,24 @@ def sandbox_factory():
 
 
 def canvas_settings(server) -> dict:
-    return {"canvas_base_url": server.base_url, "canvas_allowed_hosts": ("127.0.0.1",)}
+    """Config pointing at a sandbox: its base URL, and its host *and port* allowed (an
+    allow-list entry without a port admits the default port only)."""
+    return {"canvas_base_url": server.base_url, "canvas_allowed_hosts": (server.host,)}
 
 
 @pytest.fixture
 def config(sandbox):
     return make_config(**canvas_settings(sandbox))
+
+
+def sandbox_db(app):
+    """The app's database scoped to its configured Canvas host (the sandbox): what the routes
+    of a user of that Canvas read and write (``knowgap.core.tenancy``)."""
+    from knowgap.canvas.hosts import default_host
+    from knowgap.core.tenancy import scoped
+
+    services = app.extensions["knowgap"]
+    return scoped(services.db, default_host(services.config))
 
 
 @pytest.fixture

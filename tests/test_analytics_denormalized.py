@@ -10,6 +10,8 @@ import pytest
 from achieveup.badges import service as badges
 from achieveup.mastery import service as mastery
 from achieveup.mastery import store
+from knowgap.core.tenancy import where
+from tests.conftest import sandbox_db
 from tests.test_mastery_sync import COURSE, SKILLS, setup_course, signup, sync
 
 
@@ -33,7 +35,7 @@ def recorded(db):
     out = {}
     for doc in db[store.MASTERY].find({"course_id": COURSE}):
         for row in mastery.badge_rows(doc):
-            out[store.badge_key_id(COURSE, doc["student_id"], row[0], row[1])] = row
+            out[store.badge_key_id(db, COURSE, doc["student_id"], row[0], row[1])] = row
     return out
 
 
@@ -104,9 +106,9 @@ def test_export_from_summaries_has_every_badge_and_valid_xlsx(client, app, teach
     from openpyxl import load_workbook
 
     db = setup_course(client, app, teacher, canvas_world)
-    db[store.MATRICES].insert_one({"course_id": COURSE, "matrix_name": "+Evil<&>",
-                                   "name_lower": "+evil<&>", "skills": ["\tTab", "ok\x01"],
-                                   "instructor_id": "x"})
+    db[store.MATRICES].insert_one(where(db, course_id=COURSE, matrix_name="+Evil<&>",
+                                        name_lower="+evil<&>", skills=["\tTab", "ok\x01"],
+                                        instructor_id="x"))
     sync(client, app, teacher)
     data = client.get(f"/achieveup/export/{COURSE}?format=json", headers=teacher).get_json()
     docs = active_badges(db)
@@ -156,7 +158,7 @@ def test_course_lock_serializes_writers(app):
     import threading
     import time
 
-    db = app.extensions["knowgap"].db
+    db = sandbox_db(app)
     events = []
 
     def writer(n):

@@ -95,7 +95,7 @@ def test_signup_canvas_unreachable(db):
     from knowgap.core.extensions import limiter
 
     app = create_app(make_config(canvas_base_url="http://127.0.0.1:9",
-                                 canvas_allowed_hosts=("127.0.0.1",), canvas_max_retries=0,
+                                 canvas_allowed_hosts=("127.0.0.1:9",), canvas_max_retries=0,
                                  canvas_timeout_seconds=3.0), db=db)
     limiter.reset()
     response = app.test_client().post("/auth/signup", json={

@@ -13,6 +13,12 @@ Callers (``ACTORS``):
   course 101); on KnowGap routes the Canvas token ``student-token-1001``;
 - ``other``: ``other-teacher-token`` — an instructor, but only of course 999;
 - ``instructor``: ``teacher-token`` — teaches 101 (and 102);
+- ``foreign``: ``b-teacher-token`` — teaches course 101 too, but on *another* allowed Canvas
+  host (host B, ``tests/tenancy_support.py``: same ids, other content and tokens). Its
+  AchieveUp account belongs to host B; on KnowGap routes it sends ``link`` = host B. It may
+  work on its own course 101 (so most cells are the instructor's) but reaches nothing of host
+  A's course 101 by id: A's matrix, job, badge and quiz answer 404/403. That its reads and
+  writes never see or change A's data is shown call by call in ``tests/test_tenancy.py``;
 - ``admin``: created through ``flask create-admin`` (``app.test_cli_runner()``); admins hold no
   Canvas token, so routes that must talk to Canvas as the caller answer the documented
   ``400 canvas_token_missing``; KnowGap routes know no admins (a JWT is not a Canvas token →
@@ -33,13 +39,13 @@ from knowgap import create_app
 from knowgap.core import db as dbmod, swagger_ui
 from knowgap.core.extensions import limiter
 from tests.canvas_sandbox import SandboxServer, build_world
-from tests.conftest import canvas_settings, make_config
+from tests.tenancy_support import foreign_world, two_host_config
 
 PASSWORD = "Str0ngPassw0rd"
 OK = "2xx"
-ACTORS = ("anonymous", "student", "other", "instructor", "admin")
+ACTORS = ("anonymous", "student", "other", "instructor", "foreign", "admin")
 CANVAS_TOKENS = {"student": "student-token-1001", "other": "other-teacher-token",
-                 "instructor": "teacher-token"}
+                 "instructor": "teacher-token", "foreign": "b-teacher-token"}
 NOT_IN_MATRIX = {
     ("GET", "/static/<path:filename>"): "Flask's static files (none are served)",
     ("GET", "/openapi.json"): "public API document",
@@ -62,9 +68,13 @@ class Entry:
     why: str = ""
 
 
-def access(anonymous=401, student=403, other=403, instructor=OK, admin=OK) -> dict:
+def access(anonymous=401, student=403, other=403, instructor=OK, admin=OK,
+           foreign=None) -> dict:
+    """``foreign`` defaults to the instructor's cell: host B's teacher teaches a course 101
+    too (their own)."""
     return {"anonymous": anonymous, "student": student, "other": other,
-            "instructor": instructor, "admin": admin}
+            "instructor": instructor, "admin": admin,
+            "foreign": instructor if foreign is None else foreign}
 
 
 COURSE = access()                                        # instructor of the course (admin passes)
@@ -74,6 +84,7 @@ PUBLIC = access(anonymous=OK, student=OK, other=OK)
 KG_ENROLLED = access(student=OK, admin=401)              # KnowGap, anyone enrolled in 101
 KG_INSTRUCTOR = access(admin=401)                        # KnowGap, instructors of 101 only
 KG_SELF = access(student=OK, instructor=403, admin=401)  # KnowGap, the student themself only
+NOT_ON_B = 404               # host A's matrix, quiz, badge: host B has no such record
 
 
 def _unique(prefix: str) -> str:
@@ -130,13 +141,13 @@ MATRIX: dict[tuple[str, str], Entry] = {
         "/achieveup/matrix/course/101", COURSE),
     ("GET", "/achieveup/matrix/<string:ref>"): Entry("/achieveup/matrix/101", COURSE),
     ("PUT", "/achieveup/matrix/<string:ref>"): Entry(
-        "/achieveup/matrix/{matrix}", COURSE, body={"description": "Updated."}),
+        "/achieveup/matrix/{matrix}", access(foreign=NOT_ON_B), body={"description": "Updated."}),
     ("POST", "/achieveup/matrix/create"): Entry(
         "/achieveup/matrix/create", COURSE,
         body=lambda ctx, actor: {"course_id": "101", "matrix_name": _unique("Matrix"),
                                  "skills": ["Cells"]}),
     ("DELETE", "/achieveup/matrix/delete/<string:matrix_id>"): Entry(
-        "/achieveup/matrix/delete/{fresh_matrix}", COURSE),
+        "/achieveup/matrix/delete/{fresh_matrix}", access(foreign=NOT_ON_B)),
     ("POST", "/achieveup/matrix/import"): Entry(
         "/achieveup/matrix/import", COURSE,
         body={"source_course_id": "101", "target_course_id": "102"}),
@@ -172,7 +183,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/achieveup/instructor/course/<course_id>/force-sync"): Entry(
         "/achieveup/instructor/course/101/force-sync", COURSE),
     ("GET", "/achieveup/jobs/<job_id>"): Entry(
-        "/achieveup/jobs/{job}", COURSE, why="the job of an instructor of 101"),
+        "/achieveup/jobs/{job}", access(foreign=403),
+        why="the job of an instructor of 101 (of host A: host B's instructors may not follow)"),
     ("POST", "/achieveup/instructor/course/<course_id>/new-quizzes/<quiz_id>/student-analysis"):
         Entry("/achieveup/instructor/course/101/new-quizzes/nq-1/student-analysis",
               access(instructor=422, admin=422),
@@ -193,7 +205,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
                                                                "data": ctx.export}),
     # ----------------------------------------------------------------- insights
     ("GET", "/achieveup/instructor/courses/<course_id>/quizzes/<quiz_id>/item-analysis"): Entry(
-        "/achieveup/instructor/courses/101/quizzes/{quiz}/item-analysis", COURSE),
+        "/achieveup/instructor/courses/101/quizzes/{quiz}/item-analysis",
+        access(foreign=NOT_ON_B), why="host B's course 101 was never synced"),
     ("GET", "/achieveup/instructor/courses/<course_id>/engagement"): Entry(
         "/achieveup/instructor/courses/101/engagement", COURSE),
     ("GET", "/achieveup/engagement/<student_id>/<course_id>"): Entry(
@@ -239,7 +252,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/achieveup/badges/generate"): Entry(
         "/achieveup/badges/generate", COURSE, body={"course_id": "101"}),
     ("PUT", "/achieveup/badges/<badge_id>/share"): Entry(
-        "/achieveup/badges/{badge}/share", access(student=OK, instructor=403, admin=403),
+        "/achieveup/badges/{badge}/share", access(student=OK, instructor=403, admin=403,
+                                                  foreign=NOT_ON_B),
         body={"public": True},
         why="sharing publishes the student's data: only the student who earned it consents"),
     ("GET", "/achieveup/public/badges/assertions/<badge_id>"): Entry(
@@ -266,7 +280,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
     # Open Badges 3.0: only the student who earned a badge downloads its credential (shared
     # or not); shared badges' credentials, the keys and the status list are public.
     ("GET", "/achieveup/badges/<badge_id>/credential"): Entry(
-        "/achieveup/badges/{badge}/credential", access(student=OK, instructor=403, admin=403)),
+        "/achieveup/badges/{badge}/credential", access(student=OK, instructor=403, admin=403,
+                                                       foreign=NOT_ON_B)),
     ("GET", "/achieveup/public/badges/credentials/<badge_id>"): Entry(
         "/achieveup/public/badges/credentials/{badge}", PUBLIC),
     ("GET", "/achieveup/public/badges/jwks.json"): Entry(
@@ -329,7 +344,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/get-risk"): Entry(
         "/get-risk", KG_ENROLLED, knowgap=True, body={"course_id": "101", "student_id": "1001"}),
     ("GET", "/get-toggle-risk/<string:course_id>"): Entry(
-        "/get-toggle-risk/101", access(anonymous=OK, student=OK, other=OK, admin=OK),
+        "/get-toggle-risk/101", access(anonymous=OK, student=OK, other=OK, admin=OK,
+                                       foreign=OK),
         knowgap=True,
         why="a harmless switch the students' extension reads without a token (issue 22)"),
     ("POST", "/update-toggle-risk/<string:course_id>"): Entry(
@@ -392,9 +408,11 @@ def _make_admin(app, client):
     return email, {"Authorization": f"Bearer {response.get_json()['token']}"}
 
 
-def _account(app, client, actor):
+def _account(app, client, actor, foreign_client=None):
     if actor == "admin":
         return _make_admin(app, client)
+    if actor == "foreign":          # signs up where host B is the Canvas: a host B account
+        return _signup(foreign_client, CANVAS_TOKENS[actor])
     return _signup(client, CANVAS_TOKENS[actor])
 
 
@@ -408,15 +426,17 @@ def authz(authz_world):
     from knowgap.jobs.worker import run_pending
 
     server = SandboxServer(authz_world, throttle=False).start()
-    config = make_config(**canvas_settings(server), auth_rate_limit="100000/minute",
-                         badge_min_evidence=1)
-    app = create_app(config, db=dbmod.connect("", "authz"))
+    server_b = SandboxServer(foreign_world(), throttle=False).start()
+    settings = dict(auth_rate_limit="100000/minute", badge_min_evidence=1)
+    database = dbmod.connect("", "authz")
+    app = create_app(two_host_config(server, server_b, **settings), db=database)
     app.config["TESTING"] = True
+    app_b = create_app(two_host_config(server_b, server, **settings), db=database)
     limiter.reset()
-    client = app.test_client()
+    client, client_b = app.test_client(), app_b.test_client()
     headers, emails = {"anonymous": {}}, {}
-    for actor in ("student", "other", "instructor", "admin"):
-        emails[actor], headers[actor] = _account(app, client, actor)
+    for actor in ("student", "other", "instructor", "foreign", "admin"):
+        emails[actor], headers[actor] = _account(app, client, actor, client_b)
     ctx = Ctx(client, headers)
     ctx.emails = emails
     teacher = headers["instructor"]
@@ -464,9 +484,21 @@ def authz(authz_world):
     assert synced.status_code == 200, synced.get_json()
     ctx.kg_question = {"course_id": "101", "quiz_id": ctx["quiz"],
                        "question_id": ctx["question"]}
-    yield {"app": app, "client": client, "ctx": ctx}
+
+    # host B's teacher works on B's own course 101 (same ids): its questions are synced and it
+    # has a matrix with the skill the ``skills/assign`` row uses, so those cells do not depend
+    # on which rows ran first
+    ctx.link_b = server_b.host
+    synced = client.post("/update-course-db", json={"course_id": "101", "link": ctx.link_b,
+                                                    "access_token": CANVAS_TOKENS["foreign"]})
+    assert synced.status_code == 200, synced.get_json()
+    own = client.post("/achieveup/matrix/create", headers=headers["foreign"], json={
+        "course_id": "101", "matrix_name": "Host B skills", "skills": ["Cells"]})
+    assert own.status_code == 201, own.get_json()
+    yield {"app": app, "client": client, "client_b": client_b, "ctx": ctx}
     limiter.reset()
     server.stop()
+    server_b.stop()
 
 
 def _rules(app) -> set[tuple[str, str]]:
@@ -520,7 +552,7 @@ def _headers_for(authz, entry: Entry, actor: str) -> dict:
             return authz["ctx"].headers["admin"]
         return {"Authorization": f"Bearer {CANVAS_TOKENS[actor]}"}
     if entry.fresh_user:
-        return _account(authz["app"], authz["client"], actor)[1]
+        return _account(authz["app"], authz["client"], actor, authz["client_b"])[1]
     return authz["ctx"].headers[actor]
 
 
@@ -543,6 +575,8 @@ def test_access(authz, key, actor):
     kwargs = {"headers": _headers_for(authz, entry, actor), "query_string": entry.query}
     if body is not None or method in ("POST", "PUT"):
         kwargs["json"] = dict(body or {})
+        if entry.knowgap and actor == "foreign":
+            kwargs["json"]["link"] = ctx.link_b         # host B's Canvas, for host B's token
     response = authz["client"].open(path, method=method, **kwargs)
     expected = entry.expect[actor]
     detail = response.get_json(silent=True)

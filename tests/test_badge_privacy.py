@@ -24,6 +24,7 @@ import pytest
 from achieveup.badges import privacy
 from achieveup.mastery import store
 from achieveup.skills import service as skills_service
+from knowgap.core.tenancy import key
 from tests.badge_support import share_a_badge
 from tests.test_mastery_sync import COURSE, SKILLS
 from tests.test_ob3_credentials import _status_bit, independent_decode, local, verify
@@ -196,7 +197,7 @@ def test_removing_a_skill_from_the_matrix_revokes_at_once(client, app, shared):
     # the student's lists and the course summaries agree
     own = client.get(f"/achieveup/badges/{badge['student_id']}", headers=shared["student"])
     assert badge["skill"] not in {b["skill_name"] for b in own.get_json()}
-    summary = db[store.MASTERY].find_one({"_id": store.summary_id(COURSE, badge["student_id"])})
+    summary = db[store.MASTERY].find_one({"_id": store.summary_id(db, COURSE, badge["student_id"])})
     assert [badge["skill"], badge["level"]] in store.unpack(summary["revoked_badges"])
     assert badge["skill"] not in {row[0] for row in store.unpack(summary["badges"])}
 
@@ -220,7 +221,7 @@ def test_revocation_does_not_wait_for_a_busy_course(client, app, shared, monkeyp
     db, badge, teacher = shared["db"], shared["badge"], shared["teacher"]
     monkeypatch.setattr(skills_service, "REVOKE_WAIT_SECONDS", 0.3)
     now = store.utcnow()
-    db[store.VERSIONS].update_one({"_id": COURSE}, {"$set": {
+    db[store.VERSIONS].update_one({"_id": key(db, COURSE)}, {"$set": {
         "lock_owner": "a running recompute", "lock_until": now + dt.timedelta(minutes=5)}},
         upsert=True)
     matrix = db[store.MATRICES].find_one({"course_id": COURSE})
@@ -230,10 +231,10 @@ def test_revocation_does_not_wait_for_a_busy_course(client, app, shared, monkeyp
     assert r.status_code == 200 and time.monotonic() - started < 5
     assert db[store.BADGES].find_one({"_id": badge["_id"]})["revoked"] is True
     assert client.get(local(app, shared["view"]["shareable_link"])).status_code == 410
-    db[store.VERSIONS].update_one({"_id": COURSE}, {"$set": {"lock_owner": None,
+    db[store.VERSIONS].update_one({"_id": key(db, COURSE)}, {"$set": {"lock_owner": None,
                                                              "lock_until": None}})
     client.post("/achieveup/badges/generate", json={"course_id": COURSE}, headers=teacher)
-    summary = db[store.MASTERY].find_one({"_id": store.summary_id(COURSE, badge["student_id"])})
+    summary = db[store.MASTERY].find_one({"_id": store.summary_id(db, COURSE, badge["student_id"])})
     assert [badge["skill"], badge["level"]] in store.unpack(summary["revoked_badges"])
 
 

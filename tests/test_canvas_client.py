@@ -50,7 +50,7 @@ def clean(sandbox):
 
 @pytest.fixture
 def cfg(sandbox):
-    return make_config(canvas_base_url=sandbox.base_url, canvas_allowed_hosts=("127.0.0.1",),
+    return make_config(canvas_base_url=sandbox.base_url, canvas_allowed_hosts=(sandbox.host,),
                        canvas_max_retries=3)
 
 
@@ -68,7 +68,7 @@ def call(cfg, fn, token="teacher-token", **kw):
 # ---------------------------------------------------------------- hosts
 def test_host_rules():
     cfg = make_config(canvas_allowed_hosts=("canvas.example.edu", "*.instructure.com",
-                                            "127.0.0.1", "localhost:8900"))
+                                            "127.0.0.1:5123", "localhost:8900"))
     assert canvas_base_url("canvas.example.edu", cfg) == "https://canvas.example.edu"
     assert canvas_base_url("https://ucf.instructure.com/courses/1", cfg) == "https://ucf.instructure.com"
     assert canvas_base_url("http://127.0.0.1:5123/x", cfg) == "http://127.0.0.1:5123"
@@ -76,6 +76,7 @@ def test_host_rules():
     for bad in ("instructure.com", "evil.com", "https://canvas.example.edu.evil.com",
                 "http://canvas.example.edu",              # clear text to a real host
                 "https://canvas.example.edu@evil.com", "http://localhost:8901",
+                "http://127.0.0.1:5124", "https://canvas.example.edu:8443",
                 "ftp://canvas.example.edu", "", "https://", "javascript:alert(1)"):
         with pytest.raises(AppError) as err:
             canvas_base_url(bad, cfg)
@@ -173,7 +174,7 @@ def test_throttling_is_retried_until_every_request_completes(sandbox, cfg):
 
 
 def test_never_more_than_12_in_flight_even_across_clients(sandbox):
-    cfg = make_config(canvas_base_url=sandbox.base_url, canvas_allowed_hosts=("127.0.0.1",),
+    cfg = make_config(canvas_base_url=sandbox.base_url, canvas_allowed_hosts=(sandbox.host,),
                       canvas_max_concurrency=50)          # a misconfiguration is capped too
     sandbox.state.latency_s = 0.03
     sandbox.state.throttle_enabled = False
@@ -343,7 +344,7 @@ def nq(sandbox_factory):
     world = build_world([CourseSpec(301, "NQ", "NQ-1", 6, 2, 6, attempts=2, engine="new")],
                         seed=5)
     server = sandbox_factory(world)
-    config = make_config(canvas_base_url=server.base_url, canvas_allowed_hosts=("127.0.0.1",),
+    config = make_config(canvas_base_url=server.base_url, canvas_allowed_hosts=(server.host,),
                          canvas_max_retries=3)
     return server, config, world.course_quizzes(301, "new")[0]
 

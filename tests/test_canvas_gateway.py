@@ -41,7 +41,7 @@ def clean(sandbox):
 
 @pytest.fixture
 def svc(sandbox, db):
-    config = make_config(canvas_base_url=sandbox.base_url, canvas_allowed_hosts=("127.0.0.1",),
+    config = make_config(canvas_base_url=sandbox.base_url, canvas_allowed_hosts=(sandbox.host,),
                          canvas_max_retries=2, canvas_timeout_seconds=1.0)
     IndexManager(db).ensure()
     return Services(config=config, db=db, cipher=TokenCipher(config.token_encryption_key),

@@ -28,7 +28,7 @@ from knowgap.courses.tokens import TOKENS
 from knowgap.identity.host import canvas_host_for
 from knowgap.identity.service import TOKEN_MISSING_MESSAGE
 from knowgap.risk.service import RISK_TOGGLE
-from tests.conftest import make_config
+from tests.conftest import make_config, sandbox_db
 from tests.knowgap_support import TEACHER, config, kg_config, student_token  # noqa: F401
 
 COURSE = 102                    # 3 quizzes x 8 questions
@@ -76,7 +76,7 @@ def instructor_sync(client, sandbox):
 @pytest.fixture
 def synced(client, app, sandbox):
     instructor_sync(client, sandbox)
-    return app.extensions["knowgap"].db
+    return sandbox_db(app)
 
 
 def question_ctx(db) -> dict:
@@ -431,11 +431,11 @@ def test_tokenless_toggle_read_picks_the_canvas_host(sandbox, db):
     server's Canvas; a ``link`` that is not allowed is refused like everywhere else."""
     from knowgap import create_app
 
-    cfg = kg_config(sandbox, canvas_allowed_hosts=("127.0.0.1", "localhost",
+    port = sandbox.base_url.rsplit(":", 1)[1]
+    cfg = kg_config(sandbox, canvas_allowed_hosts=(sandbox.host, f"localhost:{port}",
                                                    "*.instructure.com"))
     client = create_app(cfg, db=db).test_client()
     url = f"/get-toggle-risk/{COURSE}"
-    port = sandbox.base_url.rsplit(":", 1)[1]
     assert client.get(url).get_json()["canvas_host"] == sandbox.base_url
     assert client.get(url, headers={"Origin": EXTENSION_ORIGIN}).get_json()[
         "canvas_host"] == sandbox.base_url

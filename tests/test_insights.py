@@ -332,7 +332,7 @@ def test_study_plan_of_a_student(client, app, teacher, synced, canvas_world):
     r = client.get("/achieveup/study-plan/1001/101", headers=student)
     assert r.status_code == 200, r.get_json()
     plan = r.get_json()
-    summary = synced[store.MASTERY].find_one({"_id": "101|1001"})
+    summary = synced[store.MASTERY].find_one({"_id": store.summary_id(synced, "101", "1001")})
     skills = {row[0]: row for row in json.loads(summary["packed"])}   # PACKED_FIELDS order
     open_skills = [s for s, row in skills.items() if row[3] > 0 and not row[7]]
     assert sorted(s["skill"] for s in plan["skills"]) == sorted(open_skills)

@@ -1,6 +1,7 @@
 """KnowGap at-risk prediction, the course toggle and support videos."""
 from __future__ import annotations
 
+from knowgap.canvas.hosts import default_host
 from knowgap.identity.canvas_access import CanvasAccess
 from knowgap.risk.service import risk_for_student
 from tests.knowgap_support import TEACHER, config, post, student_token  # noqa: F401
@@ -46,7 +47,7 @@ def test_toggle_off_hides_risk_from_students_only(client, config, canvas_world):
 
 
 def test_risk_for_student_with_gateway_data_and_mastery(app, config, canvas_world):
-    svc = app.extensions["knowgap"]
+    svc = app.extensions["knowgap"].scoped(default_host(config))
     sid = canvas_world.student_ids(COURSE)[0]
     data = {"current_score": 50.0, "recent_results": [("2024-09-01", 40), ("2024-09-08", 50)]}
     without = risk_for_student(svc, data, COURSE, sid)
@@ -55,8 +56,8 @@ def test_risk_for_student_with_gateway_data_and_mastery(app, config, canvas_worl
     packed = mastery_store.pack([["a", 100.0, "expert", 4, 4.0, 0.97, 4, True, None],
                                  ["b", 90.0, "expert", 3, 2.7, 0.9, 3, False, None]])
     svc.db[mastery_store.MASTERY].insert_one(
-        {"_id": mastery_store.summary_id(COURSE, sid), "course_id": str(COURSE),
-         "student_id": str(sid), "packed": packed})
+        {"_id": mastery_store.summary_id(svc.db, COURSE, sid), "canvas_host": svc.db.canvas_host,
+         "course_id": str(COURSE), "student_id": str(sid), "packed": packed})
     with_mastery = risk_for_student(svc, data, COURSE, sid)
     assert "skill_mastery" in {f["name"] for f in with_mastery["factors"]}
     assert with_mastery["risk_index"] < without["risk_index"]

@@ -7,6 +7,7 @@ from knowgap.courses import store
 from knowgap.courses.jobs import schedule_due_syncs
 from knowgap.jobs.worker import run_pending
 from knowgap.topics.text import question_hash
+from tests.conftest import sandbox_db
 from tests.knowgap_support import TEACHER, config, kg_config, post, student_token, sync  # noqa: F401
 
 COURSE = 102          # 3 quizzes x 8 questions, 25% question-bank duplicates, 2 attempts
@@ -35,7 +36,7 @@ def test_instructor_sync_stores_questions_and_wrong_answers(client, app, canvas_
     world = canvas_world
     n_questions = sum(len(world.questions[q.id]) for q in world.course_quizzes(COURSE))
     assert body["mode"] == "instructor" and body["questions"] == n_questions
-    db = app.extensions["knowgap"].db
+    db = sandbox_db(app)
     stored = {q["question_id"]: q for q in db[store.QUESTIONS].find({"course_id": str(COURSE)})}
     assert len(stored) == n_questions
     html_q = next(q for q in stored.values() if "<" in q["question_html"])
@@ -209,12 +210,13 @@ def _incorrect_map(db, course_id=COURSE):
 
 
 def _private(sandbox_factory, openai_fake, youtube_fake, db, world=None):
-    """A private sandbox (its world may be mutated) and a KnowGap app talking to it."""
+    """A private sandbox (its world may be mutated), a KnowGap app talking to it, and the
+    database as that Canvas sees it."""
     from knowgap import create_app
 
     server = sandbox_factory(world)
     app = create_app(kg_config(server, openai_fake, youtube_fake), db=db)
-    return server, app.test_client()
+    return server, app.test_client(), sandbox_db(app)
 
 
 def test_unchanged_resync_is_quiz_list_and_one_cursor_page(client, app, sandbox):
@@ -228,7 +230,7 @@ def test_unchanged_resync_is_quiz_list_and_one_cursor_page(client, app, sandbox)
     first_body = sync(client, COURSE)
     first = sandbox.state.total_requests
     assert first == 10
-    db = app.extensions["knowgap"].db
+    db = sandbox_db(app)
     state = _state(db)
     assert state["mode"] == "full" and state["cursor"]
 
@@ -263,7 +265,7 @@ def test_unchanged_resync_of_a_larger_course(sandbox_factory, db):
                                     n_questions_per_quiz=4)], seed=5)
     server = sandbox_factory(world)
     app = create_app(kg_config(server), db=db)
-    svc = app.extensions["knowgap"]
+    svc = app.extensions["knowgap"].scoped(server.host)
     access = CanvasAccess(server.base_url, TEACHER, svc.config)
     server.state.reset_counters()
     first_body = sync_course(svc, access, "601", instructor=True, generate=False)
@@ -279,7 +281,7 @@ def test_unchanged_resync_of_a_larger_course(sandbox_factory, db):
 
 
 def test_new_graded_attempt_is_picked_up(sandbox_factory, openai_fake, youtube_fake, db):
-    server, client = _private(sandbox_factory, openai_fake, youtube_fake, db)
+    server, client, db = _private(sandbox_factory, openai_fake, youtube_fake, db)
     world = server.world
     sync(client, COURSE)
     before_state = _state(db)
@@ -315,7 +317,7 @@ def test_new_graded_attempt_is_picked_up(sandbox_factory, openai_fake, youtube_f
 
 
 def test_failed_sync_does_not_advance_cursor(sandbox_factory, openai_fake, youtube_fake, db):
-    server, client = _private(sandbox_factory, openai_fake, youtube_fake, db)
+    server, client, db = _private(sandbox_factory, openai_fake, youtube_fake, db)
     world = server.world
     sync(client, COURSE)
     state = _state(db)
@@ -335,7 +337,7 @@ def test_failed_sync_does_not_advance_cursor(sandbox_factory, openai_fake, youtu
 
 def test_changed_quiz_refetches_only_its_questions(sandbox_factory, openai_fake, youtube_fake,
                                                    db):
-    server, client = _private(sandbox_factory, openai_fake, youtube_fake, db)
+    server, client, db = _private(sandbox_factory, openai_fake, youtube_fake, db)
     world = server.world
     sync(client, COURSE)
     quiz = world.course_quizzes(COURSE)[2]
@@ -358,7 +360,7 @@ def test_changed_quiz_refetches_only_its_questions(sandbox_factory, openai_fake,
 
 def test_removed_quiz_forces_full_sync_and_drops_its_data(sandbox_factory, openai_fake,
                                                           youtube_fake, db):
-    server, client = _private(sandbox_factory, openai_fake, youtube_fake, db)
+    server, client, db = _private(sandbox_factory, openai_fake, youtube_fake, db)
     world = server.world
     sync(client, COURSE)
     gone = world.course_quizzes(COURSE)[0]
@@ -384,7 +386,7 @@ def test_full_sync_when_last_full_is_older_than_24h(client, app, sandbox):
     from knowgap.courses.service import FULL_SYNC_MAX_AGE
 
     sync(client, COURSE)
-    db = app.extensions["knowgap"].db
+    db = sandbox_db(app)
     old = _state(db)["full_synced_at"] - FULL_SYNC_MAX_AGE - dt.timedelta(minutes=1)
     db[store.SYNC_STATE].update_one({"course_id": str(COURSE)},
                                     {"$set": {"full_synced_at": old}})

@@ -5,6 +5,7 @@ import pytest
 
 from knowgap.courses import store
 from knowgap.videos import youtube
+from tests.conftest import sandbox_db
 from tests.knowgap_support import TEACHER, config, kg_config, post, student_token, sync  # noqa: F401
 
 COURSE = 102
@@ -17,7 +18,7 @@ def wrong_ids(db, sid):
 
 def test_assessment_videos_only_for_wrong_answers_deduplicated(client, app, canvas_world):
     sync(client, COURSE)
-    db = app.extensions["knowgap"].db
+    db = sandbox_db(app)
     sid = canvas_world.student_ids(COURSE)[0]
     r = post(client, "/get-assessment-videos", student_token(sid), course_id=COURSE,
              student_id=sid)
@@ -60,7 +61,7 @@ def test_other_students_data_refused(client, canvas_world):
 
 def test_instructor_video_actions_refused_to_students(client, app, canvas_world):
     sync(client, COURSE)
-    q = app.extensions["knowgap"].db[store.QUESTIONS].find_one({"course_id": str(COURSE)})
+    q = sandbox_db(app)[store.QUESTIONS].find_one({"course_id": str(COURSE)})
     sid = canvas_world.student_ids(COURSE)[0]
     tok = student_token(sid)
     assert post(client, "/get-course-videos", tok, course_id=COURSE).status_code == 403
@@ -76,7 +77,7 @@ def test_instructor_video_actions_refused_to_students(client, app, canvas_world)
 
 def test_overrides_survive_course_context_change(client, app, openai_fake, youtube_fake):
     sync(client, COURSE)
-    db = app.extensions["knowgap"].db
+    db = sandbox_db(app)
     questions = [q for q in db[store.QUESTIONS].find({"course_id": str(COURSE)})
                  if q["question_type"] != "text_only_question"]
     first, second = questions[0], questions[1]
@@ -115,7 +116,7 @@ def test_overrides_survive_course_context_change(client, app, openai_fake, youtu
 
 def test_override_link_validated(client, app):
     sync(client, COURSE)
-    q = app.extensions["knowgap"].db[store.QUESTIONS].find_one({"course_id": str(COURSE)})
+    q = sandbox_db(app)[store.QUESTIONS].find_one({"course_id": str(COURSE)})
     r = post(client, "/add-video", TEACHER, quiz_id=q["quiz_id"], question_id=q["question_id"],
              video_link="javascript:alert(1)")
     assert r.status_code == 422

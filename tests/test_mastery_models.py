@@ -7,6 +7,7 @@ import pytest
 
 from achieveup.mastery import calc, model, store
 from achieveup.mastery import service as mastery
+from knowgap.core.tenancy import key
 from tests.test_course_settings import URL, badges_of, put, run_job
 from tests.test_mastery_sync import COURSE, SKILLS, setup_course, signup, sync  # noqa: F401
 from tests.test_mastery_sync import synced, teacher  # noqa: F401  (fixtures)
@@ -43,14 +44,14 @@ def test_default_scores_are_the_recency_model_computed_from_the_stored_evidence(
     fitted = client.get(URL, headers=teacher).get_json()["fitted_parameters"]
     assert fitted["recency"]["answers"] == fit.answers
     assert fitted["recency"]["half_life_days"] == fit.half_life_days
-    doc = db[store.BKT_PARAMETERS].find_one({"_id": f"{COURSE}|*recency*"})
+    doc = db[store.BKT_PARAMETERS].find_one({"_id": key(db, COURSE, "*recency*")})
     assert doc["course_id"] == COURSE and doc["scope"] == "recency"
     assert {e["skill"] for e in doc["levels"]} == set(SKILLS)
     # and survives a BKT refit (which rewrites the course's fit documents)
     db[store.BKT_PARAMETERS].update_one({"scope": "course", "course_id": COURSE},
                                         {"$set": {"evidence.rows": 1}})
     assert sync(client, app, teacher)["counts"]["bkt_refit"] == 1
-    assert db[store.BKT_PARAMETERS].find_one({"_id": f"{COURSE}|*recency*"}) is not None
+    assert db[store.BKT_PARAMETERS].find_one({"_id": key(db, COURSE, "*recency*")}) is not None
 
 
 def test_canvas_method_by_name_with_its_parameter_and_explanations(client, app, teacher,

@@ -8,7 +8,9 @@ import json
 import pytest
 
 from achieveup.mastery import store
+from knowgap.core.tenancy import key, where
 from knowgap.jobs.worker import run_pending
+from tests.conftest import sandbox_db
 
 COURSE = "101"
 SKILLS = ["Cells", "Energy", "Genetics"]
@@ -32,13 +34,14 @@ def setup_course(client, app, teacher, world, course=COURSE):
     r = client.post("/achieveup/matrix/create", headers=teacher,
                     json={"course_id": course, "matrix_name": "Core", "skills": SKILLS})
     assert r.status_code == 201, r.get_json()
-    db = app.extensions["knowgap"].db
+    db = sandbox_db(app)
     i = 0
     for quiz in world.course_quizzes(int(course)):
         for q in world.questions[quiz.id]:
-            db[store.QUESTION_SKILLS].insert_one({"course_id": course, "question_id": str(q.id),
-                                                  "quiz_id": str(quiz.id),
-                                                  "skills": [SKILLS[i % 3]]})
+            db[store.QUESTION_SKILLS].insert_one(where(db, course_id=course,
+                                                       question_id=str(q.id),
+                                                       quiz_id=str(quiz.id),
+                                                       skills=[SKILLS[i % 3]]))
             i += 1
     return db
 
@@ -116,20 +119,23 @@ def test_sync_end_to_end_idempotent_and_analytics_shape(client, app, teacher, ca
 
 def test_attempt_policy_keep_latest_vs_highest(client, app, teacher):
     from achieveup.mastery.service import compute_course
-    db = app.extensions["knowgap"].db
-    db[store.MATRICES].insert_one({"course_id": "7", "matrix_name": "M", "name_lower": "m",
-                                   "skills": ["S"], "instructor_id": "x"})
-    db[store.QUESTION_SKILLS].insert_one({"course_id": "7", "question_id": "1", "skills": ["S"]})
-    db[store.QUIZZES].insert_one({"_id": "7|9", "course_id": "7", "quiz_id": "9",
-                                  "scoring_policy": "keep_latest"})
-    db[store.SETTINGS].insert_one({"_id": "7", "course_id": "7", "mastery_model": "percentage"})
+    db = sandbox_db(app)
+    db[store.MATRICES].insert_one(where(db, course_id="7", matrix_name="M", name_lower="m",
+                                        skills=["S"], instructor_id="x"))
+    db[store.QUESTION_SKILLS].insert_one(where(db, course_id="7", question_id="1",
+                                               skills=["S"]))
+    db[store.QUIZZES].insert_one(where(db, _id=key(db, "7", "9"), course_id="7", quiz_id="9",
+                                       scoring_policy="keep_latest"))
+    db[store.SETTINGS].insert_one(where(db, _id=key(db, "7"), course_id="7",
+                                        mastery_model="percentage"))
     rows = [["9", "1", 1, "2024-09-01T00:00:00Z", 1.0, 1], ["9", "1", 2, "2024-09-02T00:00:00Z",
                                                              0.0, 1]]
-    db[store.EVIDENCE].insert_one({"_id": "7|5", "course_id": "7", "student_id": "5",
-                                   "packed": store.pack(rows)})
+    db[store.EVIDENCE].insert_one(where(db, _id=key(db, "7", "5"), course_id="7",
+                                        student_id="5", packed=store.pack(rows)))
     latest = compute_course(db, app.config, "7")[0]["skills"][0]
     assert latest["score"] == 0.0 and latest["evidence_count"] == 2
-    db[store.QUIZZES].update_one({"_id": "7|9"}, {"$set": {"scoring_policy": "keep_highest"}})
+    db[store.QUIZZES].update_one({"_id": key(db, "7", "9")},
+                                 {"$set": {"scoring_policy": "keep_highest"}})
     assert compute_course(db, app.config, "7")[0]["skills"][0]["score"] == 100.0
 
 
@@ -201,9 +207,9 @@ def test_badges_public_share_ob_and_revocation(client, app, teacher, canvas_worl
 
 def test_export_formats_and_neutralization(client, app, teacher, canvas_world):
     db = setup_course(client, app, teacher, canvas_world)
-    db[store.MATRICES].insert_one({"course_id": COURSE, "matrix_name": "=HYPERLINK(1)",
-                                   "name_lower": "=hyperlink(1)", "skills": ["@evil", "-x"],
-                                   "instructor_id": "x"})
+    db[store.MATRICES].insert_one(where(db, course_id=COURSE, matrix_name="=HYPERLINK(1)",
+                                        name_lower="=hyperlink(1)", skills=["@evil", "-x"],
+                                        instructor_id="x"))
     sync(client, app, teacher)
     r = client.get(f"/achieveup/export/{COURSE}?format=json", headers=teacher)
     assert r.status_code == 200 and "attachment" in r.headers["Content-Disposition"]
@@ -253,7 +259,7 @@ def test_import_round_trip_idempotent_and_invalid(client, app, teacher, canvas_w
 
 def test_import_rolls_back_on_write_failure(app):
     from achieveup.exchange.service import import_data
-    db = app.extensions["knowgap"].db
+    db = sandbox_db(app)
     data = {"schema": "achieveup.course-export", "version": 1, "course_id": "1",
             "matrices": [{"matrix_name": "A", "skills": ["x", "y"]}],
             "question_skills": [{"question_id": "5", "skills": ["x"]},
@@ -287,7 +293,7 @@ def test_incremental_sync_of_unchanged_course_is_cheap_and_idempotent(client, ap
     assert first["state"] == "succeeded" and first["counts"]["incremental"] == 0
     n = db[store.RESULTS].count_documents({"course_id": COURSE})
     before = snapshot_state(db)
-    state = db[store.SYNC_STATE].find_one({"_id": COURSE})
+    state = store.sync_state(db, COURSE)
     assert state["course_record"]["name"] and state["quiz_signatures"]
 
     sandbox.reset_counters()
@@ -301,7 +307,7 @@ def test_incremental_sync_of_unchanged_course_is_cheap_and_idempotent(client, ap
     assert second["counts"]["badges_awarded"] == 0
     assert db[store.RESULTS].count_documents({"course_id": COURSE}) == n
     assert snapshot_state(db) == before
-    assert db[store.SYNC_STATE].find_one({"_id": COURSE})["course_name"] == state["course_name"]
+    assert store.sync_state(db, COURSE)["course_name"] == state["course_name"]
 
     # ?full=true still re-reads everything
     sandbox.reset_counters()
@@ -315,7 +321,7 @@ def test_incremental_sync_of_unchanged_course_is_cheap_and_idempotent(client, ap
     assert snapshot_state(db) == before
 
     # an outdated last full sync forces a full one
-    db[store.SYNC_STATE].update_one({"_id": COURSE}, {"$set": {
+    db[store.SYNC_STATE].update_one({"_id": key(db, COURSE)}, {"$set": {
         "last_full_sync_at": store.utcnow() - dt.timedelta(hours=25)}})
     assert sync(client, app, teacher)["counts"]["incremental"] == 0
 
@@ -338,7 +344,7 @@ def test_incremental_sync_picks_up_new_attempt(sandbox_factory, db):
     client = app.test_client()
     teacher = signup(client, "teacher-token")
     world = server.world
-    setup_course(client, app, teacher, world)
+    db = setup_course(client, app, teacher, world)
     server.reset_counters()
     assert sync(client, app, teacher)["state"] == "succeeded"
     first_requests = server.state.total_requests

@@ -24,7 +24,8 @@ from knowgap.core import db as dbmod
 from knowgap.courses import store as kg_store
 from knowgap.jobs.worker import run_pending
 from tests.canvas_sandbox import CourseSpec, build_world
-from tests.conftest import TEST_MONGODB_URI, ai_settings, canvas_settings, make_config
+from tests.conftest import (TEST_MONGODB_URI, ai_settings, canvas_settings, make_config,
+                            sandbox_db)
 from tests.knowgap_support import TEACHER, post, student_token
 
 COURSE = 301
@@ -51,7 +52,7 @@ class Course:
         settings.update(overrides)
         self.app = create_app(make_config(**settings), db=db)
         self.client = self.app.test_client()
-        self.db = db
+        self.db = sandbox_db(self.app)
         r = self.client.post("/auth/signup", json={
             "name": "Teacher", "email": f"nq{next(_emails)}@example.edu",
             "password": "Correct horse battery 9", "canvasApiToken": TEACHER})
@@ -212,7 +213,7 @@ def test_a_new_quizzes_course_matches_the_same_course_on_classic_quizzes(
         c.map_skills()
         job = c.sync()
         assert job["state"] == "succeeded" and not job["errors"], job
-        summaries = {d["student_id"]: d for d in mastery.summaries_of_course(db, str(COURSE))}
+        summaries = {d["student_id"]: d for d in mastery.summaries_of_course(c.db, str(COURSE))}
         badges = sorted((b["student_id"], b["skill"], b["level"], b["percentage"],
                          b["evidence_count"]) for b in db[store.BADGES].find())
         assert post(c.client, "/update-course-db", TEACHER, course_id=COURSE,
@@ -289,7 +290,7 @@ def test_report_pending_then_completed_by_its_progress(sandbox_factory, db):
     assert len(job["errors"]) == 2 and all("still preparing" in e for e in job["errors"])
     assert {e.split("'")[1] for e in job["errors"]} == titles
     assert c.results(source="new") == [] and c.results(source="classic")
-    state = db[store.SYNC_STATE].find_one({"_id": str(COURSE)})
+    state = store.sync_state(c.db, str(COURSE))
     assert all(p["progress_url"] for p in state["pending_reports"])
     started = c.desk.started
 
@@ -301,12 +302,12 @@ def test_report_pending_then_completed_by_its_progress(sandbox_factory, db):
     assert c.desk.conflicts == 2
     assert c.results(source="new")
     # a report that was already running may predate new grades: asked again next time
-    state = db[store.SYNC_STATE].find_one({"_id": str(COURSE)})
+    state = store.sync_state(c.db, str(COURSE))
     assert {p["progress_url"] for p in state["pending_reports"]} == {None}
     c.desk.polls = 1
     job = c.sync()
     assert c.desk.started == started + 2 and job["counts"]["new_quiz_reports"] == 2
-    assert db[store.SYNC_STATE].find_one({"_id": str(COURSE)})["pending_reports"] == []
+    assert store.sync_state(c.db, str(COURSE))["pending_reports"] == []
 
 
 def test_409_for_a_report_someone_else_started(sandbox_factory, db):
@@ -332,7 +333,7 @@ def test_failed_report_keeps_previous_results_and_is_retried(sandbox_factory, db
     before_rows = sorted(c.results(quiz_id=key), key=lambda r: (r["student_id"],
                                                                 r["question_id"], r["attempt"]))
     before = {d["student_id"]: _skill_view(d)
-              for d in mastery.summaries_of_course(db, str(COURSE))}
+              for d in mastery.summaries_of_course(c.db, str(COURSE))}
 
     sid = c.world.student_ids(COURSE)[0]
     c.world.add_attempt(COURSE, quiz.id, sid)
@@ -346,7 +347,7 @@ def test_failed_report_keeps_previous_results_and_is_retried(sandbox_factory, db
                                                                r["question_id"], r["attempt"]))
     assert after_rows == before_rows
     after = {d["student_id"]: _skill_view(d)
-             for d in mastery.summaries_of_course(db, str(COURSE))}
+             for d in mastery.summaries_of_course(c.db, str(COURSE))}
     assert after == before
 
     del c.desk.behaviour[quiz.assignment_id]
@@ -422,7 +423,7 @@ def test_a_report_that_loses_students_fails_loudly_and_keeps_earlier_results(san
     key = f"nq-{quiz.assignment_id}"
     before = sorted(map(_row_key, c.results(quiz_id=key)))
     mastery_before = {d["student_id"]: _skill_view(d)
-                      for d in mastery.summaries_of_course(db, str(COURSE))}
+                      for d in mastery.summaries_of_course(c.db, str(COURSE))}
     assert _states(c)[key] == ("read", None)
 
     c.world.add_attempt(COURSE, quiz.id, c.world.student_ids(COURSE)[0])
@@ -436,7 +437,7 @@ def test_a_report_that_loses_students_fails_loudly_and_keeps_earlier_results(san
     assert "(3 missing)" in note and "earlier results are kept" in note
     assert sorted(map(_row_key, c.results(quiz_id=key))) == before
     assert {d["student_id"]: _skill_view(d)
-            for d in mastery.summaries_of_course(db, str(COURSE))} == mastery_before
+            for d in mastery.summaries_of_course(c.db, str(COURSE))} == mastery_before
     state, message = _states(c)[key]
     assert state == "incomplete" and "3 missing" in message
 
@@ -486,7 +487,7 @@ def test_403_is_a_restricted_quiz_not_a_course_without_new_quizzes(sandbox_facto
     states = _states(c)
     assert states[key][0] == states[other_key][0] == "restricted"
     assert c.results(source="classic")
-    summaries = mastery.summaries_of_course(db, str(COURSE))
+    summaries = mastery.summaries_of_course(c.db, str(COURSE))
     assert all(d["progress"] is not None for d in summaries)
 
     c.desk.restricted_courses.clear()
@@ -549,7 +550,7 @@ def test_an_uploaded_student_analysis_csv_gives_the_reports_results(sandbox_fact
     assert job["counts"]["new_quiz_states"][key] == "restricted"
     assert c.results(quiz_id=key) == []
     mastery_before = {d["student_id"]: _skill_view(d)
-                      for d in mastery.summaries_of_course(db, str(COURSE))}
+                      for d in mastery.summaries_of_course(c.db, str(COURSE))}
 
     c.desk.restricted_courses.add(COURSE)       # the API refuses everything: stored items
     r = _upload(c, key, report_csv(c.world, quiz).encode())
@@ -564,7 +565,7 @@ def test_an_uploaded_student_analysis_csv_gives_the_reports_results(sandbox_fact
     job = c.get(f"/achieveup/jobs/{body['job_id']}")
     assert job["state"] == "succeeded", job
     after = {d["student_id"]: _skill_view(d)
-             for d in mastery.summaries_of_course(db, str(COURSE))}
+             for d in mastery.summaries_of_course(c.db, str(COURSE))}
     assert after != mastery_before
     assert _states(c)[key][0] == "uploaded"
     again = _upload(c, key, report_csv(c.world, quiz).encode()).get_json()

@@ -18,6 +18,7 @@ from knowgap.core import db as dbmod
 from tests.conftest import canvas_settings, make_config
 
 TEST_MONGODB_URI = os.environ.get("TEST_MONGODB_URI", "")
+HOSTS = ("ucf.instructure.com", "fiu.instructure.com")
 pytestmark = pytest.mark.skipif(not TEST_MONGODB_URI,
                                 reason="set TEST_MONGODB_URI to run against a real MongoDB")
 
@@ -69,24 +70,29 @@ def seeded(db):
     now = dt.datetime.now(dt.timezone.utc)
     for i in range(20):
         c, s = str(100 + i % 3), str(1000 + i)
+        h = HOSTS[i % 2]                         # two Canvas hosts, the same ids on both
         db["AchieveUp_Users"].insert_one({"email_lower": f"u{i}@example.edu",
-                                          "canvas_user_id": s})
-        db["AchieveUp_Skill_Matrices"].insert_one({"course_id": c, "name_lower": f"m{i}",
-                                                   "skills": ["A"]})
-        db["AchieveUp_Question_Skills"].insert_one({"course_id": c, "question_id": str(i),
-                                                    "skills": ["A"]})
-        db["AchieveUp_Student_Mastery"].insert_one({"_id": f"{c}|{s}", "course_id": c,
-                                                    "student_id": s})
-        db["AchieveUp_Badges"].insert_one({"course_id": c, "student_id": s, "revoked": False,
-                                           "public": i % 2 == 0, "skill_slug": "a",
-                                           "level": "beginner"})
-        db["AchieveUp_Canvas_Cache"].insert_one({"scope": f"fp{i % 4}", "key": f"k{i}",
-                                                 "data": [], "fetched_at": now})
-        db["knowgap_incorrect_answers"].insert_one({"course_id": c, "student_id": s,
-                                                    "quizzes": {}})
+                                          "canvas_user_id": s, "canvas_host": h})
+        db["AchieveUp_Skill_Matrices"].insert_one({"canvas_host": h, "course_id": c,
+                                                   "name_lower": f"m{i}", "skills": ["A"]})
+        db["AchieveUp_Question_Skills"].insert_one({"canvas_host": h, "course_id": c,
+                                                    "question_id": str(i), "skills": ["A"]})
+        db["AchieveUp_Student_Mastery"].insert_one({"_id": f"{h}|{c}|{s}", "canvas_host": h,
+                                                    "course_id": c, "student_id": s})
+        db["AchieveUp_Badges"].insert_one({"canvas_host": h, "course_id": c, "student_id": s,
+                                           "revoked": False, "public": i % 2 == 0,
+                                           "skill_slug": "a", "level": "beginner",
+                                           "public_id": f"p{i}"})
+        db["AchieveUp_Canvas_Cache"].insert_one({"canvas_host": h, "scope": f"fp{i % 4}",
+                                                 "key": f"k{i}", "data": [], "fetched_at": now})
+        db["knowgap_incorrect_answers"].insert_one({"canvas_host": h, "course_id": c,
+                                                    "student_id": s, "quizzes": {}})
+        active = i % 2 == 0
         db["jobs"].insert_one({"_id": uuid.uuid4().hex, "kind": "k", "key": str(i),
-                               "state": "succeeded" if i % 2 else "queued", "attempts": 0,
-                               "created_at": now, "run_after": now, "lease_until": None})
+                               "canvas_host": h, "state": "queued" if active else "succeeded",
+                               **({"active_key": f"{h}|k|{i}"} if active else {}),
+                               "attempts": 0, "created_at": now, "run_after": now,
+                               "lease_until": None})
     return db
 
 
@@ -96,45 +102,57 @@ def test_user_by_email_uses_index(seeded):
 
 
 def test_matrices_by_course_use_index(seeded):
-    assert_uses_index(explain_find(seeded["AchieveUp_Skill_Matrices"], {"course_id": "101"}),
-                      "matrices by course_id")
+    assert_uses_index(explain_find(seeded["AchieveUp_Skill_Matrices"],
+                                   {"canvas_host": HOSTS[0], "course_id": "101"}),
+                      "matrices by (canvas_host, course_id)")
 
 
 def test_question_skills_by_course_and_question_use_index(seeded):
     assert_uses_index(explain_find(seeded["AchieveUp_Question_Skills"],
-                                   {"course_id": "101", "question_id": {"$in": ["1", "4"]}}),
-                      "question skills by (course_id, question_id)")
-    assert_uses_index(explain_find(seeded["AchieveUp_Question_Skills"], {"course_id": "101"}),
-                      "question skills by course_id")
+                                   {"canvas_host": HOSTS[0], "course_id": "101",
+                                    "question_id": {"$in": ["1", "4"]}}),
+                      "question skills by (canvas_host, course_id, question_id)")
+    assert_uses_index(explain_find(seeded["AchieveUp_Question_Skills"],
+                                   {"canvas_host": HOSTS[0], "course_id": "101"}),
+                      "question skills by (canvas_host, course_id)")
 
 
 def test_student_mastery_by_course_uses_index(seeded):
-    assert_uses_index(explain_find(seeded["AchieveUp_Student_Mastery"], {"course_id": "101"}),
-                      "student mastery by course_id (analytics)")
+    assert_uses_index(explain_find(seeded["AchieveUp_Student_Mastery"],
+                                   {"canvas_host": HOSTS[1], "course_id": "101"}),
+                      "student mastery by (canvas_host, course_id) (analytics)")
 
 
 def test_badges_by_student_use_index(seeded):
     assert_uses_index(explain_find(seeded["AchieveUp_Badges"],
-                                   {"student_id": "1003", "revoked": {"$ne": True}}),
-                      "badges by student_id")
+                                   {"canvas_host": HOSTS[1], "student_id": "1003",
+                                    "revoked": {"$ne": True}}),
+                      "badges by (canvas_host, student_id)")
     assert_uses_index(explain_find(seeded["AchieveUp_Badges"],
-                                   {"student_id": "1003", "revoked": {"$ne": True},
-                                    "public": True}),
-                      "public badges by student_id")
+                                   {"canvas_host": HOSTS[1], "student_id": "1003",
+                                    "revoked": {"$ne": True}, "public": True}),
+                      "public badges by (canvas_host, student_id)")
     assert_uses_index(explain_find(seeded["AchieveUp_Badges"], {"public_id": "x" * 22}),
                       "a badge by its public id (every public badge URL)")
 
 
 def test_canvas_cache_by_scope_and_key_uses_index(seeded):
     assert_uses_index(explain_find(seeded["AchieveUp_Canvas_Cache"],
-                                   {"scope": "fp1", "key": "k5"}),
-                      "Canvas cache by (scope, key)")
+                                   {"canvas_host": HOSTS[1], "scope": "fp1", "key": "k5"}),
+                      "Canvas cache by (canvas_host, scope, key)")
 
 
 def test_knowgap_incorrect_answers_use_index(seeded):
     assert_uses_index(explain_find(seeded["knowgap_incorrect_answers"],
-                                   {"course_id": "101", "student_id": "1004"}),
-                      "incorrect answers by (course_id, student_id)")
+                                   {"canvas_host": HOSTS[0], "course_id": "101",
+                                    "student_id": "1004"}),
+                      "incorrect answers by (canvas_host, course_id, student_id)")
+
+
+def test_recipient_lookup_by_canvas_user_uses_index(seeded):
+    assert_uses_index(explain_find(seeded["AchieveUp_Users"],
+                                   {"canvas_host": HOSTS[1], "canvas_user_id": "1003"}),
+                      "account by (canvas_host, canvas_user_id)")
 
 
 def test_job_claim_uses_index(seeded):
@@ -153,9 +171,8 @@ def test_job_claim_uses_index(seeded):
             "new": True},
         "verbosity": "queryPlanner"})
     assert_uses_index(explain, "jobs claim")
-    assert_uses_index(explain_find(seeded["jobs"], {"kind": "k", "key": "3",
-                                                    "state": {"$in": ["queued", "running"]}}),
-                      "jobs enqueue de-duplication")
+    assert_uses_index(explain_find(seeded["jobs"], {"active_key": f"{HOSTS[0]}|k|4"}),
+                      "jobs: the active job holding a key")
 
 
 # ------------------------------------------------------------------ outage and recovery

@@ -53,7 +53,7 @@ def canvas(world):
 
 @pytest.fixture
 def config(canvas):
-    return make_config(canvas_base_url=canvas.base_url, canvas_allowed_hosts=("127.0.0.1",))
+    return make_config(canvas_base_url=canvas.base_url, canvas_allowed_hosts=(canvas.host,))
 
 
 def signup(client, canvas_token):

@@ -6,7 +6,8 @@ from flask_smorest import Blueprint
 
 from achieveup.ai import schemas as s
 from achieveup.ai import service
-from achieveup.auth.guards import current_user, require_course_instructor, role_required
+from achieveup.auth.guards import (current_user, require_course_instructor, role_required,
+                                   tenant_db)
 from achieveup.skills import service as skills
 from knowgap.core.extensions import limit_from_config
 from knowgap.core.services import services
@@ -32,7 +33,7 @@ def _me() -> str:
 def _stored_description(course_id: str | None) -> str | None:
     if not course_id:
         return None
-    return skills.get_description(services().db, course_id, _me())["description"] or None
+    return skills.get_description(tenant_db(), course_id, _me())["description"] or None
 
 
 def _normalize(questions: list[dict]) -> list[dict]:
@@ -91,7 +92,7 @@ def _analyze(course_id, matrix_id, questions):
     allowed: list[str] = []
     if course_id:
         require_course_instructor(course_id)
-        allowed = skills.course_skills(services().db, course_id, matrix_id)
+        allowed = skills.course_skills(tenant_db(), course_id, matrix_id)
     items, source = service.analyze_questions(
         services().config, _normalize(questions), allowed,
         course={"description": _stored_description(course_id)})
@@ -109,7 +110,7 @@ def suggest_for_question(body):
     allowed: list[str] = []
     if course_id:
         require_course_instructor(course_id)
-        allowed = skills.course_skills(services().db, course_id)
+        allowed = skills.course_skills(tenant_db(), course_id)
     context = body.get("course_context") or _stored_description(course_id)
     names, source = service.suggest_for_question(services().config, body["question_text"],
                                                  allowed, context=context)

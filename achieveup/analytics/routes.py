@@ -8,9 +8,8 @@ from achieveup.analytics import schemas as s
 from achieveup.analytics import service
 from achieveup.auth.guards import (current_user, is_admin, login_required,
                                    require_course_instructor, require_student_access,
-                                   role_required, taught_course_ids, user_gateway)
+                                   role_required, taught_course_ids, tenant_db, user_gateway)
 from knowgap.core.schemas import path_id
-from knowgap.core.services import services
 
 blp = Blueprint("achieveup_analytics", __name__, description="AchieveUp analytics and progress")
 
@@ -21,7 +20,7 @@ blp = Blueprint("achieveup_analytics", __name__, description="AchieveUp analytic
 @blp.doc(summary="{students, averageProgress, totalCourses, totalSkillMatrices, recentActivity}")
 def dashboard():
     user = current_user()
-    return service.dashboard(services().db, str(user["_id"]), taught_course_ids(user),
+    return service.dashboard(tenant_db(), str(user["_id"]), taught_course_ids(user),
                              user_gateway(user))
 
 
@@ -35,7 +34,7 @@ def dashboard():
 def student_analytics(course_id):
     course_id = path_id(course_id)
     require_course_instructor(course_id)
-    return Response(service.student_analytics_body(services().db, course_id),
+    return Response(service.student_analytics_body(tenant_db(), course_id),
                     mimetype="application/json")
 
 
@@ -46,7 +45,7 @@ def student_analytics(course_id):
 def progress(student_id, course_id):
     student_id, course_id = path_id(student_id, "student_id"), path_id(course_id)
     require_student_access(student_id, course_id)
-    return service.progress(services().db, student_id, course_id)
+    return service.progress(tenant_db(), student_id, course_id)
 
 
 @blp.route("/achieveup/graphs/individual/<student_id>")
@@ -57,7 +56,7 @@ def progress(student_id, course_id):
 def individual(student_id):
     student_id = path_id(student_id, "student_id")
     course_id = request.args.get("course_id")
-    db = services().db
+    db = tenant_db()
     if course_id:
         course_id = path_id(course_id)
         require_student_access(student_id, course_id)

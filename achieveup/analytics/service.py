@@ -17,6 +17,7 @@ from achieveup.badges.levels import LEVEL_NAMES
 from achieveup.mastery import calc, service as mastery
 from achieveup.mastery import store
 from knowgap.canvas.errors import CanvasError
+from knowgap.core.tenancy import host_of, where
 
 log = logging.getLogger("achieveup.analytics")
 
@@ -95,7 +96,7 @@ def student_analytics_body(db, course_id: str) -> bytes:
     """The JSON body of student-analytics, cached per course version."""
     course_id = str(course_id)
     version = store.version_of(db, course_id)
-    key = (id(db.client), db.name, course_id, version)
+    key = (id(db.client), db.name, host_of(db), course_id, version)
     if version is not None:
         with _CACHE_LOCK:
             body = _CACHE.get(key)
@@ -131,20 +132,21 @@ def enrolled_students(db, gateway, course_ids) -> int:
             students |= ids
     if unanswered:
         students.update(d["student_id"] for d in store.fetch_all(
-            db[store.STUDENTS], {"course_id": {"$in": unanswered}}, {"_id": 0, "student_id": 1}))
+            db[store.STUDENTS], where(db, course_id={"$in": unanswered}),
+            {"_id": 0, "student_id": 1}))
     return len(students)
 
 
 def dashboard(db, user_id: str, course_ids: set[str], gateway) -> dict:
     ids = sorted(course_ids)
     progress = [d.get("progress") or 0.0 for d in store.fetch_all(
-        db[store.MASTERY], {"course_id": {"$in": ids}}, {"_id": 0, "progress": 1})]
-    matrices = db[store.MATRICES].count_documents({"instructor_id": user_id,
-                                                   "course_id": {"$in": ids}})
+        db[store.MASTERY], where(db, course_id={"$in": ids}), {"_id": 0, "progress": 1})]
+    matrices = db[store.MATRICES].count_documents(where(db, instructor_id=user_id,
+                                                        course_id={"$in": ids}))
     activity = []
-    for s in store.fetch_all(db[store.SYNC_STATE], {"_id": {"$in": ids}}):
+    for s in store.fetch_all(db[store.SYNC_STATE], where(db, course_id={"$in": ids})):
         counts = s.get("last_counts") or {}
-        activity.append({"type": "sync", "course_id": s["_id"],
+        activity.append({"type": "sync", "course_id": s["course_id"],
                          "course_name": s.get("course_name"),
                          "timestamp": store.iso(s.get("last_synced_at")),
                          "description": (f"Synced {counts.get('students', 0)} students; "
@@ -169,7 +171,7 @@ def progress(db, student_id: str, course_id: str) -> dict:
 
 
 def _student_rows(db, course_id: str, student_id: str) -> list[dict]:
-    doc = db[store.EVIDENCE].find_one({"_id": store.summary_id(course_id, student_id)})
+    doc = db[store.EVIDENCE].find_one({"_id": store.summary_id(db, course_id, student_id)})
     return mastery.unpack_rows(doc.get("packed")) if doc else []
 
 
@@ -228,4 +230,4 @@ def individual_graphs(db, student_id: str, course_ids: list[str]) -> dict:
 
 def student_course_ids(db, student_id: str) -> list[str]:
     return sorted({d["course_id"] for d in store.fetch_all(
-        db[store.MASTERY], {"student_id": str(student_id)}, {"_id": 0, "course_id": 1})})
+        db[store.MASTERY], where(db, student_id=str(student_id)), {"_id": 0, "course_id": 1})})

@@ -36,6 +36,11 @@ API (all raise ``AppError`` subclasses rendered as the JSON envelope):
 ``require_course_instructor(course_id) -> None``
     403 ``not_course_instructor`` unless Canvas (cached) shows the caller as teacher, TA or
     designer of ``course_id``. Admin passes. 400 ``canvas_token_missing`` without a token.
+``tenant_db(user=None) -> TenantDb``
+    The database scoped to the user's Canvas host (``knowgap.core.tenancy``; the host of the
+    user's ``canvas_base_url``, else of the server's ``CANVAS_BASE_URL``). Every AchieveUp
+    route reads and writes through it, so course 101 of one Canvas is never course 101 of
+    another.
 ``require_student_access(student_id, course_id=None) -> None``
     Admin passes. Anyone may read their own data (``student_id`` equals their Canvas user id,
     ``canvas_student_id``). Otherwise only instructors: with ``course_id`` they must teach that
@@ -159,6 +164,14 @@ def current_user() -> dict:
 
 def is_admin(user: dict | None = None) -> bool:
     return (user or current_user()).get("role") == "admin"
+
+
+def tenant_db(user: dict | None = None):
+    """The database scoped to the (signed-in) user's Canvas host."""
+    from knowgap.core.tenancy import scoped
+
+    svc = services()
+    return scoped(svc.db, store.user_host(user or current_user(), svc.config))
 
 
 def user_gateway(user: dict | None = None):

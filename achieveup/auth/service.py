@@ -13,6 +13,7 @@ from bson import ObjectId
 
 from achieveup.auth import passwords, store, tokens
 from achieveup.auth.store import iso, public_user, utcnow
+from knowgap.canvas.hosts import canvas_host
 from knowgap.core.errors import AppError, BadRequest, Unauthorized, ValidationFailed
 from knowgap.core.schemas import plausible_canvas_token
 from knowgap.core.services import Services
@@ -122,6 +123,7 @@ def _canvas_fields(svc: Services, user_id: ObjectId, token: str, profile: Canvas
         "canvas_token_last_validated": now,
         "canvas_user_id": profile.canvas_user_id,
         "canvas_base_url": profile.base_url,
+        "canvas_host": canvas_host(profile.base_url),
         "has_student_access": profile.has_student_access,
         "role": "admin" if role == "admin" else profile.token_type,
     }

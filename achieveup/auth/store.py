@@ -4,8 +4,8 @@ User document (see /work/interfaces.md)::
 
     {_id ObjectId, name, email, email_lower (unique), password_hash, role:
      instructor|student|admin, canvas_token_enc?, canvas_token_type, canvas_token_created_at,
-     canvas_token_last_validated, canvas_user_id (str), canvas_base_url, has_student_access,
-     tokens_valid_after, created_at, updated_at}
+     canvas_token_last_validated, canvas_user_id (str), canvas_base_url, canvas_host (the tenant
+     key of canvas_base_url), has_student_access, tokens_valid_after, created_at, updated_at}
 
 ``public_user`` is the only way a user leaves the server: it never includes the password hash,
 the (encrypted) Canvas token or an ObjectId.
@@ -47,6 +47,15 @@ def iso(value: datetime | None) -> str | None:
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
+
+
+def user_host(user: dict, config) -> str:
+    """The Canvas host (tenant key, ``knowgap.core.tenancy``) whose records ``user`` sees: the
+    host of their Canvas account, else of the server's ``CANVAS_BASE_URL``."""
+    from knowgap.canvas.hosts import canvas_host, default_host
+
+    stored = user.get("canvas_base_url")
+    return canvas_host(stored) if stored else default_host(config)
 
 
 def find_by_email(db: Database, email: str) -> dict | None:

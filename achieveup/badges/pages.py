@@ -109,7 +109,7 @@ def badge_context(db, config, doc: dict) -> dict:
     pid, level = doc["public_id"], doc["level"]
     cls = service.class_document(db, config, doc)
     issuer = service.issuer_profile(config)
-    student = privacy.display_name(db, doc["student_id"])
+    student = privacy.display_name(service.badge_db(db, doc), doc["student_id"])
     credential = service.credential_url(config, pid)
     assertion = service.shareable_link(config, pid)
     panel = verification.panel(db, config, doc)
@@ -128,7 +128,7 @@ def badge_context(db, config, doc: dict) -> dict:
                   "evidence_name": service.EVIDENCE_NAME,
                   "evidence": service.evidence_narrative(doc)},
         "student": student,
-        "profile": public.profile_url(config, doc["student_id"]) if student else None,
+        "profile": public.profile_url_of(config, doc) if student else None,
         "verification": panel, "checked": _moment(panel["checked_at"]),
         "checked_iso": aware(panel["checked_at"]).isoformat(),
         "linkedin": linkedin_url(config, doc, cls["name"], issuer["name"]),

@@ -1,8 +1,7 @@
 """What a badge reveals about its student, and to whom.
 
-* **Public ids.** A badge's ``_id`` is its natural key (a hash of course, student, skill and
-  level: anyone who knows those can compute it, and the tenancy work will add the Canvas host
-  to it). Every URL a badge is known by outside the server — assertion, credential, page,
+* **Public ids.** A badge's ``_id`` is its natural key (a hash of Canvas host, course,
+  student, skill and level: anyone who knows those can compute it). Every URL a badge is known by outside the server — assertion, credential, page,
   baked images, the ``badge_id`` of the API — uses ``public_id`` instead: 128 random bits
   stored on the badge when it is awarded, never derived from anything, so it cannot be guessed
   and does not move when the natural key changes. It is not a unique index (the embedded engine
@@ -18,8 +17,8 @@
   every assertion, so one published salt links no other badge and a list of e-mails cannot be
   tried against all badges at once; ``BADGE_SALT`` itself is never published.
 * **Display name.** Public pages and lists name the student only when the student chose to
-  (``AchieveUp_Badge_Profiles``, one document per Canvas user: ``{student_id, show_name,
-  updated_at}``; off unless set). A student who shared nothing is indistinguishable from one
+  (``AchieveUp_Badge_Profiles``, one document per Canvas user of a Canvas host, ``_id``
+  "host|user": ``{canvas_host, student_id, show_name, updated_at}``; off unless set). A student who shared nothing is indistinguishable from one
   who does not exist.
 """
 from __future__ import annotations
@@ -30,6 +29,7 @@ import re
 import secrets
 
 from achieveup.mastery import store
+from knowgap.core.tenancy import key, where
 
 PROFILES = "AchieveUp_Badge_Profiles"
 #: The form of the natural-key ids given out before public ids existed.
@@ -92,22 +92,24 @@ def assign_public_ids(db) -> int:
 
 
 def shows_name(db, student_id: str) -> bool:
-    doc = db[PROFILES].find_one({"_id": str(student_id)}, {"show_name": 1})
+    doc = db[PROFILES].find_one({"_id": key(db, student_id)}, {"show_name": 1})
     return bool((doc or {}).get("show_name"))
 
 
 def set_show_name(db, student_id: str, show: bool) -> None:
-    db[PROFILES].update_one({"_id": str(student_id)},
-                            {"$set": {"student_id": str(student_id), "show_name": bool(show),
-                                      "updated_at": store.utcnow()}}, upsert=True)
+    db[PROFILES].update_one({"_id": key(db, student_id)},
+                            {"$set": {**where(db, student_id=str(student_id)),
+                                      "show_name": bool(show), "updated_at": store.utcnow()}},
+                            upsert=True)
 
 
 def real_name(db, student_id: str) -> str | None:
-    """The student's name as their Canvas roster has it, else their AchieveUp account's."""
-    student = db[store.STUDENTS].find_one({"student_id": str(student_id)}, {"name": 1})
+    """The student's name as their Canvas roster has it, else their AchieveUp account's (of
+    ``db``'s Canvas host)."""
+    student = db[store.STUDENTS].find_one(where(db, student_id=str(student_id)), {"name": 1})
     if student and student.get("name"):
         return student["name"]
-    user = db[store.USERS].find_one({"canvas_user_id": str(student_id)}, {"name": 1})
+    user = db[store.USERS].find_one(where(db, canvas_user_id=str(student_id)), {"name": 1})
     return (user or {}).get("name") or None
 
 

@@ -25,7 +25,9 @@ from collections import OrderedDict
 
 from achieveup.badges import privacy, revisions, service
 from achieveup.mastery import store
+from knowgap.canvas.hosts import default_host
 from knowgap.core.errors import Forbidden, Gone, NotFound
+from knowgap.core.tenancy import host_or_none, in_scope, scoped
 
 CACHE_SIZE = 4096
 _cache: OrderedDict = OrderedDict()          # key -> (visibility revision, value)
@@ -37,7 +39,7 @@ def _kept(db, kind: str, key: str, load):
     revision = revisions.current(db)[0]
     if revision[0] is None:                 # nothing was ever shared here: nothing to keep
         return load()
-    slot = (id(db.client), db.name, kind, key)
+    slot = (id(db.client), db.name, host_or_none(db), kind, key)
     with _lock:
         hit = _cache.get(slot)
         if hit is not None and hit[0] == revision:
@@ -64,8 +66,21 @@ def shared_badges_of(db, student_id: str) -> list[dict]:
                  lambda: service.badges_of_student(db, student_id, public_only=True))
 
 
+def profile_db(db, config):
+    """The database a public profile (``student/<id>``) reads: the server's own Canvas's
+    (``CANVAS_BASE_URL``). A Canvas user id alone names nobody on another Canvas host, so the
+    students of other hosts have no public profile (their badge pages link none)."""
+    return scoped(db, default_host(config))
+
+
 def profile_url(config, student_id: str) -> str:
     return service.public_url(config, f"student/{student_id}")
+
+
+def profile_url_of(config, doc: dict) -> str | None:
+    """The public profile of the badge ``doc``'s student, when their Canvas has profiles."""
+    return (profile_url(config, doc["student_id"])
+            if doc.get("canvas_host") == default_host(config) else None)
 
 
 def profile_settings(db, config, student_id: str) -> dict:
@@ -127,10 +142,10 @@ def issuable(doc: dict | None, missing: str = "No such shared badge.") -> dict:
 
 
 def owned(db, public_id: str, user: dict) -> dict | None:
-    """The badge if ``user`` earned it (None when there is no such badge; 403 when it is
-    somebody else's)."""
+    """The badge if ``user`` earned it (None when there is no such badge on ``user``'s Canvas,
+    the host ``db`` is scoped to; 403 when it is somebody else's)."""
     doc = find(db, public_id)
-    if doc is None:
+    if doc is None or not in_scope(db, doc):
         return None
     own = user.get("canvas_user_id") or user.get("canvas_student_id")
     if own is None or str(own) != doc["student_id"]:

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 
 from achieveup.auth.guards import (current_user, is_admin, login_required,
                                    require_course_instructor, require_student_access,
-                                   role_required, taught_course_ids)
+                                   role_required, taught_course_ids, tenant_db)
 from achieveup.badges import images, ob3, pages, privacy, public, service, verification
 from achieveup.badges import schemas as s
 from knowgap.core.errors import BadRequest
@@ -34,12 +34,12 @@ class ShareSchema(StrictSchema):
 def _visible_badges(student_id: str) -> list[dict]:
     require_student_access(student_id)
     user = current_user()
-    svc = services()
+    db = tenant_db(user)
     own = user.get("canvas_user_id")
     if is_admin(user) or (own is not None and str(own) == student_id):
-        return service.badges_of_student(svc.db, student_id)
+        return service.badges_of_student(db, student_id)
     # an instructor sees the badges of the courses they teach only
-    return service.badges_of_student(svc.db, student_id, course_ids=taught_course_ids(user))
+    return service.badges_of_student(db, student_id, course_ids=taught_course_ids(user))
 
 
 @blp.route("/achieveup/badges/student/<student_id>/earned")
@@ -48,8 +48,8 @@ def _visible_badges(student_id: str) -> list[dict]:
 @blp.doc(summary="Badges earned by a student: {student_id, student_name, total_badges, badges}")
 def earned(student_id):
     student_id = path_id(student_id, "student_id")
-    svc = services()
-    return service.earned_response(svc.db, svc.config, student_id, _visible_badges(student_id))
+    return service.earned_response(tenant_db(), services().config, student_id,
+                                   _visible_badges(student_id))
 
 
 PAGE_SCHEMA = {"type": "string", "description": "The page (HTML)."}
@@ -75,9 +75,10 @@ def _vary(response):
 
 def _public_profile(student_id):
     svc = services()
+    db = public.profile_db(svc.db, svc.config)
     if pages.wants_html():
-        return pages.profile_page(svc.db, svc.config, str(student_id))
-    return public.earned_response(svc.db, svc.config, path_id(student_id, "student_id"))
+        return pages.profile_page(db, svc.config, str(student_id))
+    return public.earned_response(db, svc.config, path_id(student_id, "student_id"))
 
 
 @blp.route("/achieveup/public/badges/student/<student_id>/earned")
@@ -108,8 +109,7 @@ def public_profile(student_id):
 @blp.doc(summary="Your public badge profile: whether pages and lists of your shared badges "
                  "show your name (off unless you turn it on)")
 def badge_profile():
-    svc = services()
-    return public.profile_settings(svc.db, svc.config, _own_student_id())
+    return public.profile_settings(tenant_db(), services().config, _own_student_id())
 
 
 @blp.route("/achieveup/badge-profile", methods=["PUT"])
@@ -118,10 +118,10 @@ def badge_profile():
 @blp.response(200, s.BadgeProfileSchema)
 @blp.doc(summary="Show or hide your name on your shared badges' pages and public lists")
 def update_badge_profile(body):
-    svc = services()
+    db = tenant_db()
     student_id = _own_student_id()
-    privacy.set_show_name(svc.db, student_id, body["show_name"])
-    return public.profile_settings(svc.db, svc.config, student_id)
+    privacy.set_show_name(db, student_id, body["show_name"])
+    return public.profile_settings(db, services().config, student_id)
 
 
 def _own_student_id() -> str:
@@ -150,7 +150,7 @@ def earned_list(student_id):
 def generate(body):
     require_course_instructor(body["course_id"])
     svc = services()
-    new = service.award_for_course(svc.db, svc.config, body["course_id"])
+    new = service.award_for_course(tenant_db(), svc.config, body["course_id"])
     return [service.earned_view(svc.config, b) for b in new]
 
 
@@ -160,8 +160,7 @@ def generate(body):
 @blp.response(200, s.EarnedBadgeSchema)
 @blp.doc(summary="Make one of your badges public (or private again)")
 def share(body, badge_id):
-    svc = services()
-    return public.set_public(svc.db, svc.config, path_id(badge_id, "badge_id"),
+    return public.set_public(tenant_db(), services().config, path_id(badge_id, "badge_id"),
                              current_user(), body["public"])
 
 
@@ -219,12 +218,13 @@ def baked_ob3(badge_id):
 
 
 @blp.route("/achieveup/public/badges/classes/<course_id>/<skill_slug>/<level>")
+@blp.arguments(s.ClassQuerySchema, location="query")
 @blp.response(200, s.OBBadgeClassSchema)
 @blp.doc(summary="Open Badges 2.0 BadgeClass")
-def ob_class(course_id, skill_slug, level):
+def ob_class(query, course_id, skill_slug, level):
     svc = services()
     return service.badge_class(svc.db, svc.config, path_id(course_id),
-                               path_id(skill_slug, "skill_slug"), level)
+                               path_id(skill_slug, "skill_slug"), level, query.get("canvas_host"))
 
 
 @blp.route("/achieveup/public/badges/issuer")
@@ -278,8 +278,7 @@ def _credential(doc: dict, fmt: str, *, download: bool) -> Response:
 @blp.doc(summary="Download your Open Badges 3.0 credential (.jwt or .json); only the student "
                  "who earned the badge, shared or not", responses=CREDENTIAL_DOC)
 def download_credential(query, badge_id):
-    svc = services()
-    doc = ob3.own_badge(svc.db, path_id(badge_id, "badge_id"), current_user())
+    doc = ob3.own_badge(tenant_db(), path_id(badge_id, "badge_id"), current_user())
     return _credential(doc, query["format"], download=True)
 
 

@@ -156,6 +156,12 @@ class OB3CredentialSchema(Schema):
     nbf = fields.Integer(required=True)
 
 
+class ClassQuerySchema(StrictSchema):
+    canvas_host = Text(validate=validate.Regexp(r"^[a-z0-9.\-\[\]:]{1,300}$"), metadata={
+        "description": "The Canvas host of the course (course ids are per Canvas); absent: "
+                       "the server's own Canvas."})
+
+
 class CredentialQuerySchema(StrictSchema):
     format = fields.String(load_default="jwt", validate=validate.OneOf(["jwt", "json"]),
                            metadata={"description": "jwt (the signed VC-JWT, default) or json "

@@ -1,11 +1,12 @@
 """Skill badges: award from mastery summaries, list, and Open Badges 2.0 JSON.
 
-A badge is one document per (course, student, skill, level) in ``AchieveUp_Badges``; its
-``_id`` is derived from that key, so the database itself makes a second award impossible. The
-API and every public URL name a badge by its ``public_id`` instead (``badge_id`` in responses;
-see ``achieveup.badges.privacy``). Awarding only inserts documents that do not exist yet and never touches existing
-ones: each badge keeps the evidence that earned it (percentage, questions of evidence, time),
-whatever later recomputations say ("$setOnInsert" semantics). Levels come from
+A badge is one document per (Canvas host, course, student, skill, level) in
+``AchieveUp_Badges``; its ``_id`` is derived from that key, so the database itself makes a
+second award impossible. The API and every public URL name a badge by its ``public_id``
+instead (``badge_id`` in responses; see ``achieveup.badges.privacy``). Awarding only inserts
+documents that do not exist yet and never touches existing ones: each badge keeps the
+evidence that earned it (percentage, questions of evidence, time), whatever later
+recomputations say ("$setOnInsert" semantics). Levels come from
 ``achieveup.badges.levels`` and need at least ``min_evidence`` graded questions on the skill
 (course setting ``AchieveUp_Course_Settings.min_evidence`` or ``config.badge_min_evidence``).
 
@@ -20,13 +21,15 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 from achieveup.badges import privacy, revisions
 from achieveup.badges.levels import LEVEL_NAMES, badge_levels_for
 from achieveup.mastery import explain, service as mastery
 from achieveup.mastery import store
+from knowgap.canvas.hosts import default_host
 from knowgap.core.errors import Gone, NotFound
+from knowgap.core.tenancy import scoped, where
 
 OB_CONTEXT = "https://w3id.org/openbadges/v2"
 ISSUER_NAME = "AchieveUp"
@@ -78,11 +81,11 @@ def _slug(skill: str) -> str:
     return slug
 
 
-def new_badge(course_id: str, summary: dict, entry: dict, level: str, now,
+def new_badge(db, course_id: str, summary: dict, entry: dict, level: str, now,
               course_name: str | None) -> dict:
     """The badge document (kept small: the embedded engine's insert cost grows per field)."""
-    bid = store.badge_key_id(course_id, summary["student_id"], entry["skill"], level)
-    doc = {"_id": bid, "public_id": privacy.new_public_id(), "course_id": course_id,
+    bid = store.badge_key_id(db, course_id, summary["student_id"], entry["skill"], level)
+    doc = {"_id": bid, "public_id": privacy.new_public_id(), **where(db, course_id=course_id),
            "course_name": course_name,
            "student_id": summary["student_id"], "skill": entry["skill"],
            "skill_slug": _slug(entry["skill"]), "level": level,
@@ -94,8 +97,7 @@ def new_badge(course_id: str, summary: dict, entry: dict, level: str, now,
 
 
 def course_name_of(db, course_id: str) -> str | None:
-    state = db[store.SYNC_STATE].find_one({"_id": str(course_id)}, {"course_name": 1}) or {}
-    return state.get("course_name")
+    return store.sync_state(db, str(course_id), {"course_name": 1}).get("course_name")
 
 
 def _backfill(db, course_id: str, summaries: list[dict]) -> set:
@@ -106,7 +108,7 @@ def _backfill(db, course_id: str, summaries: list[dict]) -> set:
         return set()
     active: dict = {}
     revoked: dict = {}
-    for b in store.fetch_all(db[store.BADGES], {"course_id": course_id},
+    for b in store.fetch_all(db[store.BADGES], where(db, course_id=course_id),
                              {"_id": 0, "student_id": 1, "skill": 1, "level": 1, "earned_at": 1,
                               "percentage": 1, "evidence_count": 1, "revoked": 1}):
         if b.get("revoked"):
@@ -162,13 +164,13 @@ def _apply(db, config, course_id: str, summaries: list[dict], *, now,
                     continue
                 if name is None:
                     name = [course_name or course_name_of(db, course_id)]
-                candidates.append(new_badge(course_id, doc, entry, level, now, name[0]))
+                candidates.append(new_badge(db, course_id, doc, entry, level, now, name[0]))
     new: list[dict] = []
     if candidates:
         _, dups = store.insert_new(db[store.BADGES], candidates)
         dups = set(dups)
         new = [b for b in candidates if b["_id"] not in dups] if dups else candidates
-        adopted = store.fetch_all(db[store.BADGES], {"_id": {"$in": sorted(dups)}}) \
+        adopted = store.fetch_all(db[store.BADGES], where(db, _id={"$in": sorted(dups)})) \
             if dups else []
         for b in new:
             state[b["student_id"]][0].append([b["skill"], b["level"], now_iso,
@@ -219,7 +221,7 @@ def award_for_course(db, config, course_id: str, summaries: list[dict] | None = 
 def revoke_in_collection(db, course_id: str, skills: set[str], *, now=None,
                          reason: str = "The skill was removed from the course.") -> int:
     result = db[store.BADGES].update_many(
-        {"course_id": str(course_id), "revoked": False, "skill": {"$nin": sorted(skills)}},
+        where(db, course_id=str(course_id), revoked=False, skill={"$nin": sorted(skills)}),
         {"$set": {"revoked": True, "revoked_at": now or store.utcnow(),
                   "revocation_reason": reason}})
     if result.modified_count:
@@ -288,7 +290,7 @@ def earned_view(config, doc: dict) -> dict:
 
 
 def badges_of_student(db, student_id: str, *, course_ids=None, public_only=False) -> list[dict]:
-    query: dict = {"student_id": str(student_id), "revoked": False}
+    query: dict = where(db, student_id=str(student_id), revoked=False)
     if course_ids is not None:
         query["course_id"] = {"$in": sorted(course_ids)}
     if public_only:
@@ -315,16 +317,28 @@ def _base(config) -> str:
     return config.public_base_url.rstrip("/") + "/achieveup/public/badges"
 
 
-def class_url(config, course_id, skill_slug, level) -> str:
-    return f"{_base(config)}/classes/{course_id}/{skill_slug}/{level}"
+def class_url(config, doc: dict) -> str:
+    """The BadgeClass of the badge ``doc``. Course ids are per Canvas host: a class of another
+    host than the server's own (``CANVAS_BASE_URL``) names its host in ``?canvas_host=``."""
+    url = f"{_base(config)}/classes/{doc['course_id']}/{doc['skill_slug']}/{doc['level']}"
+    if doc["canvas_host"] != default_host(config):
+        url += "?" + urlencode({"canvas_host": doc["canvas_host"]})
+    return url
+
+
+def badge_db(db, doc: dict):
+    """``db`` scoped to the Canvas host of the badge ``doc``: public URLs find a badge by its
+    public id alone; what they read about it next is that host's."""
+    return scoped(db, doc["canvas_host"])
 
 
 def recipient_email(db, doc: dict) -> str:
-    user = db[store.USERS].find_one({"canvas_user_id": doc["student_id"]}, {"email": 1})
+    db = badge_db(db, doc)
+    user = db[store.USERS].find_one(where(db, canvas_user_id=doc["student_id"]), {"email": 1})
     if user and user.get("email"):
         return user["email"]
     student = db[store.STUDENTS].find_one(
-        {"course_id": doc["course_id"], "student_id": doc["student_id"]}, {"email": 1})
+        where(db, course_id=doc["course_id"], student_id=doc["student_id"]), {"email": 1})
     if student and student.get("email"):
         return student["email"]
     return f"canvas-user-{doc['student_id']}@users.noreply.achieveup"
@@ -360,7 +374,7 @@ def assertion_document(db, config, doc: dict) -> dict:
         "id": shareable_link(config, doc["public_id"]),
         "recipient": {"type": "email", "hashed": True, "salt": salt,
                       "identity": hashed_identity(recipient_email(db, doc), salt)},
-        "badge": class_url(config, doc["course_id"], doc["skill_slug"], doc["level"]),
+        "badge": class_url(config, doc),
         "verification": {"type": "HostedBadge"},
         "issuedOn": store.iso(doc.get("earned_at")),
         "evidence": [{"type": "Evidence", "name": EVIDENCE_NAME,
@@ -382,9 +396,13 @@ def evidence_narrative(doc: dict) -> str:
         + where
 
 
-def badge_class(db, config, course_id: str, skill_slug: str, level: str) -> dict:
-    doc = db[store.BADGES].find_one({"course_id": str(course_id), "skill_slug": skill_slug,
-                                     "level": level, "public": True, "revoked": False})
+def badge_class(db, config, course_id: str, skill_slug: str, level: str,
+                canvas_host: str | None = None) -> dict:
+    """The BadgeClass of a shared badge of ``course_id`` of ``canvas_host`` (default: the
+    server's own Canvas)."""
+    db = scoped(db, canvas_host or default_host(config))
+    doc = db[store.BADGES].find_one(where(db, course_id=str(course_id), skill_slug=skill_slug,
+                                          level=level, public=True, revoked=False))
     if doc is None or level not in LEVEL_NAMES:
         raise NotFound("No such shared badge class.", error="badge_class_not_found")
     return class_document(db, config, doc)
@@ -392,13 +410,13 @@ def badge_class(db, config, course_id: str, skill_slug: str, level: str) -> dict
 
 def class_document(db, config, doc: dict) -> dict:
     """The BadgeClass of the badge ``doc`` (the Open Badges 3.0 achievement reuses it)."""
-    course_id, skill_slug, level = doc["course_id"], doc["skill_slug"], doc["level"]
-    settings = store.course_settings(db, str(course_id))
+    course_id, level = doc["course_id"], doc["level"]
+    settings = store.course_settings(badge_db(db, doc), str(course_id))
     threshold = dict(mastery.badge_levels(settings))[level]
     course = doc.get("course_name") or f"course {course_id}"
     return {
         "@context": OB_CONTEXT, "type": "BadgeClass",
-        "id": class_url(config, course_id, skill_slug, level),
+        "id": class_url(config, doc),
         "name": badge_name(doc["skill"], level),
         "description": f"{level.capitalize()} level in '{doc['skill']}' ({course}).",
         "image": f"{_base(config)}/images/{level}.svg",

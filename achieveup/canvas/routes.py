@@ -13,7 +13,7 @@ from flask_smorest import Blueprint
 
 from achieveup.auth import store
 from achieveup.auth.guards import (current_user, login_required, require_course_instructor,
-                                   role_required, taught_course_ids, user_gateway)
+                                   role_required, taught_course_ids, tenant_db, user_gateway)
 from knowgap.core.errors import AppError, Forbidden, NotFound
 from knowgap.core.schemas import Id, StrictSchema, fields, path_id, validate
 from knowgap.core.services import services
@@ -221,7 +221,7 @@ def instructor_quizzes(course_id):
     course_id = _path_id(course_id, "course_id")
     require_course_instructor(course_id)
     quizzes = [_quiz(q, course_id) for q in user_gateway().quizzes(course_id) or []]
-    return nq_sync.with_states(quizzes, nq_sync.listing_states(services().db, course_id),
+    return nq_sync.with_states(quizzes, nq_sync.listing_states(tenant_db(), course_id),
                                course_id)
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 from flask import Response
 from flask_smorest import Blueprint
 
-from achieveup.auth.guards import current_user, require_course_instructor, role_required
+from achieveup.auth.guards import (current_user, require_course_instructor, role_required,
+                                   tenant_db)
 from achieveup.exchange import schemas as s
 from achieveup.exchange import service
 from knowgap.core.schemas import path_id
-from knowgap.core.services import services
 
 blp = Blueprint("achieveup_exchange", __name__, description="AchieveUp export and import")
 
@@ -21,7 +21,7 @@ blp = Blueprint("achieveup_exchange", __name__, description="AchieveUp export an
 def export(query, course_id):
     course_id = path_id(course_id)
     require_course_instructor(course_id)
-    body, content_type, filename = service.export_file(services().db, course_id,
+    body, content_type, filename = service.export_file(tenant_db(), course_id,
                                                        query["format"])
     return Response(body, content_type=content_type, headers={
         "Content-Disposition": f'attachment; filename="{filename}"',
@@ -35,5 +35,5 @@ def export(query, course_id):
 @blp.doc(summary="Import matrices and mappings from a JSON export (all-or-nothing)")
 def import_(body):
     require_course_instructor(body["course_id"])
-    return service.import_data(services().db, body["course_id"], str(current_user()["_id"]),
+    return service.import_data(tenant_db(), body["course_id"], str(current_user()["_id"]),
                                body["data"])

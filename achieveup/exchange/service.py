@@ -27,6 +27,7 @@ from achieveup.insights import service as insights
 from achieveup.mastery import service as mastery
 from achieveup.mastery import store
 from knowgap.core.errors import ValidationFailed
+from knowgap.core.tenancy import where
 
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -44,9 +45,9 @@ def export_data(db, course_id: str, progress: list | None = None) -> dict:
     (the workbook's Summary plots it; it is no part of the document, which is also the import
     format)."""
     course_id = str(course_id)
-    matrices = store.fetch_all(db[store.MATRICES], {"course_id": course_id},
+    matrices = store.fetch_all(db[store.MATRICES], where(db, course_id=course_id),
                                sort=[("created_at", 1), ("_id", 1)])
-    mappings = store.fetch_all(db[store.QUESTION_SKILLS], {"course_id": course_id},
+    mappings = store.fetch_all(db[store.QUESTION_SKILLS], where(db, course_id=course_id),
                                sort=[("question_id", 1)])
     rows, badges = [], []
     fields = mastery.PACKED_FIELDS
@@ -65,11 +66,11 @@ def export_data(db, course_id: str, progress: list | None = None) -> dict:
                          "p_mastery": e["p_mastery"], "evidence_count": e["evidence_count"]})
         # badges as recorded in the summary (the badge collection is never scanned here)
         for skill, level, earned_at, percentage, evidence in mastery.badge_rows(doc):
-            badges.append({"badge_id": store.badge_key_id(course_id, sid, skill, level),
+            badges.append({"badge_id": store.badge_key_id(db, course_id, sid, skill, level),
                            "student_id": sid, "skill": skill, "level": level,
                            "percentage": percentage, "evidence_count": evidence,
                            "earned_at": earned_at})
-    state = db[store.SYNC_STATE].find_one({"_id": course_id}) or {}
+    state = store.sync_state(db, course_id)
     return {"schema": SCHEMA_NAME, "version": VERSION, "course_id": course_id,
             "course_name": state.get("course_name"),
             "exported_at": store.iso(store.utcnow()),
@@ -180,7 +181,7 @@ def import_data(db, course_id: str, instructor_id: str, raw: dict, *, _fail_afte
 
     try:
         for m in data["matrices"]:
-            key = {"course_id": course_id, "name_lower": name_key(m["matrix_name"])}
+            key = where(db, course_id=course_id, name_lower=name_key(m["matrix_name"]))
             old = mcoll.find_one(key)
             fields_ = {"matrix_name": m["matrix_name"], "skills": list(dict.fromkeys(m["skills"])),
                        "description": m.get("description") or "", "updated_at": now}
@@ -190,9 +191,9 @@ def import_data(db, course_id: str, instructor_id: str, raw: dict, *, _fail_afte
                 mcoll.insert_one({**key, **fields_, "instructor_id": instructor_id,
                                   "created_at": now})
             elif any(old.get(k) != v for k, v in fields_.items() if k != "updated_at"):
-                mcoll.update_one({"_id": old["_id"]}, {"$set": fields_})
+                mcoll.update_one(where(db, _id=old["_id"]), {"$set": fields_})
         for q in data["question_skills"]:
-            key = {"course_id": course_id, "question_id": q["question_id"]}
+            key = where(db, course_id=course_id, question_id=q["question_id"])
             old = qcoll.find_one(key)
             undo.append((qcoll, key, old))
             checkpoint()

@@ -21,6 +21,7 @@ from __future__ import annotations
 from achieveup.insights import store
 from knowgap.core.clock import parse as when
 from knowgap.core.numbers import finite_float
+from knowgap.core.tenancy import where
 
 
 # ------------------------------------------------------------------ answer choices
@@ -102,8 +103,8 @@ def store_quiz_submissions(db, course_id: str, submissions, quizzes: list[dict],
         if old is not None and old.get("quizzes") == quizzes_:
             continue
         stamps = [e["submitted_at"] for e in quizzes_ if e["submitted_at"] is not None]
-        doc = {"_id": store.submission_id(course_id, sid), "course_id": course_id,
-               "student_id": sid, "quizzes": quizzes_,
+        doc = {"_id": store.submission_id(db, course_id, sid),
+               **where(db, course_id=course_id, student_id=sid), "quizzes": quizzes_,
                "last_submitted_at": max(stamps) if stamps else None, "updated_at": now}
         (new if old is None else changed).append(doc)
     return store.save_submissions(db, new, changed)

@@ -12,12 +12,11 @@ from flask_smorest import Blueprint
 
 from achieveup.auth.guards import (current_user, is_admin, login_required,
                                    require_course_instructor, require_student_access,
-                                   role_required, taught_course_ids, user_gateway)
+                                   role_required, taught_course_ids, tenant_db, user_gateway)
 from achieveup.insights import schemas as s
 from achieveup.insights import service
 from knowgap.core.errors import BadRequest, Forbidden
 from knowgap.core.schemas import path_id
-from knowgap.core.services import services
 
 blp = Blueprint("achieveup_insights", __name__,
                 description="AchieveUp insights: item analysis, engagement, leaderboard, "
@@ -53,7 +52,7 @@ def require_course_member(course_id: str) -> bool:
 def item_analysis(course_id, quiz_id):
     course_id, quiz_id = path_id(course_id), path_id(quiz_id, "quiz_id")
     require_course_instructor(course_id)
-    return service.item_analysis(services().db, course_id, quiz_id)
+    return service.item_analysis(tenant_db(), course_id, quiz_id)
 
 
 @blp.route("/achieveup/instructor/courses/<course_id>/engagement")
@@ -63,7 +62,7 @@ def item_analysis(course_id, quiz_id):
 def course_engagement(course_id):
     course_id = path_id(course_id)
     require_course_instructor(course_id)
-    return service.course_engagement(services().db, course_id)
+    return service.course_engagement(tenant_db(), course_id)
 
 
 @blp.route("/achieveup/engagement/<student_id>/<course_id>")
@@ -73,7 +72,7 @@ def course_engagement(course_id):
 def student_engagement(student_id, course_id):
     student_id, course_id = path_id(student_id, "student_id"), path_id(course_id)
     require_student_access(student_id, course_id)
-    return service.student_engagement(services().db, course_id, student_id)
+    return service.student_engagement(tenant_db(), course_id, student_id)
 
 
 @blp.route("/achieveup/study-plan/<student_id>/<course_id>")
@@ -84,7 +83,7 @@ def student_engagement(student_id, course_id):
 def study_plan(student_id, course_id):
     student_id, course_id = path_id(student_id, "student_id"), path_id(course_id)
     require_student_access(student_id, course_id)
-    return service.study_plan(services().db, course_id, student_id)
+    return service.study_plan(tenant_db(), course_id, student_id)
 
 
 @blp.route("/achieveup/leaderboard/<course_id>")
@@ -95,7 +94,7 @@ def leaderboard(course_id):
     course_id = path_id(course_id)
     staff = require_course_member(course_id)
     viewer = None if staff else _own_student_id(current_user())
-    return service.leaderboard(services().db, course_id, viewer=viewer, as_student=not staff)
+    return service.leaderboard(tenant_db(), course_id, viewer=viewer, as_student=not staff)
 
 
 @blp.route("/achieveup/instructor/courses/<course_id>/leaderboard", methods=["PUT"])
@@ -106,7 +105,7 @@ def leaderboard(course_id):
 def set_leaderboard(body, course_id):
     course_id = path_id(course_id)
     require_course_instructor(course_id)
-    return service.set_leaderboard(services().db, course_id, body["enabled"],
+    return service.set_leaderboard(tenant_db(), course_id, body["enabled"],
                                    str(current_user()["_id"]))
 
 
@@ -123,7 +122,7 @@ def _preference_owner() -> str:
 @blp.response(200, s.PreferencesSchema)
 @blp.doc(summary="Your leaderboard setting (off unless you opted in)")
 def get_preferences():
-    return service.preferences(services().db, _preference_owner())
+    return service.preferences(tenant_db(), _preference_owner())
 
 
 @blp.route("/achieveup/leaderboard-preferences", methods=["PUT"])
@@ -132,5 +131,5 @@ def get_preferences():
 @blp.response(200, s.PreferencesSchema)
 @blp.doc(summary="Opt in to (or out of) appearing by name on your courses' leaderboards")
 def set_preferences(body):
-    return service.set_preferences(services().db, _preference_owner(),
+    return service.set_preferences(tenant_db(), _preference_owner(),
                                    body["leaderboard_opt_in"])

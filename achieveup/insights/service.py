@@ -21,6 +21,7 @@ from achieveup.insights import store
 from achieveup.mastery import service as mastery
 from achieveup.mastery import store as mstore
 from knowgap.core.errors import NotFound
+from knowgap.core.tenancy import where
 
 NOT_QUESTIONS = frozenset({"text_only_question"})
 TEXT_LIMIT = 300
@@ -170,8 +171,8 @@ def set_preferences(db, student_id: str, opt_in: bool) -> dict:
 # ------------------------------------------------------------------ engagement
 
 def _evidence_rows(db, course_id: str, student_id: str) -> list[dict]:
-    doc = mstore.find_one(db[mstore.EVIDENCE], {"_id": mstore.summary_id(course_id, student_id)},
-                          {"packed": 1})
+    doc = mstore.find_one(db[mstore.EVIDENCE],
+                          {"_id": mstore.summary_id(db, course_id, student_id)}, {"packed": 1})
     return mastery.unpack_rows(doc.get("packed")) if doc else []
 
 
@@ -192,8 +193,8 @@ def _student_names(db, course_id: str) -> dict[str, str]:
 
 
 def _student_name(db, course_id: str, student_id: str) -> str | None:
-    doc = mstore.find_one(db[mstore.STUDENTS], {"_id": mstore.summary_id(course_id, student_id)},
-                          {"name": 1})
+    doc = mstore.find_one(db[mstore.STUDENTS],
+                          {"_id": mstore.summary_id(db, course_id, student_id)}, {"name": 1})
     return (doc or {}).get("name")
 
 
@@ -219,7 +220,7 @@ def _course_engagement(db, course_id: str) -> dict[str, dict]:
     counts: dict = {}
     if videos:
         watched = store.watched_by_student(db, course_id)
-        for e in mstore.fetch_all(db[mstore.EVIDENCE], {"course_id": course_id},
+        for e in mstore.fetch_all(db[mstore.EVIDENCE], where(db, course_id=course_id),
                                   {"_id": 0, "student_id": 1, "packed": 1}):
             missed = plan.missed_questions(mastery.unpack_rows(e.get("packed")))
             counts[e["student_id"]] = _video_counts(missed, videos,

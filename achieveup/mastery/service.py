@@ -10,10 +10,10 @@ the quizzes' scoring policies, the course's mastery settings and fitted paramete
 documents. Nothing is incremented, so running it twice gives the same documents; a failure
 before the write leaves the previous summaries untouched.
 
-Summary document (``_id`` "course|student")::
+Summary document (``_id`` "host|course|student")::
 
-    {course_id, student_id, student_name, progress, skills_mastered, total_questions_attempted,
-     average_score, current_score, risk_level, risk_index, computed_at,
+    {canvas_host, course_id, student_id, student_name, progress, skills_mastered,
+     total_questions_attempted, average_score, current_score, risk_level, risk_index, computed_at,
      skills: [{skill, score, level, questions_attempted, questions_correct, p_mastery,
                evidence_count, mastered, last_graded_at, model, evidence, explanation}],
      packed: "<the same skills as compact JSON rows>"}
@@ -36,6 +36,7 @@ from typing import Any
 from achieveup.badges.levels import DEFAULT_MIN_EVIDENCE
 from achieveup.mastery import calc, explain, model
 from achieveup.mastery import store
+from knowgap.core.tenancy import where
 from knowgap.risk.calc import compute_risk
 
 log = logging.getLogger("achieveup.mastery")
@@ -105,7 +106,7 @@ def quiz_percentages(rows: list[dict]) -> list[tuple[Any, float]]:
 BADGE_FIELDS = ("skill", "level", "earned_at", "percentage", "evidence_count")
 
 
-def build_summary(course_id: str, student: dict, skills: dict, quiz_pcts: list, now,
+def build_summary(db, course_id: str, student: dict, skills: dict, quiz_pcts: list, now,
                   skill_order: list[str], previous: dict | None = None,
                   engagement: float | None = None) -> dict:
     """One summary document. ``quiz_pcts`` is ``[(graded_at, percentage)]`` per quiz (risk);
@@ -140,7 +141,8 @@ def build_summary(course_id: str, student: dict, skills: dict, quiz_pcts: list, 
     sid = str(student["student_id"])
     previous = previous or {}
     return {
-        "_id": store.summary_id(course_id, sid), "course_id": course_id, "student_id": sid,
+        "_id": store.summary_id(db, course_id, sid),
+        **where(db, course_id=course_id, student_id=sid),
         "student_name": student.get("name") or f"Student {sid}",
         "progress": progress,
         "skills_mastered": sum(1 for e in mapped if e["mastered"]),
@@ -217,11 +219,11 @@ def compute_course_state(db, config, course_id: str, now=None, *, refit: bool = 
     quizzes = store.quizzes_of(db, course_id)
     policy = policies(quizzes)
     students = {str(s["student_id"]): s for s in store.students_of(db, course_id)}
-    evidence_docs = store.fetch_all(db[store.EVIDENCE], {"course_id": course_id},
+    evidence_docs = store.fetch_all(db[store.EVIDENCE], where(db, course_id=course_id),
                                     {"_id": 0, "student_id": 1, "packed": 1, "count": 1})
     evidence = {str(e["student_id"]): e.get("packed") for e in evidence_docs}
     previous = {d["student_id"]: d for d in store.fetch_all(
-        db[store.MASTERY], {"course_id": course_id},
+        db[store.MASTERY], where(db, course_id=course_id),
         {"_id": 0, "student_id": 1, "badges": 1, "revoked_badges": 1})}
     for sid in evidence:
         students.setdefault(sid, {"student_id": sid, "name": None})
@@ -235,7 +237,7 @@ def compute_course_state(db, config, course_id: str, now=None, *, refit: bool = 
     grouped: dict = {}
     rows = sum(int(e.get("count") or 0) for e in evidence_docs)
     if refit and model.refit_due(settings, fit_docs, rows, prepared._skills):
-        new_fit, grouped = _fit_course(course_id, settings, prepared, evidence, rows, now,
+        new_fit, grouped = _fit_course(db, course_id, settings, prepared, evidence, rows, now,
                                        previous=fit_docs)
         fit_docs = new_fit
     recency_fit = recency_doc = None
@@ -244,7 +246,8 @@ def compute_course_state(db, config, course_id: str, now=None, *, refit: bool = 
             if sid not in grouped:
                 grouped[sid] = calc.group_rows(store.unpack_evidence(evidence.get(sid)))
         recency_fit = calc.fit_recency(grouped.values(), prepared)
-        recency_doc = model.recency_document(course_id, recency_fit, now)
+        recency_doc = store.scoped_docs(
+            db, [model.recency_document(course_id, recency_fit, now)])[0]
     params, mastery_model = model.build(settings, fit_docs, now, recency_fit)
     docs = []
     for sid in order:
@@ -252,13 +255,13 @@ def compute_course_state(db, config, course_id: str, now=None, *, refit: bool = 
         if groups is None:
             groups = calc.group_rows(store.unpack_evidence(evidence.get(sid)))
         state = calc.compute_grouped(groups, prepared, params, policy, mastery_model)
-        docs.append(build_summary(course_id, students[sid], state,
+        docs.append(build_summary(db, course_id, students[sid], state,
                                   calc.latest_quiz_percentages(groups), now, skill_order,
                                   previous.get(sid), engagement.get(sid)))
     return docs, new_fit, recency_doc
 
 
-def _fit_course(course_id: str, settings: dict, prepared, evidence: dict, rows: int,
+def _fit_course(db, course_id: str, settings: dict, prepared, evidence: dict, rows: int,
                 now, previous: list[dict]) -> tuple[list[dict], dict]:
     """Fit the course's BKT parameters on every student's answer sequences (EM starts from
     the ``previous`` fit); returns the parameter documents and the grouped evidence (reused by
@@ -269,8 +272,9 @@ def _fit_course(course_id: str, settings: dict, prepared, evidence: dict, rows: 
         groups = grouped[sid] = calc.group_rows(store.unpack_evidence(packed))
         calc.skill_sequences(groups, prepared, into=sequences)
     course_fit, skill_fits = model.fit(settings, sequences, previous)
-    docs = model.fit_documents(course_id, course_fit, skill_fits,
-                               forgetting=bool(settings["forgetting"]), rows=rows, now=now)
+    docs = store.scoped_docs(db, model.fit_documents(
+        course_id, course_fit, skill_fits, forgetting=bool(settings["forgetting"]), rows=rows,
+        now=now))
     log.info("fitted BKT parameters of course %s: %d of %d skills on their own evidence",
              course_id, sum(1 for f in skill_fits.values() if f.source == "fitted"),
              len(skill_fits))
@@ -288,7 +292,7 @@ def stored_form(doc: dict) -> dict:
 
 def write_summaries(db, course_id: str, docs: list[dict]) -> int:
     """Replace the course's summaries with ``docs`` (and drop students no longer present)."""
-    store.replace_course_docs(db[store.MASTERY], str(course_id),
+    store.replace_course_docs(db, store.MASTERY, str(course_id),
                               [stored_form(d) for d in docs])
     store.bump_version(db, course_id)
     return len(docs)
@@ -310,7 +314,7 @@ def recompute_course(db, config, course_id: str, now=None, *,
         awarded = badges.apply_awards(db, config, course_id, docs, now=now,
                                       course_name=course_name)
         if fitted is not None:     # replaces every fit document of the course, recency's too
-            store.replace_course_docs(db[store.BKT_PARAMETERS], str(course_id),
+            store.replace_course_docs(db, store.BKT_PARAMETERS, str(course_id),
                                       fitted + [recency_doc] if recency_doc else fitted)
         elif recency_doc is not None:
             store.replace_many(db[store.BKT_PARAMETERS], [recency_doc])
@@ -325,8 +329,8 @@ def recompute_course(db, config, course_id: str, now=None, *,
 def summaries_of_course(db, course_id: str, *, projection: dict | None = None) -> list[dict]:
     """Stored summaries of the course; read their per-skill entries with
     :func:`packed_skills`."""
-    return store.fetch_all(db[store.MASTERY], {"course_id": str(course_id)}, projection)
+    return store.fetch_all(db[store.MASTERY], where(db, course_id=str(course_id)), projection)
 
 
 def summary_of(db, course_id: str, student_id: str) -> dict | None:
-    return store.find_one(db[store.MASTERY], {"_id": store.summary_id(course_id, student_id)})
+    return store.find_one(db[store.MASTERY], {"_id": store.summary_id(db, course_id, student_id)})

@@ -2,8 +2,11 @@
 
 Key decisions (see also the module docstrings of ``service`` and ``achieveup.sync.service``):
 
-* Natural keys are encoded in a deterministic string ``_id`` ("course|student|quiz|question|
-  attempt" for results, "course|student" for summaries, a hash for badges). The ``_id`` index is
+* Every document carries ``canvas_host`` and every query filters by it (``db`` is scoped to a
+  Canvas host, ``knowgap.core.tenancy``): course 101 of one Canvas is not course 101 of another.
+* Natural keys are encoded in a deterministic string ``_id`` ("host|course|student|quiz|
+  question|attempt" for results, "host|course|student" for summaries, a hash of the key for
+  badges). The ``_id`` index is
   unique in every MongoDB, so an insert can never duplicate a key and an upsert by ``_id`` is an
   O(1) lookup. Compound *unique* indexes over the same fields would add nothing but cost: the
   embedded engine (mongomock) checks a compound unique index by scanning the whole collection on
@@ -40,6 +43,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from knowgap.core.clock import iso, utcnow  # noqa: F401  (used as store.iso/store.utcnow)
 from knowgap.core.db import is_embedded
+from knowgap.core.tenancy import host_of, key, where
 
 QUIZZES = "AchieveUp_Canvas_Quizzes"
 QUESTIONS = "AchieveUp_Canvas_Questions"
@@ -81,12 +85,14 @@ def find_one(collection, query: dict, projection: dict | None = None) -> dict | 
     return collection.find_one(query, projection)
 
 
-def replace_course_docs(collection, course_id: str, docs: list[dict]) -> int:
-    """Make ``docs`` the course's documents (by ``_id``; others of the course are deleted)."""
+def replace_course_docs(db: Database, name: str, course_id: str, docs: list[dict]) -> int:
+    """Make ``docs`` the course's documents in collection ``name`` (by ``_id``; others of the
+    course are deleted)."""
     course_id = str(course_id)
-    if is_embedded(collection.database):
+    collection = db[name]
+    if is_embedded(db):
         with _EMBEDDED_LOCK:
-            collection.delete_many({"course_id": course_id})
+            collection.delete_many(where(db, course_id=course_id))
             if docs:
                 collection.insert_many(docs, ordered=True)
         return len(docs)
@@ -95,7 +101,8 @@ def replace_course_docs(collection, course_id: str, docs: list[dict]) -> int:
     if docs:
         collection.bulk_write([ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs],
                               ordered=False)
-    collection.delete_many({"course_id": course_id, "_id": {"$nin": [d["_id"] for d in docs]}})
+    collection.delete_many(where(db, course_id=course_id,
+                                 _id={"$nin": [d["_id"] for d in docs]}))
     return len(docs)
 
 
@@ -107,13 +114,14 @@ def new_version() -> str:
 
 def bump_version(db: Database, course_id: str) -> str:
     version = new_version()
-    db[VERSIONS].update_one({"_id": str(course_id)},
-                            {"$set": {"version": version, "updated_at": utcnow()}}, upsert=True)
+    db[VERSIONS].update_one({"_id": key(db, course_id)},
+                            {"$set": {**where(db, course_id=str(course_id)), "version": version,
+                                      "updated_at": utcnow()}}, upsert=True)
     return version
 
 
 def version_of(db: Database, course_id: str) -> str | None:
-    doc = db[VERSIONS].find_one({"_id": str(course_id)}, {"version": 1})
+    doc = db[VERSIONS].find_one({"_id": key(db, course_id)}, {"version": 1})
     return (doc or {}).get("version")
 
 
@@ -132,16 +140,16 @@ def course_lock(db: Database, course_id: str, *, lease_seconds: float = 300.0,
     """
     from knowgap.core.errors import ServiceUnavailable
 
-    key = (id(db.client), db.name, str(course_id))
+    lock = (id(db.client), db.name, host_of(db), str(course_id))
     held = getattr(_held, "keys", None)
     if held is None:
         held = _held.keys = {}
-    if held.get(key):
-        held[key] += 1
+    if held.get(lock):
+        held[lock] += 1
         try:
             yield
         finally:
-            held[key] -= 1
+            held[lock] -= 1
         return
     coll = db[VERSIONS]
     owner = new_version()
@@ -151,9 +159,9 @@ def course_lock(db: Database, course_id: str, *, lease_seconds: float = 300.0,
         now = utcnow()
         try:
             coll.update_one(
-                {"_id": str(course_id),
+                {"_id": key(db, course_id),
                  "$or": [{"lock_until": None}, {"lock_until": {"$lt": now}}]},
-                {"$set": {"lock_owner": owner,
+                {"$set": {**where(db, course_id=str(course_id)), "lock_owner": owner,
                           "lock_until": now + dt.timedelta(seconds=lease_seconds),
                           "version": new_version(), "updated_at": now}},
                 upsert=True)
@@ -164,28 +172,26 @@ def course_lock(db: Database, course_id: str, *, lease_seconds: float = 300.0,
                                          "Try again in a minute.", error="course_busy")
             time.sleep(delay)
             delay = min(0.25, delay * 2)
-    held[key] = 1
+    held[lock] = 1
     try:
         yield
     finally:
-        del held[key]
-        coll.update_one({"_id": str(course_id), "lock_owner": owner},
+        del held[lock]
+        coll.update_one({"_id": key(db, course_id), "lock_owner": owner},
                         {"$set": {"lock_owner": None, "lock_until": None,
                                   "version": new_version(), "updated_at": utcnow()}})
 
 
-def result_id(course_id, student_id, quiz_id, question_id, attempt) -> str:
-    return SEP.join((str(course_id), str(student_id), str(quiz_id), str(question_id),
-                     str(int(attempt))))
+def result_id(db: Database, course_id, student_id, quiz_id, question_id, attempt) -> str:
+    return key(db, course_id, student_id, quiz_id, question_id, int(attempt))
 
 
-def summary_id(course_id, student_id) -> str:
-    return f"{course_id}{SEP}{student_id}"
+def summary_id(db: Database, course_id, student_id) -> str:
+    return key(db, course_id, student_id)
 
 
-def badge_key_id(course_id, student_id, skill, level) -> str:
-    raw = SEP.join((str(course_id), str(student_id), skill, level)).encode()
-    return hashlib.sha256(raw).hexdigest()[:24]
+def badge_key_id(db: Database, course_id, student_id, skill, level) -> str:
+    return hashlib.sha256(key(db, course_id, student_id, skill, level).encode()).hexdigest()[:24]
 
 
 def insert_new(collection, docs: list[dict]) -> tuple[int, list[str]]:
@@ -233,34 +239,61 @@ def replace_many(collection, docs: Iterable[dict]) -> int:
 # ------------------------------------------------------------------ course data readers
 
 def course_settings(db: Database, course_id: str) -> dict:
-    return db[SETTINGS].find_one({"course_id": course_id}) or {}
+    return db[SETTINGS].find_one({"_id": key(db, course_id)}) or {}
+
+
+def update_course_settings(db: Database, course_id: str, fields: dict) -> None:
+    """``$set`` fields of the course's ``AchieveUp_Course_Settings`` document (``_id``
+    "host|course"), creating it when needed."""
+    db[SETTINGS].update_one({"_id": key(db, course_id)},
+                            {"$set": {**where(db, course_id=str(course_id)), **fields}},
+                            upsert=True)
 
 
 def fitted_parameters(db: Database, course_id: str) -> list[dict]:
     """The course's stored BKT fit (see ``achieveup.mastery.model``)."""
-    return fetch_all(db[BKT_PARAMETERS], {"course_id": str(course_id)})
+    return fetch_all(db[BKT_PARAMETERS], where(db, course_id=str(course_id)))
 
 
 def question_skill_map(db: Database, course_id: str) -> dict[str, list[str]]:
     return {str(d["question_id"]): list(d.get("skills") or [])
-            for d in fetch_all(db[QUESTION_SKILLS], {"course_id": course_id},
+            for d in fetch_all(db[QUESTION_SKILLS], where(db, course_id=course_id),
                                {"_id": 0, "question_id": 1, "skills": 1})}
 
 
 def matrix_skills(db: Database, course_id: str) -> list[str]:
     seen: dict = {}
-    for m in fetch_all(db[MATRICES], {"course_id": course_id}, {"skills": 1, "created_at": 1}):
+    for m in fetch_all(db[MATRICES], where(db, course_id=course_id),
+                       {"skills": 1, "created_at": 1}):
         for s in m.get("skills") or []:
             seen.setdefault(s, None)
     return list(seen)
 
 
 def quizzes_of(db: Database, course_id: str) -> list[dict]:
-    return fetch_all(db[QUIZZES], {"course_id": course_id}, {"_id": 0})
+    return fetch_all(db[QUIZZES], where(db, course_id=course_id), {"_id": 0})
 
 
 def students_of(db: Database, course_id: str) -> list[dict]:
-    return fetch_all(db[STUDENTS], {"course_id": course_id}, {"_id": 0})
+    return fetch_all(db[STUDENTS], where(db, course_id=course_id), {"_id": 0})
+
+
+def sync_state(db: Database, course_id: str, projection: dict | None = None) -> dict:
+    """The course's ``AchieveUp_Sync_State`` document (``{}`` before the first sync)."""
+    return db[SYNC_STATE].find_one({"_id": key(db, course_id)}, projection) or {}
+
+
+def save_sync_state(db: Database, course_id: str, fields: dict) -> None:
+    db[SYNC_STATE].update_one({"_id": key(db, course_id)},
+                              {"$set": {**fields, **where(db, course_id=str(course_id))}},
+                              upsert=True)
+
+
+def scoped_docs(db: Database, docs: list[dict]) -> list[dict]:
+    """Documents built by a pure module with a course-level natural ``_id`` ("course|…"): the
+    same with the host in front of the ``_id`` and ``canvas_host`` set."""
+    host = host_of(db)
+    return [{**d, "_id": f"{host}{SEP}{d['_id']}", "canvas_host": host} for d in docs]
 
 
 def pack(value) -> str:

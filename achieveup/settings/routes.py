@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from achieveup.auth.guards import current_user, require_course_instructor, role_required
+from achieveup.auth.guards import (current_user, require_course_instructor, role_required,
+                                   tenant_db)
 from achieveup.settings import schemas as s
 from achieveup.settings import service
 from knowgap.core.schemas import path_id
@@ -24,7 +25,7 @@ def get_settings(course_id):
     course_id = path_id(course_id)
     require_course_instructor(course_id)
     svc = services()
-    return service.get_settings(svc.db, svc.config, course_id)
+    return service.get_settings(tenant_db(), svc.config, course_id)
 
 
 @blp.route(PATH, methods=["PUT"])
@@ -37,8 +38,8 @@ def put_settings(body, course_id):
     course_id = path_id(course_id)
     require_course_instructor(course_id)
     svc = services()
-    settings, job_id, changed = service.update_settings(svc.db, svc.config, course_id, body,
-                                                        str(current_user()["_id"]))
+    settings, job_id, changed = service.update_settings(tenant_db(), svc.config, course_id,
+                                                        body, str(current_user()["_id"]))
     message = ("Settings saved; mastery and badges are being recomputed." if changed else
                "Nothing changed; this job applies the current settings.")
     return {"message": message, "job_id": job_id, "settings": settings}

@@ -1,11 +1,11 @@
 """Course mastery settings the instructor owns, and the recompute job a change starts.
 
-The settings live in ``AchieveUp_Course_Settings`` (one document per course, ``_id`` = course
-id; fields as in ``achieveup.mastery.model.DEFAULTS``, plus ``updated_at``, ``updated_by``,
+The settings live in ``AchieveUp_Course_Settings`` (one document per course, ``_id`` =
+"host|course"; fields as in ``achieveup.mastery.model.DEFAULTS``, plus ``updated_at``, ``updated_by``,
 ``revision`` and ``recompute_job_id``). A ``PUT`` stores only the fields it names (``$set``,
 so two instructors changing different settings at once both keep their change), then queues a
 recompute of the course's mastery and badges (job kind ``achieveup_mastery_recompute``, one
-per course and settings revision) and answers 202 with its id.
+per course (and Canvas host) and settings revision) and answers 202 with its id.
 
 Idempotent: a ``PUT`` that changes nothing stores nothing and answers with the job that applies
 the current settings (a new one only if that one failed or is gone). The recompute itself is
@@ -21,6 +21,7 @@ import uuid
 from achieveup.mastery import model, outcomes, service as mastery
 from achieveup.mastery import store
 from knowgap.core.errors import ValidationFailed
+from knowgap.core.tenancy import scoped
 from knowgap.jobs.queue import enqueue, get_job
 
 log = logging.getLogger("achieveup.settings")
@@ -56,12 +57,9 @@ def update_settings(db, config, course_id: str, changes: dict, user_id: str) -> 
     if changed:
         now = store.utcnow()
         revision = uuid.uuid4().hex
-        db[store.SETTINGS].update_one(
-            {"course_id": course_id},
-            {"$set": {**changed, "updated_at": now, "updated_by": user_id,
-                      "revision": revision},
-             "$setOnInsert": {"_id": course_id}},
-            upsert=True)
+        store.update_course_settings(db, course_id, {**changed, "updated_at": now,
+                                                     "updated_by": user_id,
+                                                     "revision": revision})
         doc = store.course_settings(db, course_id)
         log.info("course %s: mastery settings changed (%s)", course_id, ", ".join(changed))
     job_id = _recompute_job(db, course_id, doc, user_id, fresh=bool(changed))
@@ -98,9 +96,7 @@ def _recompute_job(db, course_id: str, doc: dict, user_id: str, *, fresh: bool) 
     revision = doc.get("revision") or "initial"
     job_id, _ = enqueue(db, RECOMPUTE_JOB_KIND, f"{course_id}|{revision}",
                         {"course_id": course_id, "user_id": user_id, "revision": revision})
-    db[store.SETTINGS].update_one({"course_id": course_id},
-                                  {"$set": {"recompute_job_id": job_id},
-                                   "$setOnInsert": {"_id": course_id}}, upsert=True)
+    store.update_course_settings(db, course_id, {"recompute_job_id": job_id})
     return job_id
 
 
@@ -110,8 +106,9 @@ def handle_recompute(services, job, report) -> dict:
     course_id = str((job.get("payload") or {})["course_id"])
     report(progress=0.05)
     counts: dict = {}
-    summaries, awarded = mastery.recompute_course(services.db, services.config, course_id,
-                                                  refit=True, counts=counts)
+    summaries, awarded = mastery.recompute_course(scoped(services.db, job["canvas_host"]),
+                                                  services.config, course_id, refit=True,
+                                                  counts=counts)
     counts.update(students_with_mastery=len(summaries), badges_awarded=len(awarded))
     report(progress=1.0, counts=counts)
     return counts

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from achieveup.auth.guards import (current_user, require_course_instructor, role_required,
-                                   user_gateway)
+                                   tenant_db, user_gateway)
 from achieveup.skills import schemas as s
 from achieveup.skills import service
 from knowgap.core.schemas import path_id
@@ -22,7 +22,7 @@ instructor_only = role_required("instructor")
 
 
 def _db():
-    return services().db
+    return tenant_db()
 
 
 def _me() -> str:
@@ -83,7 +83,7 @@ def update_matrix(body, ref):
     """Rename a matrix and/or replace its skills or description (``ref`` is a matrix id)."""
     matrix = _owned_matrix(ref)
     changes = {k: body[k] for k in ("matrix_name", "skills", "description") if k in body}
-    return service.update_matrix(_db(), matrix, changes)
+    return service.update_matrix(_db(), matrix, changes, services().config)
 
 
 @blp.route("/matrix/delete/<string:matrix_id>", methods=["DELETE"])
@@ -91,7 +91,7 @@ def update_matrix(body, ref):
 @blp.response(200, s.MatrixDeletedSchema)
 def delete_matrix(matrix_id):
     """Delete a matrix; assignments to skills no other matrix of the course has are removed."""
-    return service.delete_matrix(_db(), _owned_matrix(matrix_id))
+    return service.delete_matrix(_db(), _owned_matrix(matrix_id), services().config)
 
 
 @blp.route("/matrix/import", methods=["POST"])

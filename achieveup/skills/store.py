@@ -1,5 +1,8 @@
 """The only module that knows the skills collections and their queries.
 
+Every document carries ``canvas_host`` and every query filters by it (``db`` is scoped to a
+Canvas host, ``knowgap.core.tenancy``); the unique keys below are per host.
+
 Collections (all ids stored as strings):
 
 - ``AchieveUp_Skill_Matrices`` ``{_id ObjectId, course_id, instructor_id, matrix_name,
@@ -14,11 +17,12 @@ Collections (all ids stored as strings):
 """
 from __future__ import annotations
 
-from knowgap.core.clock import utcnow
-
 from bson import ObjectId
 from pymongo import ASCENDING
 from pymongo.database import Database
+
+from knowgap.core.clock import utcnow
+from knowgap.core.tenancy import where
 
 MATRICES = "AchieveUp_Skill_Matrices"
 QUESTION_SKILLS = "AchieveUp_Question_Skills"
@@ -34,7 +38,7 @@ def name_key(name: str) -> str:
 
 
 def matrices_of(db: Database, course_id: str) -> list[dict]:
-    return list(db[MATRICES].find({"course_id": course_id})
+    return list(db[MATRICES].find(where(db, course_id=course_id))
                 .sort([("created_at", ASCENDING), ("_id", ASCENDING)]))
 
 
@@ -46,15 +50,17 @@ def first_matrix(db: Database, course_id: str) -> dict | None:
 def matrix_by_id(db: Database, matrix_id: str) -> dict | None:
     if not ObjectId.is_valid(matrix_id):
         return None
-    return db[MATRICES].find_one({"_id": ObjectId(matrix_id)})
+    return db[MATRICES].find_one(where(db, _id=ObjectId(matrix_id)))
 
 
 def matrix_by_name(db: Database, course_id: str, name: str) -> dict | None:
-    return db[MATRICES].find_one({"course_id": course_id, "name_lower": name_key(name)})
+    return db[MATRICES].find_one(where(db, course_id=course_id, name_lower=name_key(name)))
 
 
 def insert_matrix(db: Database, doc: dict) -> dict:
-    """Insert; raises ``pymongo.errors.DuplicateKeyError`` on a taken (course, name)."""
+    """Insert (for ``db``'s Canvas host); raises ``pymongo.errors.DuplicateKeyError`` on a
+    taken (course, name)."""
+    doc.update(where(db))
     result = db[MATRICES].insert_one(doc)
     doc["_id"] = result.inserted_id
     return doc
@@ -62,12 +68,12 @@ def insert_matrix(db: Database, doc: dict) -> dict:
 
 def update_matrix(db: Database, matrix_id, changes: dict) -> dict | None:
     """Apply ``changes``; raises ``DuplicateKeyError`` when a rename collides."""
-    db[MATRICES].update_one({"_id": matrix_id}, {"$set": changes})
-    return db[MATRICES].find_one({"_id": matrix_id})
+    db[MATRICES].update_one(where(db, _id=matrix_id), {"$set": changes})
+    return db[MATRICES].find_one(where(db, _id=matrix_id))
 
 
 def delete_matrix(db: Database, matrix_id) -> bool:
-    return db[MATRICES].delete_one({"_id": matrix_id}).deleted_count == 1
+    return db[MATRICES].delete_one(where(db, _id=matrix_id)).deleted_count == 1
 
 
 def course_skill_index(db: Database, course_id: str) -> dict[str, str]:
@@ -84,7 +90,7 @@ def course_skill_index(db: Database, course_id: str) -> dict[str, str]:
 
 def question_skills(db: Database, course_id: str, question_ids: list[str] | None = None
                     ) -> list[dict]:
-    query: dict = {"course_id": course_id}
+    query: dict = where(db, course_id=course_id)
     if question_ids:
         query["question_id"] = {"$in": list(question_ids)}
     return list(db[QUESTION_SKILLS].find(query).sort("question_id", ASCENDING))
@@ -100,7 +106,7 @@ def write_question_skills(db: Database, course_id: str, mapping: dict[str, list[
     # bulk operations); each write is atomic, and the set is validated before any is made.
     collection = db[QUESTION_SKILLS]
     for qid, skills in mapping.items():
-        key = {"course_id": course_id, "question_id": qid}
+        key = where(db, course_id=course_id, question_id=qid)
         if skills:
             fields = {"skills": list(skills), "updated_at": now}
             if quiz_ids.get(qid):
@@ -118,17 +124,17 @@ def prune_question_skills(db: Database, course_id: str, keep: dict[str, str]) ->
     number of questions changed."""
     changed = 0
     now = utcnow()
-    for doc in db[QUESTION_SKILLS].find({"course_id": course_id}):
+    for doc in db[QUESTION_SKILLS].find(where(db, course_id=course_id)):
         skills = doc.get("skills") or []
         kept = [keep[name_key(s)] for s in skills if name_key(s) in keep]
         if kept == skills:
             continue
         changed += 1
         if kept:
-            db[QUESTION_SKILLS].update_one({"_id": doc["_id"]},
+            db[QUESTION_SKILLS].update_one(where(db, _id=doc["_id"]),
                                            {"$set": {"skills": kept, "updated_at": now}})
         else:
-            db[QUESTION_SKILLS].delete_one({"_id": doc["_id"]})
+            db[QUESTION_SKILLS].delete_one(where(db, _id=doc["_id"]))
     return changed
 
 
@@ -136,13 +142,14 @@ def prune_question_skills(db: Database, course_id: str, keep: dict[str, str]) ->
 
 
 def description_of(db: Database, course_id: str, instructor_id: str) -> dict | None:
-    return db[DESCRIPTIONS].find_one({"course_id": course_id, "instructor_id": instructor_id})
+    return db[DESCRIPTIONS].find_one(where(db, course_id=course_id,
+                                           instructor_id=instructor_id))
 
 
 def save_description(db: Database, course_id: str, instructor_id: str, text: str) -> dict:
     now = utcnow()
     db[DESCRIPTIONS].update_one(
-        {"course_id": course_id, "instructor_id": instructor_id},
+        where(db, course_id=course_id, instructor_id=instructor_id),
         {"$set": {"description": text, "updated_at": now},
          "$setOnInsert": {"created_at": now}},
         upsert=True)
@@ -153,7 +160,7 @@ def save_description(db: Database, course_id: str, instructor_id: str, text: str
 
 
 def import_status(db: Database, target_course_id: str) -> dict | None:
-    return db[IMPORT_STATUS].find_one({"target_course_id": target_course_id})
+    return db[IMPORT_STATUS].find_one(where(db, target_course_id=target_course_id))
 
 
 def mark_imported(db: Database, target_course_id: str, source_course_id: str, *,
@@ -168,4 +175,5 @@ def mark_imported(db: Database, target_course_id: str, source_course_id: str, *,
     update: dict = {"$set": changes}
     if defaults:
         update["$setOnInsert"] = defaults
-    db[IMPORT_STATUS].update_one({"target_course_id": target_course_id}, update, upsert=True)
+    db[IMPORT_STATUS].update_one(where(db, target_course_id=target_course_id), update,
+                                 upsert=True)

@@ -34,6 +34,7 @@ from knowgap.canvas import new_quiz_csv
 from knowgap.canvas import new_quizzes as nq
 from knowgap.canvas.errors import CanvasNotFound, CanvasPermissionDenied
 from knowgap.core.errors import NotFound, ValidationFailed
+from knowgap.core.tenancy import key, where
 
 STATE_FIELDS = ("results_state", "results_message", "results_checked_at",
                 "results_uploaded_at")
@@ -43,7 +44,7 @@ STATE_FIELDS = ("results_state", "results_message", "results_checked_at",
 
 def _stored(db, course_id: str) -> dict[str, dict]:
     return {d["quiz_id"]: d for d in store.fetch_all(
-        db[store.QUIZZES], {"course_id": course_id, "source": "new"},
+        db[store.QUIZZES], where(db, course_id=course_id, source="new"),
         {"_id": 0, "quiz_id": 1, "title": 1, **{f: 1 for f in STATE_FIELDS}})}
 
 
@@ -72,7 +73,7 @@ def apply_unlisted(db, course_id: str, states: dict, listed: set) -> None:
     """Write the states of stored New Quizzes that this sync could not list."""
     for quiz_id, fields in states.items():
         if quiz_id not in listed:
-            db[store.QUIZZES].update_one({"_id": f"{course_id}|{quiz_id}"}, {"$set": fields})
+            db[store.QUIZZES].update_one({"_id": key(db, course_id, quiz_id)}, {"$set": fields})
 
 
 def report_counts(snap) -> dict:
@@ -134,11 +135,11 @@ def _items(db, gateway, course_id: str, quiz_id: str) -> list[dict]:
              "points_possible": d.get("points_possible"), "entry_ids": d.get("entry_ids") or [],
              "answers": insights.classic_answers(d.get("answers"))}
             for d in store.fetch_all(db[store.QUESTIONS],
-                                     {"course_id": course_id, "quiz_id": quiz_id})]
+                                     where(db, course_id=course_id, quiz_id=quiz_id))]
 
 
 def _known_quiz(db, gateway, course_id: str, quiz_id: str) -> dict:
-    stored = db[store.QUIZZES].find_one({"_id": f"{course_id}|{quiz_id}"}) or {}
+    stored = db[store.QUIZZES].find_one({"_id": key(db, course_id, quiz_id)}) or {}
     try:
         listed = next((q for q in gateway.quizzes(course_id) or []
                        if str(q.get("id")) == quiz_id), None)
@@ -181,7 +182,7 @@ def import_csv(db, gateway, course_id: str, quiz_id: str, data: bytes, user_id: 
     if parsed.problems:                       # the CSV reader lets none through; be sure
         raise ValidationFailed(f"The file could not be read: {parsed.problems[0]}",
                                error="invalid_student_analysis")
-    rows = result_docs(course_id, parsed.results)
+    rows = result_docs(db, course_id, parsed.results)
     counts, dirty = store_results(db, course_id, rows, now)
     counts["evidence_rebuilt"] = rebuild_evidence(db, course_id, dirty, now)
     counts["item_responses_written"] = insights.update_item_responses(db, course_id, rows, now,
@@ -189,11 +190,12 @@ def import_csv(db, gateway, course_id: str, quiz_id: str, data: bytes, user_id: 
     message = (f"Uploaded by an instructor: {len(parsed.students)} students, {parsed.rows} "
                "attempts.")
     db[store.QUIZZES].update_one(
-        {"_id": f"{course_id}|{quiz_id}"},
+        {"_id": key(db, course_id, quiz_id)},
         {"$set": {"results_state": "uploaded", "results_message": message,
                   "results_checked_at": now, "results_uploaded_at": now},
-         "$setOnInsert": {"course_id": course_id, "quiz_id": quiz_id, "source": "new",
-                          "title": quiz.get("title") or quiz_id}}, upsert=True)
+         "$setOnInsert": {**where(db, course_id=course_id), "quiz_id": quiz_id,
+                          "source": "new", "title": quiz.get("title") or quiz_id}},
+        upsert=True)
     job_id, _ = enqueue(db, RECOMPUTE_JOB_KIND, f"{course_id}|upload|{uuid.uuid4().hex}",
                         {"course_id": course_id, "user_id": user_id})
     return {"message": "The quiz's results are stored; mastery and badges are being "

@@ -9,7 +9,7 @@ from flask import request
 from flask_smorest import Blueprint
 
 from achieveup.auth.guards import (current_user, is_admin, require_course_instructor,
-                                   role_required, login_required, user_gateway)
+                                   role_required, login_required, tenant_db, user_gateway)
 from achieveup.settings.service import RECOMPUTE_JOB_KIND
 from achieveup.sync import schemas as s
 from achieveup.sync import new_quizzes as nq_sync
@@ -18,6 +18,7 @@ from knowgap.core.clock import utcnow
 from knowgap.core.errors import Forbidden, NotFound
 from knowgap.core.schemas import path_id
 from knowgap.core.services import services
+from knowgap.core.tenancy import in_scope
 from knowgap.jobs.queue import get_job
 
 blp = Blueprint("achieveup_sync", __name__, description="AchieveUp course sync jobs")
@@ -36,9 +37,7 @@ def force_sync(query, course_id):
     course_id = path_id(course_id)
     require_course_instructor(course_id)
     user = current_user()
-    svc = services()
-    base = user.get("canvas_base_url") or svc.config.canvas_base_url
-    job_id, created = service.enqueue_sync(svc.db, base, course_id, str(user["_id"]),
+    job_id, created = service.enqueue_sync(tenant_db(user), course_id, str(user["_id"]),
                                            full=query["full"])
     message = ("Course sync started." if created else
                "A sync of this course is already running; follow its progress.")
@@ -59,7 +58,9 @@ def job_status(job_id):
     user = current_user()
     payload = job.get("payload") or {}
     if not is_admin(user) and payload.get("user_id") != str(user["_id"]):
-        if job.get("kind") not in COURSE_JOB_KINDS or user.get("role") != "instructor":
+        # a course's job is followed by the instructors of that course of that Canvas only
+        if (job.get("kind") not in COURSE_JOB_KINDS or user.get("role") != "instructor"
+                or not in_scope(tenant_db(user), job)):
             raise Forbidden("This job belongs to someone else.", error="forbidden_job")
         require_course_instructor(payload.get("course_id"))
     return {"job_id": job["id"], "state": job["state"],
@@ -92,5 +93,5 @@ def _instructor_upload(view):
 @blp.doc(summary="Upload a New Quiz's Student Analysis CSV exported from Canvas (for when "
                  "the API is restricted); 422 names the row and column of a bad file")
 def upload_student_analysis(files, course_id, quiz_id):
-    return nq_sync.import_csv(services().db, user_gateway(), course_id, quiz_id,
+    return nq_sync.import_csv(tenant_db(), user_gateway(), course_id, quiz_id,
                               files["file"].read(), str(current_user()["_id"]), utcnow())

@@ -6,7 +6,7 @@ Steps, each reported through the job reporter:
    (``fetch_course_snapshot``; submissions only graded since the course's cursor in
    ``AchieveUp_Sync_State`` unless a full sync was asked for);
 2. store quizzes, questions and students, and every student's per-question result per attempt
-   in ``AchieveUp_Question_Results`` with the natural key (course, student, quiz, question,
+   in ``AchieveUp_Question_Results`` with the natural key (host, course, student, quiz, question,
    attempt) as ``_id`` (``CourseSnapshot.results()``: Classic Quizzes' submission histories and
    New Quizzes' student analysis reports as one kind of record; New Quizzes whose report is
    pending, failed, refused (403) or incomplete (it lost students) keep their earlier rows and
@@ -50,6 +50,9 @@ without graded work.
 
 A Canvas failure in step 1 raises before anything is written, so previous summaries stay intact
 and the job fails with Canvas' error message as the reason.
+
+Everything is stored for the Canvas host the job was queued for (``knowgap.core.tenancy``): the
+host of the instructor who asked for it, whose token reads Canvas.
 """
 from __future__ import annotations
 
@@ -62,6 +65,7 @@ from achieveup.mastery import store
 from achieveup.sync import new_quizzes as nq_sync
 from knowgap.canvas import quiz_sources, results
 from knowgap.core.errors import AppError, BadRequest
+from knowgap.core.tenancy import key, where
 from knowgap.xapi import stage as xapi
 
 log = logging.getLogger("achieveup.sync")
@@ -75,10 +79,6 @@ FULL_SYNC_INTERVAL = dt.timedelta(hours=24)
 COURSE_RECORD_FIELDS = ("id", "name", "course_code", "total_students", "workflow_state")
 
 
-def job_key(base_url: str, course_id: str) -> str:
-    return f"{base_url}|{course_id}"
-
-
 def _num(value):
     if isinstance(value, bool):
         return None
@@ -87,13 +87,14 @@ def _num(value):
 
 # ------------------------------------------------------------------ snapshot -> documents
 
-def quiz_docs(course_id: str, quizzes: list, now, states: dict | None = None) -> list[dict]:
+def quiz_docs(db, course_id: str, quizzes: list, now, states: dict | None = None) -> list[dict]:
     """``states``: {New Quiz id: results state fields} (``nq_sync.report_states``)."""
     out = []
     for q in quizzes:
         qid = str(q.get("id"))
         out.append({**(states or {}).get(qid, {}),
-                    "_id": f"{course_id}|{qid}", "course_id": course_id, "quiz_id": qid,
+                    "_id": key(db, course_id, qid), **where(db, course_id=course_id),
+                    "quiz_id": qid,
                     "title": q.get("title") or f"Quiz {qid}",
                     "assignment_id": str(q["assignment_id"]) if q.get("assignment_id") else None,
                     "points_possible": _num(q.get("points_possible")),
@@ -105,12 +106,12 @@ def quiz_docs(course_id: str, quizzes: list, now, states: dict | None = None) ->
     return out
 
 
-def question_docs(course_id: str, questions: dict, now) -> list[dict]:
+def question_docs(db, course_id: str, questions: dict, now) -> list[dict]:
     out = []
     for quiz_id, items in (questions or {}).items():
         for q in items or []:
             qid = str(q.get("id"))
-            out.append({"_id": f"{course_id}|{qid}", "course_id": course_id,
+            out.append({"_id": key(db, course_id, qid), **where(db, course_id=course_id),
                         "quiz_id": str(q.get("quiz_id") or quiz_id), "question_id": qid,
                         "question_name": q.get("question_name"),
                         "question_type": q.get("question_type"),
@@ -123,7 +124,7 @@ def question_docs(course_id: str, questions: dict, now) -> list[dict]:
     return out
 
 
-def student_docs(course_id: str, students: list, now) -> list[dict]:
+def student_docs(db, course_id: str, students: list, now) -> list[dict]:
     out = {}
     for e in students or []:
         user = e.get("user") if isinstance(e.get("user"), dict) else {}
@@ -136,7 +137,8 @@ def student_docs(course_id: str, students: list, now) -> list[dict]:
         login = user.get("login_id")
         if not email and isinstance(login, str) and "@" in login:
             email = login
-        out[sid] = {"_id": f"{course_id}|{sid}", "course_id": course_id, "student_id": sid,
+        out[sid] = {"_id": key(db, course_id, sid),
+                    **where(db, course_id=course_id, student_id=sid),
                     "canvas_user_id": sid_raw,
                     "name": user.get("name") or e.get("name") or f"Student {sid}",
                     "sortable_name": user.get("sortable_name"), "email": email,
@@ -145,12 +147,13 @@ def student_docs(course_id: str, students: list, now) -> list[dict]:
     return list(out.values())
 
 
-def result_docs(course_id: str, results) -> list[dict]:
+def result_docs(db, course_id: str, results) -> list[dict]:
     """One stored row per ``QuestionResult`` (course, student, quiz, question, attempt)."""
     out = []
+    scope = where(db, course_id=course_id)
     for r in results:
-        rid = store.result_id(course_id, r.student_id, r.quiz_id, r.question_id, r.attempt)
-        out.append({"_id": rid, "course_id": course_id, "student_id": r.student_id,
+        rid = store.result_id(db, course_id, r.student_id, r.quiz_id, r.question_id, r.attempt)
+        out.append({"_id": rid, **scope, "student_id": r.student_id,
                     "quiz_id": r.quiz_id, "question_id": r.question_id, "attempt": r.attempt,
                     "graded_at": r.graded_at, "credit": r.credit, "points": r.points,
                     "points_possible": r.points_possible, "correct": r.correct,
@@ -167,7 +170,7 @@ def store_results(db, course_id: str, rows: list[dict], now) -> tuple[dict, set]
     collection = db[store.RESULTS]
     touched_students = sorted({r["student_id"] for r in rows})
     existing = {d["_id"]: d for d in store.fetch_all(
-        collection, {"course_id": course_id, "student_id": {"$in": touched_students}})}
+        collection, where(db, course_id=course_id, student_id={"$in": touched_students}))}
     new, changed = [], []
     for r in rows:
         old = existing.get(r["_id"])
@@ -189,7 +192,7 @@ def rebuild_evidence(db, course_id: str, student_ids, now) -> int:
     if not student_ids:
         return 0
     rows = store.fetch_all(db[store.RESULTS],
-                           {"course_id": course_id, "student_id": {"$in": student_ids}},
+                           where(db, course_id=course_id, student_id={"$in": student_ids}),
                            {"_id": 0, "student_id": 1, "quiz_id": 1, "question_id": 1,
                             "attempt": 1, "graded_at": 1, "credit": 1, "points_possible": 1})
     packed: dict = {sid: [] for sid in student_ids}
@@ -197,23 +200,24 @@ def rebuild_evidence(db, course_id: str, student_ids, now) -> int:
         packed.setdefault(r["student_id"], []).append(
             [r["quiz_id"], r["question_id"], r["attempt"], store.iso(r.get("graded_at")),
              r.get("credit"), r.get("points_possible")])
-    docs = [{"_id": store.summary_id(course_id, sid), "course_id": course_id, "student_id": sid,
-             "count": len(items), "packed": store.pack_evidence(sorted(items, key=lambda x: (
-                 x[0], x[1], x[2]))), "updated_at": now}
+    docs = [{"_id": store.summary_id(db, course_id, sid),
+             **where(db, course_id=course_id, student_id=sid), "count": len(items),
+             "packed": store.pack_evidence(sorted(items, key=lambda x: (x[0], x[1], x[2]))),
+             "updated_at": now}
             for sid, items in packed.items()]
     return store.replace_many(db[store.EVIDENCE], docs)
 
 
 def store_snapshot(db, course_id: str, snap, now) -> dict:
     states = nq_sync.report_states(db, course_id, snap, now)
-    quizzes = quiz_docs(course_id, snap.quizzes, now, states)
-    questions = question_docs(course_id, snap.questions, now)
-    students = student_docs(course_id, snap.students, now)
+    quizzes = quiz_docs(db, course_id, snap.quizzes, now, states)
+    questions = question_docs(db, course_id, snap.questions, now)
+    students = student_docs(db, course_id, snap.students, now)
     store.replace_many(db[store.QUIZZES], quizzes)
     store.replace_many(db[store.QUESTIONS], questions)
     store.replace_many(db[store.STUDENTS], students)
     nq_sync.apply_unlisted(db, course_id, states, {d["quiz_id"] for d in quizzes})
-    rows = result_docs(course_id, snap.results())
+    rows = result_docs(db, course_id, snap.results())
     counts, dirty = store_results(db, course_id, rows, now)
     counts["evidence_rebuilt"] = rebuild_evidence(db, course_id, dirty, now)
     counts["item_responses_written"] = insights.update_item_responses(
@@ -276,7 +280,7 @@ def previous_snapshot(db, course_id: str, state: dict):
             state.get("quiz_signatures"), list):
         return None
     by_quiz: dict = {}
-    for q in store.fetch_all(db[store.QUESTIONS], {"course_id": course_id},
+    for q in store.fetch_all(db[store.QUESTIONS], where(db, course_id=course_id),
                              {"_id": 0, "quiz_id": 1, "question_id": 1, "question_name": 1,
                               "question_type": 1, "question_text": 1, "points_possible": 1,
                               "position": 1, "answers": 1, "entry_ids": 1}):
@@ -299,7 +303,7 @@ def previous_snapshot(db, course_id: str, state: dict):
                 x.get("position") if isinstance(x.get("position"), (int, float)) else 0,
                 str(x.get("id"))))
     students = []
-    for d in store.fetch_all(db[store.STUDENTS], {"course_id": course_id}):
+    for d in store.fetch_all(db[store.STUDENTS], where(db, course_id=course_id)):
         uid = _raw_user_id(d)
         students.append({"user_id": uid, "type": "StudentEnrollment",
                          "user": {"id": uid, "name": d.get("name"),
@@ -316,6 +320,8 @@ def previous_snapshot(db, course_id: str, state: dict):
 # ------------------------------------------------------------------ the job
 
 def _user_token(services, user_id: str) -> tuple[dict, str]:
+    """The instructor and their Canvas token; their Canvas must be the job's (``services.db``
+    is scoped to the host the job was queued for)."""
     from achieveup.auth import store as auth_store
 
     user = auth_store.find_by_id(services.db, user_id)
@@ -326,11 +332,15 @@ def _user_token(services, user_id: str) -> tuple[dict, str]:
     if not stored:
         raise BadRequest("Add your Canvas API token in Settings first.",
                          error="canvas_token_missing")
+    if auth_store.user_host(user, services.config) != services.db.canvas_host:
+        raise BadRequest("Your Canvas account now belongs to another Canvas than this course's. "
+                         "Start the sync again.", error="canvas_host_changed")
     return user, services.cipher.decrypt(stored, owner=str(user["_id"]))
 
 
 def run_course_sync(services, course_id: str, user_id: str, *, full: bool = False,
                     report=None) -> dict:
+    """Sync ``course_id`` of the Canvas host ``services.db`` is scoped to."""
     from knowgap.canvas.gateway import CanvasGateway
     from knowgap.canvas.snapshot import fetch_course_snapshot
 
@@ -339,7 +349,7 @@ def run_course_sync(services, course_id: str, user_id: str, *, full: bool = Fals
     course_id = str(course_id)
     user, token = _user_token(services, user_id)
     gateway = CanvasGateway(services, token, base_url=user.get("canvas_base_url"))
-    state = db[store.SYNC_STATE].find_one({"_id": course_id}) or {}
+    state = store.sync_state(db, course_id)
     previous = None
     if not needs_full_sync(state, store.utcnow(), full=full):
         previous = previous_snapshot(db, course_id, state)
@@ -370,7 +380,7 @@ def run_course_sync(services, course_id: str, user_id: str, *, full: bool = Fals
     counts["students_with_mastery"] = len(summaries)
     counts["badges_awarded"] = len(awarded)
     # the cursor and the incremental state move together, and only after a successful sync
-    fields = {"course_id": course_id, "course_name": course_name,
+    fields = {"course_name": course_name,
               "course_code": course.get("course_code") or state.get("course_code"),
               "graded_since": snap.next_graded_since or since, "last_synced_at": now,
               "last_synced_by": str(user["_id"]), "last_counts": counts,
@@ -378,10 +388,8 @@ def run_course_sync(services, course_id: str, user_id: str, *, full: bool = Fals
               "pending_reports": snap.report_outcome.pending_entries()}
     if not snap.incremental:
         fields["last_full_sync_at"] = now
-    db[store.SYNC_STATE].update_one({"_id": course_id}, {"$set": fields}, upsert=True)
-    xapi.course_updated(db, config, xapi.canvas_host_of(user.get("canvas_base_url")
-                                                        or config.canvas_base_url),
-                        course_id, summaries=summaries, now=now)
+    store.save_sync_state(db, course_id, fields)
+    xapi.course_updated(db, config, course_id, summaries=summaries, now=now)
     report(progress=1.0, counts=counts)
     return counts
 
@@ -389,18 +397,20 @@ def run_course_sync(services, course_id: str, user_id: str, *, full: bool = Fals
 def handle_course_sync(services, job, report) -> dict:
     payload = job.get("payload") or {}
     try:
-        return run_course_sync(services, payload["course_id"], payload["user_id"],
-                               full=bool(payload.get("full")), report=report)
+        return run_course_sync(services.scoped(job["canvas_host"]), payload["course_id"],
+                               payload["user_id"], full=bool(payload.get("full")),
+                               report=report)
     except AppError as exc:
         log.warning("AchieveUp sync of course %s failed: %s", payload.get("course_id"),
                     exc.message)
         raise
 
 
-def enqueue_sync(db, base_url: str, course_id: str, user_id: str, *, full: bool = False):
+def enqueue_sync(db, course_id: str, user_id: str, *, full: bool = False):
+    """Queue the sync of ``course_id`` of ``db``'s Canvas host (one active per course)."""
     from knowgap.jobs.queue import enqueue
 
-    return enqueue(db, JOB_KIND, job_key(base_url, str(course_id)),
+    return enqueue(db, JOB_KIND, str(course_id),
                    {"course_id": str(course_id), "user_id": user_id, "full": full})
 
 

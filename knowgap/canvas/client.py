@@ -8,6 +8,10 @@ Why it looks like this:
   URL: a next link to another host is refused so pagination cannot be used to send our
   ``Authorization`` header elsewhere.
 - The base URL is checked against the host allow-list in the constructor, before any request.
+- Redirects are followed by hand, never by aiohttp: an API call follows one only on the Canvas
+  origin (a redirect elsewhere is refused: it would carry the token, or feed us another
+  server's answer as Canvas'); a download (``get_url``: report files, Progress URLs) may also
+  go to a file host on ``config.canvas_file_hosts``, over https and without the token.
 - Throttling (``403 ... Rate Limit Exceeded`` / ``429``) is "slow down", never "forbidden":
   retried with exponential backoff + jitter (honouring ``Retry-After``) while the adaptive
   window (``throttle.AdaptiveLimiter``) shrinks; at most ``canvas_max_concurrency`` (≤ 12)
@@ -37,7 +41,7 @@ from yarl import URL
 from knowgap.canvas.errors import (CanvasBadRequest, CanvasBadResponse, CanvasConflict,
                                    CanvasNotFound, CanvasPermissionDenied, CanvasTokenInvalid,
                                    CanvasUnavailable)
-from knowgap.canvas.hosts import canvas_base_url, same_origin
+from knowgap.canvas.hosts import canvas_base_url, download_allowed, same_origin
 from knowgap.canvas.throttle import AdaptiveLimiter, TokenSlots
 from knowgap.core.crypto import token_fingerprint
 from knowgap.core.schemas import plausible_canvas_token
@@ -161,6 +165,7 @@ class CanvasClient:
         self._token = token
         self.fingerprint = token_fingerprint(token)
         self.fp = self.fingerprint[:12]
+        self._file_hosts = tuple(config.canvas_file_hosts)
         cap = min(HARD_MAX_CONCURRENCY, max(1, int(config.canvas_max_concurrency)))
         self.max_concurrency = min(cap, max_concurrency) if max_concurrency else cap
         self.max_retries = config.canvas_max_retries if max_retries is None else max_retries
@@ -216,15 +221,16 @@ class CanvasClient:
         return delay
 
     async def _request_once(self, url, params, method: str = "GET", data: list | None = None,
-                            raw: bool = False) -> tuple[Any, str | None]:
+                            raw: bool = False, *,
+                            download: bool = False) -> tuple[Any, str | None]:
         """One HTTP exchange inside the concurrency window: (json, next link) or raise; with
         ``raw`` the body's bytes instead of its JSON (a report file may be CSV).
 
         A POST's ``data`` pairs are sent form-encoded (``a[b]=c``), as Canvas expects: the New
         Quizzes Reports API answers a JSON body with 400.
 
-        A redirect (file downloads) is followed by hand: on the Canvas origin with the token,
-        elsewhere without it (``_follow``), so the token never travels to another host."""
+        A redirect is followed by hand (``_follow``): on the Canvas origin with the token, and
+        for a ``download`` to an allowed file host without it; anywhere else it is refused."""
         assert self._session is not None and self.limiter is not None, "use `async with`"
         admitted = await self.limiter.acquire(_URGENT.get())
         await TokenSlots.acquire(self.fingerprint, self.max_concurrency)
@@ -244,7 +250,8 @@ class CanvasClient:
                 headers = resp.headers
                 body = await resp.read()
                 if status in (301, 302, 303, 307, 308) and method == "GET":
-                    body = await self._follow(URL(str(resp.url)), headers.get("Location"))
+                    body = await self._follow(URL(str(resp.url)), headers.get("Location"),
+                                              download=download)
                     status = 200
         except asyncio.TimeoutError:
             raise _Transient("timeout") from None
@@ -297,16 +304,19 @@ class CanvasClient:
         raise CanvasBadResponse(f"Canvas refused the request (HTTP {status}). "
                                 "Please try again later or contact support.")
 
-    async def _follow(self, current: URL, location: str | None) -> bytes:
-        """The body at the end of a download's redirects (see ``_request_once``)."""
+    async def _follow(self, current: URL, location: str | None, *, download: bool) -> bytes:
+        """The body at the end of the redirects (see ``_request_once``)."""
         for _ in range(MAX_REDIRECTS):
             if not location:
                 raise CanvasBadResponse()
             target = current.join(URL(location))
             own = same_origin(str(target), self.origin)
-            if target.scheme != "https" and not own:
-                raise CanvasBadResponse("Canvas redirected a download to an unencrypted "
-                                        "address; the request was stopped for safety.")
+            if not own and not (download and download_allowed(str(target), self.origin,
+                                                              self._file_hosts)):
+                log.warning("canvas redirect to %s refused (token fp %s)",
+                            "a file host not allowed" if download else "another host", self.fp)
+                raise CanvasBadResponse("Canvas redirected the request to a host this server "
+                                        "does not fetch from; it was stopped for safety.")
             # storage hosts get a session of their own: the Canvas token stays on Canvas
             async with contextlib.AsyncExitStack() as stack:
                 session = self._session if own else await stack.enter_async_context(
@@ -325,12 +335,14 @@ class CanvasClient:
         raise CanvasBadResponse("Canvas redirected a download too many times.")
 
     async def _request(self, url, params=None, method: str = "GET", data: list | None = None,
-                       raw: bool = False) -> tuple[Any, str | None]:
+                       raw: bool = False, *,
+                       download: bool = False) -> tuple[Any, str | None]:
         """``_request_once`` with throttling and transient-failure retries."""
         failures = throttles = 0
         while True:
             try:
-                return await self._request_once(url, params, method, data, raw)
+                return await self._request_once(url, params, method, data, raw,
+                                                download=download)
             except _Throttled as exc:
                 throttles += 1
                 if throttles > self.throttle_retries:
@@ -400,13 +412,14 @@ class CanvasClient:
 
     async def get_url(self, url: str, *, raw: bool = False) -> Any:
         """GET an absolute URL Canvas handed out (a Progress or a report file), only on the
-        Canvas origin (a path is taken on it); redirects to file storage are followed
-        without the token. ``raw``: the body's bytes (a report file in CSV form is not JSON)."""
+        Canvas origin (a path is taken on it); redirects to the file hosts of
+        ``config.canvas_file_hosts`` are followed without the token. ``raw``: the body's bytes
+        (a report file in CSV form is not JSON)."""
         url = self._url(url)
         if not same_origin(url, self.origin):
             raise CanvasBadResponse("Canvas pointed to a file on another host; the request was "
                                     "stopped for safety.")
-        return (await self._request(URL(url, encoded=True), raw=raw))[0]
+        return (await self._request(URL(url, encoded=True), raw=raw, download=True))[0]
 
     # ------------------------------------------------------------------ typed helpers
     async def get_self(self) -> dict:

@@ -2,9 +2,10 @@
 
 Why a cache: every AchieveUp/KnowGap page asks Canvas the same questions (my courses, this
 course's quizzes) and Canvas throttles per token, so answers are kept in
-``AchieveUp_Canvas_Cache`` as ``{scope, key, data, fetched_at}`` where ``scope`` is the token's
-fingerprint (one user's cache can never answer for another token) and ``key`` names the
-question (including the Canvas origin). Within ``config.canvas_cache_ttl_seconds`` no request
+``AchieveUp_Canvas_Cache`` as ``{canvas_host, scope, key, data, fetched_at}`` where ``scope``
+is the token's fingerprint (one user's cache can never answer for another token), ``key`` names
+the question (including the Canvas origin) and ``canvas_host`` is the tenant of every stored
+record (``knowgap.core.tenancy``). Within ``config.canvas_cache_ttl_seconds`` no request
 is made.
 
 Why serve stale: when Canvas is down or slow (``CanvasUnavailable``, ``CanvasBadResponse``,
@@ -25,7 +26,7 @@ from typing import Any, Awaitable, Callable
 from knowgap.canvas import quiz_sources
 from knowgap.canvas.client import CanvasClient
 from knowgap.canvas.errors import TRANSIENT, CanvasError, CanvasTokenInvalid
-from knowgap.canvas.hosts import canvas_base_url
+from knowgap.canvas.hosts import canvas_base_url, canvas_host
 from knowgap.canvas.roles import enrollment_user_id, is_instructor_of
 from knowgap.canvas.runner import run_sync
 from knowgap.core.clock import aware, utcnow
@@ -57,6 +58,7 @@ class CanvasGateway:
         self.services = services
         self.config = services.config
         self.origin = canvas_base_url(base_url, self.config)
+        self.canvas_host = canvas_host(self.origin)
         self._token = token
         self.scope = token_fingerprint(token)
         self.client_kwargs = client_kwargs
@@ -96,7 +98,7 @@ class CanvasGateway:
         """Cached result of ``fetch(client)`` under ``key`` (see module docstring)."""
         self.last_stale = False
         full_key = f"{self.origin}|{key}"
-        doc = self._cache.find_one({"scope": self.scope, "key": full_key})
+        doc = self._cache.find_one(self._where(key=full_key))
         if doc and not refresh and self._fresh(doc, ttl):
             return doc["data"]
         try:
@@ -127,7 +129,7 @@ class CanvasGateway:
         projection = ({"key": 1, "fetched_at": 1, **{f"data.{f}": 1 for f in fields}}
                       if fields else None)
         docs = {d["key"]: d for d in self._cache.find(
-            {"scope": self.scope, "key": {"$in": list(full_keys.values())}}, projection)}
+            self._where(key={"$in": list(full_keys.values())}), projection)}
         out: dict[str, Any] = {}
         missing = []
         for key, full_key in full_keys.items():
@@ -166,8 +168,11 @@ class CanvasGateway:
         age = (utcnow() - aware(doc["fetched_at"])).total_seconds()
         return ttl > 0 and 0 <= age < ttl
 
+    def _where(self, **fields) -> dict:
+        return {"canvas_host": self.canvas_host, "scope": self.scope, **fields}
+
     def _save(self, full_key: str, data: Any) -> None:
-        self._cache.update_one({"scope": self.scope, "key": full_key},
+        self._cache.update_one(self._where(key=full_key),
                                {"$set": {"data": data, "fetched_at": utcnow()}}, upsert=True)
 
     def _stale(self, key: str, doc: dict, exc) -> Any:
@@ -179,7 +184,7 @@ class CanvasGateway:
 
     def invalidate(self, key_prefix: str = "") -> int:
         """Forget cached answers for this token (all, or keys starting with ``key_prefix``)."""
-        query: dict = {"scope": self.scope}
+        query: dict = self._where()
         if key_prefix:
             import re
             query["key"] = {"$regex": "^" + re.escape(f"{self.origin}|{key_prefix}")}

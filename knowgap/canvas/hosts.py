@@ -5,17 +5,32 @@ allow-list that is a server-side request forgery hole: a caller could point us a
 address and have us send it their token, or read metadata services. So every base URL goes
 through ``canvas_base_url`` and pagination links are checked with ``same_origin``.
 
-Allow-list entries (``config.canvas_allowed_hosts``):
-- ``canvas.example.edu``      that host, any port;
-- ``*.instructure.com``       any sub-domain of instructure.com (not instructure.com itself);
+Allow-list entries (``config.canvas_allowed_hosts``, and ``config.canvas_file_hosts`` for
+where downloads may be redirected):
+- ``canvas.example.edu``      that host on the scheme's default port only (443, or 80 for
+                              loopback ``http``);
+- ``*.instructure.com``       any sub-domain of instructure.com (not instructure.com itself),
+                              default port only;
+- ``inst-fs-*.example.net``   ``*`` inside a label matches letters, digits and ``-`` of that
+                              label only;
 - ``127.0.0.1:8900``          that host on that port only.
+
+A port is never guessed: an entry without one does not admit the other ports of its host, so
+the allow-list cannot be used to reach other services of an allowed machine (the server's own
+port, an admin console on loopback). Every refusal is the same answer, given before any
+connection is attempted, so it says nothing about what listens on the port.
 
 Plain ``http`` is only accepted for loopback hosts (the sandbox, local development): a Canvas
 token sent in clear text over the network is a leaked token.
+
+``canvas_host`` turns an allowed base URL into the tenant key every stored record carries
+(``knowgap.core.tenancy``): ``host[:port]``, lower-case, the default port left out.
 """
 from __future__ import annotations
 
 import ipaddress
+import re
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from knowgap.core.errors import AppError
@@ -50,19 +65,34 @@ def _split_entry(entry: str) -> tuple[str, int | None]:
     return entry, None
 
 
-def host_allowed(host: str, port: int | None, allowed) -> bool:
-    """True when ``host`` (lower-case, no trailing dot) and ``port`` match an entry."""
+@lru_cache(maxsize=256)
+def _label_pattern(pattern: str) -> re.Pattern:
+    """``inst-fs-*.example.net`` as a regex: ``*`` stays inside its label."""
+    labels = (re.escape(label).replace(r"\*", "[a-z0-9-]*") for label in pattern.split("."))
+    return re.compile(r"\.".join(labels))
+
+
+def _host_matches(host: str, pattern: str) -> bool:
+    if pattern.startswith("*."):
+        suffix = pattern[1:]                           # ".instructure.com"
+        return host.endswith(suffix) and len(host) > len(suffix)
+    if "*" in pattern:
+        return _label_pattern(pattern).fullmatch(host) is not None
+    return host == pattern
+
+
+def host_allowed(host: str, port: int | None, allowed, scheme: str = "https") -> bool:
+    """True when ``host`` (lower-case, no trailing dot) on ``port`` (the effective port: the
+    scheme's default when the URL names none) matches an entry; an entry without a port
+    admits the default port of ``scheme`` only."""
+    default = _default_port(scheme)
     for entry in allowed or ():
         pattern, entry_port = _split_entry(entry)
         if not pattern:
             continue
-        if entry_port is not None and entry_port != port:
+        if port != (default if entry_port is None else entry_port):
             continue
-        if pattern.startswith("*."):
-            suffix = pattern[1:]                       # ".instructure.com"
-            if host.endswith(suffix) and len(host) > len(suffix):
-                return True
-        elif host == pattern:
+        if _host_matches(host, pattern):
             return True
     return False
 
@@ -103,13 +133,60 @@ def canvas_base_url(link_or_host: str | None, config) -> str:
         raise _refuse(raw if isinstance(raw, str) else "") from None
     if scheme == "http" and not is_loopback(host):
         raise _refuse(host)
-    effective_port = port if port is not None else (443 if scheme == "https" else 80)
-    if not host_allowed(host, effective_port, config.canvas_allowed_hosts):
+    effective_port = port if port is not None else _default_port(scheme)
+    if not host_allowed(host, effective_port, config.canvas_allowed_hosts, scheme):
         raise _refuse(host)
     netloc = f"[{host}]" if ":" in host else host
-    if port is not None:
-        netloc += f":{port}"
+    if effective_port != _default_port(scheme):
+        netloc += f":{effective_port}"
     return f"{scheme}://{netloc}"
+
+
+def canvas_host(base_url: str) -> str:
+    """The tenant key of a base URL from ``canvas_base_url``: ``host[:port]`` (default port
+    left out, IPv6 in brackets), e.g. ``ucf.instructure.com`` or ``127.0.0.1:8900``."""
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower().rstrip(".")
+    if not host:
+        raise ValueError(f"not a base URL: {base_url!r}")
+    netloc = f"[{host}]" if ":" in host else host
+    port = parts.port
+    if port is not None and port != _default_port(parts.scheme):
+        netloc += f":{port}"
+    return netloc
+
+
+def default_host(config) -> str:
+    """The tenant key of the server's configured Canvas (``CANVAS_BASE_URL``)."""
+    return canvas_host(canvas_base_url(None, config))
+
+
+def download_allowed(url: str, canvas_origin: str, file_hosts) -> bool:
+    """May a download from ``canvas_origin`` follow a redirect to ``url`` (without the token)?
+
+    Only to a host on ``file_hosts`` (``config.canvas_file_hosts``; the Canvas origin itself is
+    always allowed), over https; plain http only between loopback hosts (the sandbox and its
+    fakes), never from a real Canvas.
+    """
+    if same_origin(url, canvas_origin):
+        return True
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        host = (parts.hostname or "").lower().rstrip(".")
+        port = parts.port
+        canvas = (urlsplit(canvas_origin).hostname or "").lower()
+    except ValueError:
+        return False
+    if not host or parts.username is not None or parts.password is not None:
+        return False
+    if scheme == "http":
+        if not (is_loopback(host) and is_loopback(canvas)):
+            return False
+    elif scheme != "https":
+        return False
+    effective = port if port is not None else _default_port(scheme)
+    return host_allowed(host, effective, file_hosts, scheme)
 
 
 def same_origin(url: str, base_url: str) -> bool:

@@ -95,7 +95,9 @@ def connect(uri: str, db_name: str) -> Database:
 
 
 def is_embedded(db: Database) -> bool:
-    return type(db).__module__.startswith("mongomock")
+    from knowgap.core.tenancy import unwrap
+
+    return type(unwrap(db)).__module__.startswith("mongomock")
 
 
 class IndexManager:

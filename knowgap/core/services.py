@@ -1,7 +1,7 @@
 """The app-level registry of shared services, so services receive handles, not globals."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from flask import current_app
 from pymongo.database import Database
@@ -9,6 +9,7 @@ from pymongo.database import Database
 from config import Config
 from knowgap.core.crypto import TokenCipher
 from knowgap.core.db import IndexManager
+from knowgap.core.tenancy import scoped
 
 
 @dataclass
@@ -18,6 +19,10 @@ class Services:
     cipher: TokenCipher
     indexes: IndexManager
     extras: dict = field(default_factory=dict)
+
+    def scoped(self, canvas_host: str) -> "Services":
+        """The same services with ``db`` scoped to one Canvas host (``knowgap.core.tenancy``)."""
+        return replace(self, db=scoped(self.db, canvas_host))
 
 
 def services() -> Services:

@@ -4,13 +4,12 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from knowgap.core.schemas import path_id
-from knowgap.core.services import services
 from knowgap.courses import jobs  # noqa: F401  (registers the sync job handler and schedule)
 from knowgap.courses import service
 from knowgap.courses.schemas import (AddTokenBody, CourseBody, CourseContextBody,
                                      StudentGradeBody, UpdateCourseDbBody)
 from knowgap.courses.tokens import register_token
-from knowgap.identity.request import identify
+from knowgap.identity.request import identify, scoped_services
 from knowgap.identity.schemas import CallerBody
 from knowgap.identity.service import (require_instructor, require_self,
                                       require_self_or_instructor)
@@ -26,7 +25,7 @@ def add_token(body):
     caller is and which courses they are in comes from Canvas."""
     caller = identify(body)
     require_self(caller, body.get("user_id"))
-    return register_token(services(), caller, body.get("course_ids") or None)
+    return register_token(scoped_services(caller), caller, body.get("course_ids") or None)
 
 
 @blp.route("/update-course-db", methods=["POST"])
@@ -36,7 +35,7 @@ def update_course_db(body):
     """Sync quizzes, questions and incorrect answers, then topics and videos."""
     caller = identify(body, body["course_id"])
     require_self_or_instructor(caller, body.get("student_id"))
-    svc = services()
+    svc = scoped_services(caller)
     return service.sync_course(svc, caller.canvas(svc.config), body["course_id"],
                                instructor=caller.is_instructor)
 
@@ -49,7 +48,7 @@ def sync_all_quizzes_questions(body):
     whatever the incremental state says."""
     caller = identify(body, body["course_id"])
     require_instructor(caller)
-    svc = services()
+    svc = scoped_services(caller)
     return service.sync_course(svc, caller.canvas(svc.config), body["course_id"],
                                instructor=True, full=True)
 
@@ -69,7 +68,7 @@ def get_student_profile(body):
 def get_course_quizzes(body):
     """``{status, quizzes: {quiz_id: title}}`` from Canvas."""
     caller = identify(body, body["course_id"])
-    return service.course_quizzes(services(), caller, body["course_id"])
+    return service.course_quizzes(scoped_services(caller), caller, body["course_id"])
 
 
 @blp.route("/get-questions-by-course/<string:course_id>", methods=["POST"])
@@ -79,7 +78,7 @@ def get_questions_by_course(body, course_id):
     """``{status, data: {course_id, questions}}`` from the stored sync."""
     course_id = path_id(course_id)
     caller = identify(body, course_id)
-    return service.questions_by_course(services(), caller, course_id)
+    return service.questions_by_course(scoped_services(caller), caller, course_id)
 
 
 @blp.route("/get-student-grade", methods=["POST"])
@@ -89,7 +88,8 @@ def get_student_grade(body):
     """``{status, grade: {current_score, final_score}}``: own grade, or any as instructor."""
     caller = identify(body, body["course_id"])
     require_self_or_instructor(caller, body["user_id"])
-    return service.student_grade(services(), caller, body["course_id"], body["user_id"])
+    return service.student_grade(scoped_services(caller), caller, body["course_id"],
+                                 body["user_id"])
 
 
 @blp.route("/update-course-context", methods=["POST"])
@@ -105,4 +105,5 @@ def update_course_context(body):
         return service.role_report(body["course_id"])
     caller = identify(body, body["course_id"])
     require_instructor(caller)
-    return service.update_context(services(), caller, body["course_id"], body["course_context"])
+    return service.update_context(scoped_services(caller), caller, body["course_id"],
+                                  body["course_context"])

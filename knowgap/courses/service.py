@@ -250,7 +250,7 @@ def sync_course(svc, access, course_id: str, *, instructor: bool, generate: bool
     summary = {
         "status": "success", "course_id": course_id, "mode": "instructor",
         "full": not data["incremental"], "quizzes": len(quizzes),
-        "questions": db[store.QUESTIONS].count_documents({"course_id": course_id}),
+        "questions": store.question_count(db, course_id),
         "students": students,
         "incorrect_answers": n_incorrect,
     }
@@ -284,7 +284,7 @@ def _student_sync(svc, access, course_id: str, *, generate: bool) -> dict:
     summary = {
         "status": "success", "course_id": course_id, "mode": "student",
         "quizzes": len(quizzes),
-        "questions": db[store.QUESTIONS].count_documents({"course_id": course_id}),
+        "questions": store.question_count(db, course_id),
         "students": len({r["student_id"] for r in rows}),
         "incorrect_answers": n_incorrect,
     }

@@ -1,5 +1,8 @@
 """The only place that knows KnowGap's course collections and their queries.
 
+Every document also carries ``canvas_host`` and every query filters by it: ``db`` is scoped to
+the caller's Canvas host (``knowgap.core.tenancy``), and the keys below are per host.
+
 Collections (all ids are strings):
 - ``knowgap_quizzes``  {course_id, quiz_id, title, assignment_id, points_possible, base_url,
   source classic|new, synced_at}  unique (course_id, quiz_id)
@@ -25,6 +28,7 @@ from pymongo import UpdateOne
 
 from knowgap.core.clock import utcnow
 from knowgap.core.db import is_embedded
+from knowgap.core.tenancy import where
 from knowgap.topics.text import html_to_text, question_hash
 
 QUIZZES = "knowgap_quizzes"
@@ -64,16 +68,16 @@ def save_quizzes(db, course_id: str, quizzes: list[dict], base_url: str, *,
                "points_possible": q.get("points_possible"), "base_url": base_url,
                "source": q.get("source") or "classic", "synced_at": now}
         by_id[qid] = doc
-        ops.append(({"course_id": course_id, "quiz_id": qid}, {"$set": doc}))
+        ops.append((where(db, course_id=course_id, quiz_id=qid), {"$set": doc}))
     write_updates(db, QUIZZES, ops, upsert=True)
     if prune:
-        db[QUIZZES].delete_many({"course_id": course_id, "quiz_id": {"$nin": list(by_id)}})
+        db[QUIZZES].delete_many(where(db, course_id=course_id, quiz_id={"$nin": list(by_id)}))
     return by_id
 
 
 def quiz_titles(db, course_id: str) -> dict[str, str]:
     return {d["quiz_id"]: d.get("title", "") for d in
-            db[QUIZZES].find({"course_id": course_id}, {"quiz_id": 1, "title": 1})}
+            db[QUIZZES].find(where(db, course_id=course_id), {"quiz_id": 1, "title": 1})}
 
 
 # ------------------------------------------------------------------ questions
@@ -91,7 +95,7 @@ def save_questions(db, course_id: str, questions_by_quiz: dict, *, prune: bool) 
             seen.append(qid)
             html = q.get("question_text") or ""
             ops.append((
-                {"course_id": course_id, "question_id": qid},
+                where(db, course_id=course_id, question_id=qid),
                 {"$set": {"quiz_id": str(q.get("quiz_id") or quiz_id),
                           "position": q.get("position"),
                           "question_name": q.get("question_name"),
@@ -105,29 +109,40 @@ def save_questions(db, course_id: str, questions_by_quiz: dict, *, prune: bool) 
                                   "video": None, "video_status": None, "video_override": False}}))
     write_updates(db, QUESTIONS, ops, upsert=True)
     if prune:
-        db[QUESTIONS].delete_many({"course_id": course_id,
-                                   "quiz_id": {"$in": [str(k) for k in questions_by_quiz]},
-                                   "question_id": {"$nin": seen}})
+        db[QUESTIONS].delete_many(where(db, course_id=course_id,
+                                        quiz_id={"$in": [str(k) for k in questions_by_quiz]},
+                                        question_id={"$nin": seen}))
     return len(seen)
 
 
+def question_count(db, course_id: str) -> int:
+    return db[QUESTIONS].count_documents(where(db, course_id=course_id))
+
+
 def questions_of(db, course_id: str, question_ids=None) -> list[dict]:
-    query: dict = {"course_id": course_id}
+    query: dict = where(db, course_id=course_id)
     if question_ids is not None:
         query["question_id"] = {"$in": [str(q) for q in question_ids]}
     return list(db[QUESTIONS].find(query, {"_id": 0}).sort([("quiz_id", 1), ("position", 1)]))
 
 
 def find_question(db, quiz_id: str, question_id: str, course_id: str | None = None):
-    query = {"quiz_id": str(quiz_id), "question_id": str(question_id)}
+    query = where(db, quiz_id=str(quiz_id), question_id=str(question_id))
     if course_id:
         query["course_id"] = str(course_id)
     return db[QUESTIONS].find_one(query, {"_id": 0})
 
 
 def update_question(db, course_id: str, question_id: str, fields: dict) -> None:
-    db[QUESTIONS].update_one({"course_id": course_id, "question_id": question_id},
+    db[QUESTIONS].update_one(where(db, course_id=course_id, question_id=question_id),
                              {"$set": fields})
+
+
+def update_generated(db, course_id: str, results: list[tuple[str, dict]]) -> None:
+    """Store generated topics/videos (``[(question_id, fields)]``), never over an override."""
+    write_updates(db, QUESTIONS, [
+        (where(db, course_id=course_id, question_id=qid, video_override={"$ne": True}),
+         {"$set": fields}) for qid, fields in results])
 
 
 # ------------------------------------------------------------------ incorrect answers
@@ -146,7 +161,7 @@ def save_incorrect(db, course_id: str, rows: list[dict]) -> int:
         entry["synced_at"] = now
         by_student.setdefault(r["student_id"], {})[f"quizzes.{r['quiz_id']}"] = entry
     write_updates(db, INCORRECT, [
-        ({"course_id": course_id, "student_id": sid}, {"$set": {**fields, "synced_at": now}})
+        (where(db, course_id=course_id, student_id=sid), {"$set": {**fields, "synced_at": now}})
         for sid, fields in by_student.items()], upsert=True)
     return sum(len(r["incorrect"]) for r in rows)
 
@@ -155,7 +170,7 @@ def incorrect_totals(db, course_id: str, quiz_ids) -> tuple[int, int]:
     """(students with at least one stored quiz entry, incorrect answers) over ``quiz_ids``."""
     keep = {str(q) for q in quiz_ids}
     students = answers = 0
-    for doc in db[INCORRECT].find({"course_id": course_id}, {"quizzes": 1}):
+    for doc in db[INCORRECT].find(where(db, course_id=course_id), {"quizzes": 1}):
         entries = [e for qid, e in (doc.get("quizzes") or {}).items() if qid in keep]
         students += bool(entries)
         answers += sum(len(e.get("incorrect") or []) for e in entries)
@@ -166,38 +181,39 @@ def drop_other_quizzes(db, course_id: str, quiz_ids) -> None:
     """Delete the questions and incorrect-answer entries of quizzes not in ``quiz_ids`` (quizzes
     deleted in Canvas; their quiz records are pruned by ``save_quizzes``)."""
     keep = [str(q) for q in quiz_ids]
-    db[QUESTIONS].delete_many({"course_id": course_id, "quiz_id": {"$nin": keep}})
+    db[QUESTIONS].delete_many(where(db, course_id=course_id, quiz_id={"$nin": keep}))
     stale: set[str] = set()
-    for doc in db[INCORRECT].find({"course_id": course_id}, {"quizzes": 1}):
+    for doc in db[INCORRECT].find(where(db, course_id=course_id), {"quizzes": 1}):
         stale.update(set(doc.get("quizzes") or {}) - set(keep))
     for qid in stale:
-        db[INCORRECT].update_many({"course_id": course_id, f"quizzes.{qid}": {"$exists": True}},
+        db[INCORRECT].update_many(where(db, course_id=course_id,
+                                        **{f"quizzes.{qid}": {"$exists": True}}),
                                   {"$unset": {f"quizzes.{qid}": ""}})
 
 
 def incorrect_of(db, course_id: str, student_id: str) -> list[dict]:
     """The student's rows ``{quiz_id, incorrect, correct, attempt, graded_at}``, by quiz."""
-    doc = db[INCORRECT].find_one({"course_id": course_id, "student_id": str(student_id)}) or {}
+    doc = db[INCORRECT].find_one(where(db, course_id=course_id, student_id=str(student_id))) or {}
     return [{"quiz_id": qid, **entry} for qid, entry in
             sorted((doc.get("quizzes") or {}).items())]
 
 
 # ------------------------------------------------------------------ incremental sync state
 def get_sync_state(db, course_id: str) -> dict | None:
-    return db[SYNC_STATE].find_one({"course_id": course_id}, {"_id": 0})
+    return db[SYNC_STATE].find_one(where(db, course_id=course_id), {"_id": 0})
 
 
 def save_sync_state(db, course_id: str, state: dict, expected_rev) -> bool:
     """Write the state if nobody else wrote it since it was read (``rev``); a sync that lost
     the race leaves the winner's state (its data was stored all the same)."""
-    doc = {**state, "course_id": course_id, "rev": (expected_rev or 0) + 1,
+    doc = {**state, **where(db, course_id=course_id), "rev": (expected_rev or 0) + 1,
            "updated_at": utcnow()}
     if expected_rev is None:
-        if db[SYNC_STATE].find_one({"course_id": course_id}, {"_id": 1}) is not None:
+        if db[SYNC_STATE].find_one(where(db, course_id=course_id), {"_id": 1}) is not None:
             return False
-        db[SYNC_STATE].update_one({"course_id": course_id}, {"$set": doc}, upsert=True)
+        db[SYNC_STATE].update_one(where(db, course_id=course_id), {"$set": doc}, upsert=True)
         return True
-    result = db[SYNC_STATE].update_one({"course_id": course_id, "rev": expected_rev},
+    result = db[SYNC_STATE].update_one(where(db, course_id=course_id, rev=expected_rev),
                                        {"$set": doc})
     return result.matched_count == 1
 
@@ -208,14 +224,14 @@ def context_hash(text: str | None) -> str:
 
 
 def get_context(db, course_id: str) -> tuple[str, str]:
-    doc = db[CONTEXT].find_one({"course_id": course_id}) or {}
+    doc = db[CONTEXT].find_one(where(db, course_id=course_id)) or {}
     text = doc.get("course_context") or ""
     return text, context_hash(text)
 
 
 def set_context(db, course_id: str, text: str, updated_by: str) -> str:
     h = context_hash(text)
-    db[CONTEXT].update_one({"course_id": course_id},
+    db[CONTEXT].update_one(where(db, course_id=course_id),
                            {"$set": {"course_context": text, "context_hash": h,
                                      "updated_by": updated_by, "updated_at": utcnow()}},
                            upsert=True)

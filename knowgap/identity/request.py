@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import request
 
+from knowgap.canvas.hosts import canvas_host
 from knowgap.core.services import services
 from knowgap.identity.host import canvas_host_for
 from knowgap.identity.service import Caller, resolve_caller
@@ -18,6 +19,12 @@ def bearer_token() -> str | None:
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip() or None
     return None
+
+
+def scoped_services(caller: Caller):
+    """The services with the database scoped to the caller's verified Canvas host: every record
+    the request reads or writes is that host's (``knowgap.core.tenancy``)."""
+    return services().scoped(caller.canvas_host)
 
 
 def identify(body: dict | None = None, course_id=None) -> Caller:
@@ -32,3 +39,8 @@ def identify(body: dict | None = None, course_id=None) -> Caller:
 def requested_canvas(link: str | None = None) -> str:
     """The Canvas a token-less request is about (see ``knowgap.identity.host``)."""
     return canvas_host_for(link, request.headers.get("Origin"), services().config)
+
+
+def requested_services(base_url: str):
+    """The services scoped to the Canvas of a token-less request (``requested_canvas``)."""
+    return services().scoped(canvas_host(base_url))

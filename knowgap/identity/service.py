@@ -19,11 +19,12 @@ from knowgap.core.clock import aware, utcnow
 from dataclasses import dataclass, field, replace
 
 from knowgap.canvas.errors import CanvasNotFound, CanvasPermissionDenied, CanvasTokenInvalid
-from knowgap.canvas.hosts import canvas_base_url
+from knowgap.canvas.hosts import canvas_base_url, canvas_host
 from knowgap.canvas.roles import INSTRUCTOR_TYPES, course_roles
 from knowgap.core.crypto import token_fingerprint
 from knowgap.core.errors import Forbidden, Unauthorized
 from knowgap.core.schemas import plausible_canvas_token
+from knowgap.core.tenancy import scoped, where
 from knowgap.identity.canvas_access import CanvasAccess
 
 IDENTITY_CACHE = "knowgap_identity_cache"
@@ -49,22 +50,27 @@ class Caller:
     def is_instructor(self) -> bool:
         return bool(self.roles & INSTRUCTOR_TYPES)
 
+    @property
+    def canvas_host(self) -> str:
+        """The tenant every record the caller reads or writes belongs to."""
+        return canvas_host(self.base_url)
+
     def canvas(self, config, *, deadline: float | None = None) -> CanvasAccess:
         return CanvasAccess(self.base_url, self.token, config, deadline=deadline)
 
 
 # ------------------------------------------------------------------ cache
-def _cache_get(db, fp: str, base_url: str, scope: str):
-    doc = db[IDENTITY_CACHE].find_one({"fingerprint": fp, "base_url": base_url, "scope": scope})
+def _cache_get(db, fp: str, scope: str):
+    doc = db[IDENTITY_CACHE].find_one(where(db, fingerprint=fp, scope=scope))
     if doc and aware(doc.get("expires_at")) and aware(doc["expires_at"]) > utcnow():
         return doc.get("data")
     return None
 
 
-def _cache_put(db, fp: str, base_url: str, scope: str, data) -> None:
+def _cache_put(db, fp: str, scope: str, data) -> None:
     now = utcnow()
     db[IDENTITY_CACHE].update_one(
-        {"fingerprint": fp, "base_url": base_url, "scope": scope},
+        where(db, fingerprint=fp, scope=scope),
         {"$set": {"data": data, "cached_at": now,
                   "expires_at": now + dt.timedelta(minutes=CACHE_MINUTES)}},
         upsert=True)
@@ -104,9 +110,9 @@ def resolve_caller(svc, token: str | None, link: str | None = None,
         # Never send it: control characters in a header are refused by the HTTP client.
         raise Unauthorized(CanvasTokenInvalid.message, error="canvas_token_invalid")
     fp = token_fingerprint(token)
-    db = svc.db
-    me = _cache_get(db, fp, base_url, "self")
-    roles = _cache_get(db, fp, base_url, f"course:{course_id}") if course_id else []
+    db = scoped(svc.db, canvas_host(base_url))
+    me = _cache_get(db, fp, "self")
+    roles = _cache_get(db, fp, f"course:{course_id}") if course_id else []
     if me is None or roles is None:
         access = CanvasAccess(base_url, token, svc.config,
                               deadline=svc.config.canvas_timeout_seconds)
@@ -121,10 +127,10 @@ def resolve_caller(svc, token: str | None, link: str | None = None,
         new_me, new_roles = access.run(fetch)
         if new_me is not None:
             me = new_me
-            _cache_put(db, fp, base_url, "self", me)
+            _cache_put(db, fp, "self", me)
         if new_roles is not None:
             roles = new_roles
-            _cache_put(db, fp, base_url, f"course:{course_id}", roles)
+            _cache_put(db, fp, f"course:{course_id}", roles)
     caller = Caller(user_id=me["id"], name=me.get("name", ""), base_url=base_url, token=token)
     if course_id:
         caller = replace(caller, course_id=str(course_id), roles=frozenset(roles or ()))

@@ -3,9 +3,12 @@
 Claiming is one atomic ``find_one_and_update``, so two workers never run the same job. A
 claimed job holds a lease that its worker extends while it reports progress; a job whose
 lease ran out (the worker crashed or was killed) is claimable again, up to ``MAX_ATTEMPTS``.
-A queued or running job with the same kind and key is reused by ``enqueue``, which is what
-keeps one sync per course at a time. Freshness is always checked against stored timestamps,
-never left to TTL indexes.
+One active job per kind and key (per Canvas host), guaranteed by the database: a queued or
+running job holds ``active_key`` (``host|kind|key``), which has a unique index, and loses it
+when it ends (``finish``, a final ``fail``, ``worker.reap_abandoned``). ``enqueue`` simply
+inserts; when the insert collides it returns the job that holds the key, so twenty parallel
+force-syncs of one course start exactly one job (a find-then-insert let two through).
+Freshness is always checked against stored timestamps, never left to TTL indexes.
 """
 from __future__ import annotations
 
@@ -14,7 +17,9 @@ import uuid
 
 from pymongo import ReturnDocument
 from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
 
+from knowgap.core import tenancy
 from knowgap.core.clock import iso, utcnow
 
 JOBS = "jobs"
@@ -23,21 +28,39 @@ MAX_ATTEMPTS = 3
 RETRY_DELAY_SECONDS = 30
 
 
+#: Removes the one-active-job claim of a job that has ended.
+RELEASE = {"$unset": {"active_key": ""}}
+
+
+def active_key(canvas_host: str | None, kind: str, key: str) -> str:
+    return tenancy.SEP.join((canvas_host or "", kind, key))
+
+
 def enqueue(db: Database, kind: str, key: str, payload: dict | None = None,
             *, now: dt.datetime | None = None) -> tuple[str, bool]:
-    """Queue a job unless an equivalent one is already queued or running."""
-    existing = db[JOBS].find_one({"kind": kind, "key": key, "state": {"$in": list(ACTIVE)}})
-    if existing:
-        return existing["_id"], False
-    now = now or utcnow()
-    job_id = uuid.uuid4().hex
-    db[JOBS].insert_one({
-        "_id": job_id, "kind": kind, "key": key, "payload": payload or {}, "state": "queued",
-        "progress": 0.0, "counts": {}, "errors": [], "attempts": 0, "created_at": now,
-        "started_at": None, "finished_at": None, "lease_until": None, "worker": None,
-        "reason": None, "run_after": now,
-    })
-    return job_id, True
+    """Queue a job unless one with the same kind and key is queued or running:
+    ``(job id, created)``. A scoped ``db`` (``knowgap.core.tenancy``) records its Canvas host
+    on the job and keeps the key per host."""
+    host = tenancy.host_or_none(db)
+    claim_key = active_key(host, kind, key)
+    for _ in range(5):
+        now = now or utcnow()
+        job_id = uuid.uuid4().hex
+        try:
+            db[JOBS].insert_one({
+                "_id": job_id, "kind": kind, "key": key, "canvas_host": host,
+                "active_key": claim_key, "payload": payload or {}, "state": "queued",
+                "progress": 0.0, "counts": {}, "errors": [], "attempts": 0, "created_at": now,
+                "started_at": None, "finished_at": None, "lease_until": None, "worker": None,
+                "reason": None, "run_after": now,
+            })
+            return job_id, True
+        except DuplicateKeyError:
+            existing = db[JOBS].find_one({"active_key": claim_key}, {"_id": 1})
+            if existing is not None:
+                return existing["_id"], False
+            # the holder ended between the insert and the read: try again
+    raise RuntimeError(f"could not queue {kind} job {key!r}: its key kept changing hands")
 
 
 def claim(db: Database, worker_id: str, lease_seconds: int,
@@ -73,7 +96,7 @@ def finish(db: Database, job_id: str, worker_id: str, *, counts: dict | None = N
     update = {"state": "succeeded", "progress": 1.0, "finished_at": utcnow(), "lease_until": None}
     if counts:
         update.update({f"counts.{k}": v for k, v in counts.items()})
-    db[JOBS].update_one({"_id": job_id, "worker": worker_id}, {"$set": update})
+    db[JOBS].update_one({"_id": job_id, "worker": worker_id}, {"$set": update, **RELEASE})
 
 
 def fail(db: Database, job_id: str, worker_id: str, reason: str, *, retry: bool) -> None:
@@ -87,7 +110,8 @@ def fail(db: Database, job_id: str, worker_id: str, reason: str, *, retry: bool)
         {"$set": {"state": "queued" if again else "failed", "reason": reason[:500],
                   "lease_until": None, "finished_at": None if again else now,
                   "run_after": now + dt.timedelta(seconds=RETRY_DELAY_SECONDS * attempts)},
-         "$push": {"errors": {"$each": [reason[:500]], "$slice": -50}}})
+         "$push": {"errors": {"$each": [reason[:500]], "$slice": -50}},
+         **({} if again else RELEASE)})
 
 
 def get_job(db: Database, job_id: str) -> dict | None:

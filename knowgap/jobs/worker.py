@@ -61,7 +61,7 @@ def reap_abandoned(db, now=None) -> int:
         {"$set": {"state": "failed", "finished_at": now, "lease_until": None,
                   "reason": ABANDONED_REASON.format(n=queue.MAX_ATTEMPTS)},
          "$push": {"errors": {"$each": [ABANDONED_REASON.format(n=queue.MAX_ATTEMPTS)],
-                              "$slice": -50}}})
+                              "$slice": -50}}, **queue.RELEASE})
     if result.modified_count:
         log.warning("failed %d job(s) abandoned on their last attempt", result.modified_count)
     return result.modified_count

@@ -6,8 +6,8 @@ from flask_smorest import Blueprint
 from knowgap.core.errors import BadRequest
 from knowgap.core.schemas import path_id
 from knowgap.core.extensions import limit_from_config
-from knowgap.core.services import services
-from knowgap.identity.request import identify, requested_canvas
+from knowgap.identity.request import (identify, requested_canvas, requested_services,
+                                      scoped_services)
 from knowgap.identity.service import require_instructor, require_self_or_instructor
 from knowgap.risk import service
 from knowgap.risk.schemas import RiskBody, SupportVideoBody, ToggleBody, ToggleQuery
@@ -21,8 +21,8 @@ blp = Blueprint("knowgap_risk", __name__, description="KnowGap: at-risk predicti
 def get_risk(body):
     """``{risk_level, risk_index, factors, enabled}``; students only see their own, and only
     while the course's risk display is on; instructors always get it."""
-    svc = services()
     caller = identify(body, body["course_id"])
+    svc = scoped_services(caller)
     student_id = body.get("student_id") or caller.user_id
     require_self_or_instructor(caller, student_id)
     if caller.is_instructor and student_id == caller.user_id:
@@ -45,7 +45,8 @@ def get_toggle_risk(query, course_id):
     ``Origin``, else the server's Canvas)."""
     course_id = path_id(course_id)
     host = requested_canvas(query.get("link"))
-    return {"course_id": course_id, "toggle_risk": service.risk_enabled(services().db, course_id),
+    db = requested_services(host).db
+    return {"course_id": course_id, "toggle_risk": service.risk_enabled(db, course_id),
             "canvas_host": host}
 
 
@@ -57,7 +58,8 @@ def update_toggle_risk(body, course_id):
     course_id = path_id(course_id)
     caller = identify(body, course_id)
     require_instructor(caller)
-    service.set_risk_enabled(services().db, course_id, body["toggle_risk"], caller.user_id)
+    service.set_risk_enabled(scoped_services(caller).db, course_id, body["toggle_risk"],
+                             caller.user_id)
     state = "on" if body["toggle_risk"] else "off"
     return {"status": "success", "course_id": course_id, "toggle_risk": body["toggle_risk"],
             "message": f"Risk display is now {state} for course {course_id}."}
@@ -70,4 +72,4 @@ def update_toggle_risk(body, course_id):
 def get_support_video(body):
     """One study-skills video for a risk level (generic content: no token needed)."""
     level = body.get("risk_level") or body.get("risk")
-    return service.support_video(services(), level)
+    return service.support_video(requested_services(requested_canvas()), level)

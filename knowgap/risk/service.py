@@ -15,7 +15,7 @@ AchieveUp can call: pass a ``CanvasGateway``/``CanvasAccess`` (anything with
 (``current_score``, ``recent_results`` [(graded_at, percentage)] or ``submissions`` +
 ``points_by_assignment``, optional ``skill_mastery`` and ``engagement``).
 
-The per-course display toggle lives in ``knowgap_risk_toggle`` {course_id, enabled,
+The per-course display toggle lives in ``knowgap_risk_toggle`` {canvas_host, course_id, enabled,
 updated_by, updated_at}. Default: **on** (friendlier: a new course shows risk without setup;
 instructors can turn it off).
 """
@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from knowgap.canvas import quiz_sources
 from knowgap.canvas.errors import CanvasNotFound, CanvasPermissionDenied
 from knowgap.core.errors import NotFound
+from knowgap.core.tenancy import where
 from knowgap.risk.calc import compute_risk
 
 RISK_TOGGLE = "knowgap_risk_toggle"
@@ -36,12 +37,12 @@ DEFAULT_ENABLED = True
 
 # ------------------------------------------------------------------ toggle
 def risk_enabled(db, course_id: str) -> bool:
-    doc = db[RISK_TOGGLE].find_one({"course_id": str(course_id)})
+    doc = db[RISK_TOGGLE].find_one(where(db, course_id=str(course_id)))
     return DEFAULT_ENABLED if doc is None else bool(doc.get("enabled"))
 
 
 def set_risk_enabled(db, course_id: str, enabled: bool, by: str) -> None:
-    db[RISK_TOGGLE].update_one({"course_id": str(course_id)},
+    db[RISK_TOGGLE].update_one(where(db, course_id=str(course_id)),
                                {"$set": {"enabled": bool(enabled), "updated_by": by,
                                          "updated_at": dt.datetime.now(dt.timezone.utc)}},
                                upsert=True)

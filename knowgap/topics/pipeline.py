@@ -183,9 +183,7 @@ def generate_course_content(svc, course_id: str, *, question_ids=None,
     stats: Counter = Counter()
     results = asyncio.run(_produce(svc, work, context, stats)) if work else []
     if results:
-        store.write_updates(db, store.QUESTIONS, [
-            ({"course_id": course_id, "question_id": qid, "video_override": {"$ne": True}},
-             {"$set": fields}) for qid, fields in results])
+        store.update_generated(db, course_id, results)
     updated = dict(results)
     statuses = []
     found = 0

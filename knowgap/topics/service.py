@@ -7,7 +7,9 @@ the instructor changes the course context, every key changes and topics are rege
 (overridden questions excepted, see ``pipeline``). Only AI answers are cached: a heuristic
 fallback (no key, AI down) is stored on the question but retried on the next generation.
 
-Collection ``knowgap_topic_cache`` {key, topic, model, created_at} unique (key).
+Collection ``knowgap_topic_cache`` {canvas_host, key, topic, model, created_at} unique
+(canvas_host, key): per Canvas host like every record, so whether a text was seen before
+(the sync's ``cache_hits``) says nothing about another institution's courses.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import datetime as dt
 
 from marshmallow import Schema, fields, validate
 
+from knowgap.core.tenancy import where
 from knowgap.topics.text import fallback_topic
 
 TOPIC_CACHE = "knowgap_topic_cache"
@@ -54,12 +57,12 @@ def load_cached(db, keys) -> dict[str, str]:
     keys = list(keys)
     if not keys:
         return {}
-    return {d["key"]: d["topic"] for d in db[TOPIC_CACHE].find({"key": {"$in": keys}},
+    return {d["key"]: d["topic"] for d in db[TOPIC_CACHE].find(where(db, key={"$in": keys}),
                                                                {"key": 1, "topic": 1})}
 
 
 def store_cached(db, key: str, topic: str, model: str) -> None:
     db[TOPIC_CACHE].update_one(
-        {"key": key},
+        where(db, key=key),
         {"$set": {"topic": topic, "model": model,
                   "created_at": dt.datetime.now(dt.timezone.utc)}}, upsert=True)

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from knowgap.core.services import services
-from knowgap.identity.request import identify
+from knowgap.identity.request import identify, scoped_services
 from knowgap.identity.service import (require_instructor, require_self,
                                       require_self_or_instructor, with_course)
 from knowgap.videos import service
@@ -22,7 +21,7 @@ def get_assessment_videos(body):
     """Videos for the questions the student answered incorrectly, one per video."""
     caller = identify(body, body["course_id"])
     require_self_or_instructor(caller, body["student_id"])
-    return service.assessment_videos(services(), body["course_id"], body["student_id"])
+    return service.assessment_videos(scoped_services(caller), body["course_id"], body["student_id"])
 
 
 @blp.route("/get-course-videos", methods=["POST"])
@@ -32,13 +31,13 @@ def get_course_videos(body):
     """Instructor: every question's topic and video."""
     caller = identify(body, body["course_id"])
     require_instructor(caller)
-    return service.course_videos(services(), body["course_id"])
+    return service.course_videos(scoped_services(caller), body["course_id"])
 
 
 def _instructor_question(body):
     """Verify the caller, find the question, require teaching its course."""
-    svc = services()
     caller = identify(body)
+    svc = scoped_services(caller)
     question = service.get_question(svc, body["quiz_id"], body["question_id"],
                                     body.get("course_id"))
     caller = with_course(svc, caller, question["course_id"])
@@ -80,9 +79,8 @@ def set_video_watched(body):
     """Record watched state for the caller only."""
     caller = identify(body, body["course_id"])
     require_self(caller, body["student_id"])
-    return service.set_watched(services(), body["course_id"], caller.user_id,
-                               body["video_link"], body["watched"],
-                               canvas_base_url=caller.base_url)
+    return service.set_watched(scoped_services(caller), body["course_id"], caller.user_id,
+                               body["video_link"], body["watched"])
 
 
 @blp.route("/vote-video", methods=["POST"])
@@ -92,8 +90,8 @@ def vote_video(body):
     """One vote per student per video (up, down, or none to withdraw)."""
     caller = identify(body, body["course_id"])
     require_self(caller, body["student_id"])
-    return service.vote(services(), body["course_id"], caller.user_id, body["video_link"],
-                        body["vote"])
+    return service.vote(scoped_services(caller), body["course_id"], caller.user_id,
+                        body["video_link"], body["vote"])
 
 
 @blp.route("/get-video-votes", methods=["POST"])
@@ -103,5 +101,5 @@ def get_video_votes(body):
     """Vote totals for a video in a course, plus the caller's own vote."""
     caller = identify(body, body["course_id"])
     require_self_or_instructor(caller, body.get("student_id"))
-    return service.votes(services(), body["course_id"], body["video_link"],
+    return service.votes(scoped_services(caller), body["course_id"], body["video_link"],
                          body.get("student_id") or caller.user_id)

@@ -148,13 +148,11 @@ def remove_override(svc, question: dict, by: str) -> dict:
 
 
 # ------------------------------------------------------------------ watched and votes
-def set_watched(svc, course_id: str, student_id: str, link: str, watched: bool, *,
-                canvas_base_url: str | None = None) -> dict:
+def set_watched(svc, course_id: str, student_id: str, link: str, watched: bool) -> dict:
     link = canonical_link(link)
     vstore.set_watched(svc.db, course_id, student_id, link, watched)
     if watched:
-        xapi.video_watched(svc.db, svc.config, xapi.canvas_host_of(
-            canvas_base_url or svc.config.canvas_base_url), course_id, student_id, link)
+        xapi.video_watched(svc.db, svc.config, course_id, student_id, link)
     return {"status": "success", "video_link": link, "watched": bool(watched)}
 
 

@@ -119,7 +119,7 @@ def question_iri(host: str, course_id: str, quiz_id: str, question_id: str) -> s
 
 
 def skill_iri(ident: Identity, host: str, course_id: str, skill: str) -> str:
-    return (f"{ident.public_base_url}/xapi/activities/{quote(host, safe='')}/courses/"
+    return (f"{ident.public_base_url}/xapi/activities/{quote(host, safe=':')}/courses/"
             f"{quote(str(course_id), safe='')}/skills/{quote(skill, safe='')}")
 
 
