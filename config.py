@@ -245,12 +245,13 @@ def validate(config: Config) -> None:
 
 def _xapi_problems(config: Config) -> list[str]:
     """Student data and the LRS password never travel in clear text off this machine."""
+    from knowgap.canvas.hosts import is_loopback
+
     problems = []
     if config.xapi_lrs_url:
         parts = urlparse(config.xapi_lrs_url)
-        loopback = (parts.hostname or "") in {"localhost", "127.0.0.1", "::1"}
         if not parts.hostname or parts.scheme not in {"http", "https"} or (
-                parts.scheme == "http" and not loopback):
+                parts.scheme == "http" and not is_loopback(parts.hostname)):
             problems.append("XAPI_LRS_URL must be an https URL (plain http only on loopback)")
     if not 1 <= config.xapi_batch_size <= 5000:
         problems.append("XAPI_BATCH_SIZE must be between 1 and 5000")

@@ -52,7 +52,8 @@ def _spec(args):
 def _serve(conn, spec) -> None:
     from tests.canvas_sandbox import SandboxServer, build_world
 
-    server = SandboxServer(build_world([spec], seed=7), latency_s=0.0, throttle=True).start()
+    server = SandboxServer(build_world([spec], seed=7), latency_s=0.0,
+                           throttle=True).start(timeout=600)   # a busy machine warms slowly
     gc.freeze()
     conn.send(server.base_url)
     conn.recv()
@@ -66,6 +67,9 @@ class ChildSandbox:
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_serve, args=(child, spec), daemon=True)
         self._proc.start()
+        while not self._conn.poll(1.0):
+            if not self._proc.is_alive():
+                raise RuntimeError("the Canvas sandbox did not start (see above)")
         self.base_url = self._conn.recv()
 
     def stop(self) -> None:

@@ -249,9 +249,10 @@ class SandboxServer:
     def reset_counters(self) -> None:
         self.state.reset_counters()
 
-    def start(self) -> "SandboxServer":
+    def start(self, timeout: float = 10.0) -> "SandboxServer":
+        """Serve; ``timeout``: how long setup (warming a big world's lists) may take."""
         if not self._runtime.running:
-            self._runtime.start(self._setup)
+            self._runtime.start(self._setup, timeout)
         return self
 
     async def _setup(self) -> None:
