@@ -55,17 +55,18 @@ def _revision_id(base: tuple, revision: int) -> str:
 
 
 def _revised(events: list, prev: dict | None, fingerprint: str, base: tuple, make,
-             host_course: tuple, student_id: str, at: str) -> dict | None:
+             at: str) -> dict | None:
     """Append the events of one answer or attempt whose fingerprint is ``fingerprint`` given
-    what was sent before (``prev``); returns its new record or None when nothing changed."""
+    what was sent before (``prev``); returns its new record or None when nothing changed.
+    ``base``: its natural key (host, course, student, …)."""
     if prev is not None and prev["fingerprint"] == fingerprint:
         return None
     revision = 0 if prev is None else prev["revision"] + 1
     if prev is not None:
         old = _revision_id(base, prev["revision"])
         events.append({"kind": "voided", "id": statement_id("void", old), "target": old,
-                       "regrade": True, "student_id": student_id,
-                       "course_id": host_course[1], "at": at})
+                       "regrade": True, "student_id": base[2], "course_id": base[1],
+                       "at": at})
     events.append(make(_revision_id(base, revision), revision))
     return {"fingerprint": fingerprint, "revision": revision}
 
@@ -117,8 +118,7 @@ def answer_events(host: str, course_id: str, rows: list[dict], states: dict[str,
 
             record = _revised(events, answers.get((quiz, question, attempt)),
                               answer_fingerprint(r), (host, course_id, sid, quiz, question,
-                                                      attempt), answered, (host, course_id),
-                              sid, at)
+                                                      attempt), answered, at)
             if record is not None:
                 answers[(quiz, question, attempt)] = {"quiz_id": quiz, "question_id": question,
                                                       "attempt": attempt, **record}
@@ -145,8 +145,7 @@ def answer_events(host: str, course_id: str, rows: list[dict], states: dict[str,
                         "revision": rev or None}
 
             record = _revised(events, attempts.get((quiz, attempt)), fingerprint,
-                              (host, course_id, sid, quiz, "attempt", attempt), completed,
-                              (host, course_id), sid, at)
+                              (host, course_id, sid, quiz, "attempt", attempt), completed, at)
             if record is not None:
                 attempts[(quiz, attempt)] = {"quiz_id": quiz, "attempt": attempt, **record}
                 dirty = True

@@ -72,19 +72,18 @@ def canvas_origin(canvas_host: str) -> str:
 
 @dataclass(frozen=True)
 class Identity:
-    """The settings a statement depends on (all from ``config``)."""
+    """The settings a statement depends on (all from ``config``): ``platform`` names the
+    product in every context and is the name of the system agent that voids statements."""
 
     public_base_url: str
     platform: str = "AchieveUp"
     actor_mbox: bool = False
-    system_name: str = "AchieveUp"
 
     @classmethod
     def from_config(cls, config) -> "Identity":
         return cls(public_base_url=config.public_base_url.rstrip("/"),
                    platform=config.badge_issuer_name or "AchieveUp",
-                   actor_mbox=bool(getattr(config, "xapi_actor_mbox", False)),
-                   system_name=config.badge_issuer_name or "AchieveUp")
+                   actor_mbox=bool(config.xapi_actor_mbox))
 
     def ext(self, name: str) -> str:
         return _extension_iri(self.public_base_url, name)
@@ -151,7 +150,7 @@ def actor(ident: Identity, host: str, event: dict) -> dict:
 
 def system_actor(ident: Identity) -> dict:
     """Who voids a statement the product made (a badge revocation)."""
-    return {"objectType": "Agent", "name": ident.system_name,
+    return {"objectType": "Agent", "name": ident.platform,
             "account": {"homePage": ident.public_base_url, "name": "system"}}
 
 
@@ -180,8 +179,6 @@ def score(scaled=None, raw=None, low=None, high=None) -> dict | None:
     if raw is not None:
         if low is not None and high is not None and low < high and low <= raw <= high:
             out.update(raw=_round(raw), min=_round(low), max=_round(high))
-        elif low is None and high is None:
-            out["raw"] = _round(raw)
         else:
             out["raw"] = _round(raw)           # raw alone is unrestricted (Data 2.4.5.1)
     return out or None
