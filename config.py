@@ -35,6 +35,11 @@ def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+#: gunicorn's threads per worker (gunicorn.conf.py reads GUNICORN_THREADS with this default).
+#: Each open tutor stream holds one; TUTOR_MAX_STREAMS leaves the rest to the other routes.
+DEFAULT_GUNICORN_THREADS = 64
+
+
 @dataclass(frozen=True)
 class Config:
     app_env: str = "development"
@@ -77,6 +82,15 @@ class Config:
     openai_model: str = "gpt-4o-mini"
     openai_timeout_seconds: float = 20.0
 
+    # the tutor (knowgap/tutor): README "Tutor"
+    tutor_student_rate_limit: str = "5/minute;50/hour"
+    tutor_course_daily_tokens: int = 200_000
+    tutor_history_tokens: int = 2_000
+    tutor_max_answer_tokens: int = 600
+    tutor_timeout_seconds: float = 20.0
+    tutor_max_streams: int = 0         # 0: gunicorn_threads minus a reserve (tutor_stream_slots)
+    gunicorn_threads: int = DEFAULT_GUNICORN_THREADS
+
     youtube_api_key: str = ""
     youtube_base_url: str = "https://www.googleapis.com/youtube/v3"
 
@@ -110,6 +124,14 @@ class Config:
     @property
     def is_production(self) -> bool:
         return self.app_env == "production"
+
+    @property
+    def tutor_stream_slots(self) -> int:
+        """Tutor streams one worker serves at once: TUTOR_MAX_STREAMS, or by default its
+        gunicorn threads less a reserve (8, or half of fewer threads) for the other routes."""
+        if self.tutor_max_streams:
+            return self.tutor_max_streams
+        return max(1, self.gunicorn_threads - min(8, self.gunicorn_threads // 2))
 
     @property
     def uses_embedded_db(self) -> bool:
@@ -150,6 +172,13 @@ ENV_TABLE: dict[str, tuple[str, callable]] = {
     "OPENAI_BASE_URL": ("openai_base_url", str),
     "OPENAI_MODEL": ("openai_model", str),
     "OPENAI_TIMEOUT_SECONDS": ("openai_timeout_seconds", float),
+    "TUTOR_STUDENT_RATE_LIMIT": ("tutor_student_rate_limit", str),
+    "TUTOR_COURSE_DAILY_TOKENS": ("tutor_course_daily_tokens", int),
+    "TUTOR_HISTORY_TOKENS": ("tutor_history_tokens", int),
+    "TUTOR_MAX_ANSWER_TOKENS": ("tutor_max_answer_tokens", int),
+    "TUTOR_TIMEOUT_SECONDS": ("tutor_timeout_seconds", float),
+    "TUTOR_MAX_STREAMS": ("tutor_max_streams", int),
+    "GUNICORN_THREADS": ("gunicorn_threads", int),
     "YOUTUBE_API_KEY": ("youtube_api_key", str),
     "YOUTUBE_BASE_URL": ("youtube_base_url", str),
     "KNOWGAP_SYNC_MINUTES": ("knowgap_sync_minutes", int),
@@ -233,6 +262,18 @@ def validate(config: Config) -> None:
         problems.append("JWT_ACCESS_MINUTES must be positive and shorter than JWT_REFRESH_DAYS")
     if urlparse(config.canvas_base_url).scheme not in {"http", "https"}:
         problems.append("CANVAS_BASE_URL must be an http(s) URL")
+    try:
+        from limits import parse_many
+
+        parse_many(config.tutor_student_rate_limit)
+    except ValueError:
+        problems.append("TUTOR_STUDENT_RATE_LIMIT must be rate limits like '5/minute;50/hour'")
+    if config.tutor_max_streams < 0 or config.tutor_timeout_seconds <= 0 \
+            or config.tutor_history_tokens < 0 or config.tutor_max_answer_tokens < 1 \
+            or config.gunicorn_threads < 1:
+        problems.append("TUTOR_TIMEOUT_SECONDS, TUTOR_MAX_ANSWER_TOKENS and GUNICORN_THREADS "
+                        "must be positive, TUTOR_MAX_STREAMS and TUTOR_HISTORY_TOKENS not "
+                        "negative")
     if config.is_production and "*" in config.cors_origins:
         problems.append("CORS_ORIGINS may not be '*' in production")
     problems.extend(_xapi_problems(config))

@@ -29,6 +29,7 @@ BLUEPRINTS = [
     "knowgap.courses.routes:blp",
     "knowgap.videos.routes:blp",
     "knowgap.risk.routes:blp",
+    "knowgap.tutor.routes:blp",
     "achieveup.sync.routes:blp",
     "achieveup.badges.routes:blp",
     "achieveup.analytics.routes:blp",

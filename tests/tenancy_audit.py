@@ -37,12 +37,15 @@ GLOBAL_KEYS = {"AchieveUp_Badges": {"_id", "public_id", "status_list"},
 
 
 def tenant_collections() -> set[str]:
+    """The migration's collections, and those written with ``canvas_host`` from the start
+    (nothing to migrate: the tutor's and xAPI's)."""
     from knowgap import migrate
-
+    from knowgap.tutor import store as tutor
     from knowgap.xapi import store as xapi_store
 
     names = {*migrate.REKEYED, migrate.BADGES, *migrate.STAMPED, *migrate.OWN_ORIGIN,
-             *migrate.DROPPED, *xapi_store.COLLECTIONS}   # xAPI's were born after migration
+             *migrate.DROPPED, tutor.SESSIONS, tutor.MESSAGES, tutor.USAGE,
+             *xapi_store.COLLECTIONS}
     return names - {"jobs"}               # the queue is shared; a job's host is on the job
 
 

@@ -354,6 +354,29 @@ MATRIX: dict[tuple[str, str], Entry] = {
         "/get-support-video", access(anonymous=OK, student=OK, other=OK, admin=OK),
         knowgap=True, body={"risk": "low"},
         why="generic study-skills content, documented as needing no token"),
+    # ----------------------------------------------------------------- KnowGap tutor
+    ("POST", "/tutor/sessions"): Entry(
+        "/tutor/sessions", access(student=OK, instructor=404, admin=401), knowgap=True,
+        body=lambda ctx, actor: dict(ctx.tutor_question),
+        why="only the student who missed the question (the teacher has no graded answer: 404; "
+            "other is not enrolled in 101: 403)"),
+    ("GET", "/tutor/sessions"): Entry(
+        "/tutor/sessions", access(student=OK, other=OK, admin=401), knowgap=True,
+        why="everyone lists their own sessions only"),
+    ("GET", "/tutor/sessions/<string:session_id>"): Entry(
+        "/tutor/sessions/{tutor_session}", access(student=OK, other=404, instructor=404,
+                                                   admin=401), knowgap=True,
+        why="the student's own; nobody else learns that it exists"),
+    ("POST", "/tutor/sessions/<string:session_id>/end"): Entry(
+        "/tutor/sessions/{tutor_session_to_end}/end",
+        access(student=OK, other=404, instructor=404, admin=401), knowgap=True),
+    ("POST", "/tutor/sessions/<string:session_id>/messages"): Entry(
+        "/tutor/sessions/{tutor_session}/messages",
+        access(student=OK, other=404, instructor=404, admin=401), knowgap=True,
+        body={"content": "Why was my answer wrong?"}),
+    ("GET", "/tutor/courses/<string:course_id>/questions"): Entry(
+        "/tutor/courses/101/questions", KG_INSTRUCTOR, knowgap=True,
+        why="instructors see counts per question, never conversations"),
 }
 
 
@@ -484,6 +507,20 @@ def authz(authz_world):
     assert synced.status_code == 200, synced.get_json()
     ctx.kg_question = {"course_id": "101", "quiz_id": ctx["quiz"],
                        "question_id": ctx["question"]}
+    # KnowGap tutor: two questions student 1001 missed in quizzes closed to them
+    missed = [(str(qz.id), str(e["question_id"])) for qz in authz_world.course_quizzes(101)
+              for e in authz_world.work[(qz.id, 1001)].attempts[-1].submission_data
+              if e["correct"] is False]
+    student = {"Authorization": "Bearer student-token-1001"}
+    sessions = []
+    for quiz_id, question_id in missed[:2]:
+        started = client.post("/tutor/sessions", headers=student, json={
+            "course_id": "101", "quiz_id": quiz_id, "question_id": question_id})
+        assert started.status_code == 201, started.get_json()
+        sessions.append(started.get_json()["id"])
+    ctx.tutor_question = {"course_id": "101", "quiz_id": missed[0][0],
+                          "question_id": missed[0][1]}
+    ctx["tutor_session"], ctx["tutor_session_to_end"] = sessions
 
     # host B's teacher works on B's own course 101 (same ids): its questions are synced and it
     # has a matrix with the skill the ``skills/assign`` row uses, so those cells do not depend
@@ -577,6 +614,8 @@ def test_access(authz, key, actor):
         kwargs["json"] = dict(body or {})
         if entry.knowgap and actor == "foreign":
             kwargs["json"]["link"] = ctx.link_b         # host B's Canvas, for host B's token
+    elif entry.knowgap and actor == "foreign":         # a KnowGap read names it in the query
+        kwargs["query_string"] = {**(entry.query or {}), "link": ctx.link_b}
     response = authz["client"].open(path, method=method, **kwargs)
     expected = entry.expect[actor]
     detail = response.get_json(silent=True)

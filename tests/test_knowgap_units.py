@@ -25,8 +25,26 @@ def test_latest_attempt_wins():
         {"attempt": 1, "graded_at": "a", "submission_data": [{"question_id": 9, "correct": False}]},
     ])
     assert rows == [{"student_id": "42", "quiz_id": "70", "attempt": 2, "graded_at": "b",
-                     "incorrect": [], "correct": ["9"]}]
+                     "incorrect": [], "correct": ["9"], "picked": []}]
     assert _rows([{"attempt": None}]) == []
+
+
+def test_the_choices_of_wrong_answers_are_kept():
+    [row] = _rows([{"attempt": 1, "graded_at": "a", "submission_data": [
+        {"question_id": 1, "correct": False, "answer_id": 11},
+        {"question_id": 2, "correct": True, "answer_id": 21},
+        {"question_id": 3, "correct": "partial", "answer_31": "1", "answer_32": "0"},
+        {"question_id": 4, "correct": False, "text": "membrane"},
+        {"question_id": 5, "correct": False, "text": "<p>Water <b>moves</b> out</p>"},
+        {"question_id": 6, "correct": "partial", "answer_for_a": "cell",
+         "answer_id_for_a": 61, "answer_for_b": "wall", "answer_id_for_b": None},
+        {"question_id": 7, "correct": False, "text": "", "answer_id": None}]}])
+    # choices by id; what the student typed where no choice says it, as plain text
+    assert row["picked"] == [{"question_id": "1", "answer_ids": ["11"]},
+                             {"question_id": "3", "answer_ids": ["31"]},
+                             {"question_id": "4", "answer_ids": [], "text": "membrane"},
+                             {"question_id": "5", "answer_ids": [], "text": "Water moves out"},
+                             {"question_id": "6", "answer_ids": ["61"], "text": "b: wall"}]
 
 
 def test_parse_video_id():

@@ -185,7 +185,10 @@ def normalize_item(item: dict, quiz_id: str) -> dict:
             "question_text": text,
             "points_possible": 0.0 if placeholder else finite_float(item.get("points_possible")),
             "answers": [] if placeholder else _choices(entry), "interaction_type": slug,
-            "entry_ids": entry_ids, "source": NEW}
+            "entry_ids": entry_ids, "source": NEW,
+            # the instructor's feedback, read by ``knowgap.courses.feedback``
+            "feedback": None if placeholder else entry.get("feedback"),
+            "answer_feedback": None if placeholder else entry.get("answer_feedback")}
 
 
 def has_entry_ids(questions: Iterable[dict]) -> bool:
@@ -386,11 +389,12 @@ def parse_report(rows: Iterable, quiz_id: str, questions: Iterable[dict] = ()) -
         credit = None
         if points is not None and item.possible:
             credit = min(1.0, max(0.0, points / item.possible))
-        answer_ids_ = (answer_ids(response.get("answer"), item.choices, item.texts)
-                       if item.texts else ())
+        answer = response.get("answer")
+        answer_ids_ = answer_ids(answer, item.choices, item.texts) if item.texts else ()
+        typed = answer.strip() if isinstance(answer, str) and not answer_ids_ else ""
         kept[(sid, item.question_id, attempt)] = QuestionResult(
             quiz_id, item.question_id, sid, attempt, credit, points, item.possible, graded_at,
-            NEW, verdict(credit), answer_ids_, item.note)
+            NEW, verdict(credit), answer_ids_, item.note, typed or None)
     out.results = list(kept.values())
     return out
 

@@ -12,8 +12,10 @@ or None when the answer is not graded (essays waiting for the teacher), ``points
 ``points_possible``, ``graded_at`` (Canvas' ISO string), ``source`` ("classic" | "new"),
 ``correct`` (Canvas' own verdict: ``True``/``False``/``"partial"``/...; derived from the points
 for New Quizzes), ``answer_ids`` (the answer choices picked, for choice questions; empty
-for other types), which item analysis uses for distractors, and ``note``: why a result is not
-what it seems, e.g. a New Quiz item drawn from a bank whose points possible are unknown.
+for other types), which item analysis uses for distractors, ``note``: why a result is not
+what it seems, e.g. a New Quiz item drawn from a bank whose points possible are unknown, and
+``answer_text``: what the student typed where no choice id says it (short answers, numbers,
+essays, unmatched blanks; None otherwise), which the tutor shows as the student's answer.
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ class QuestionResult:
     correct: bool | str | None = None
     answer_ids: tuple[str, ...] = ()
     note: Optional[str] = None
+    answer_text: Optional[str] = None
 
     @property
     def is_wrong(self) -> bool:
@@ -120,6 +123,22 @@ def classic_answer_ids(item: dict) -> tuple[str, ...]:
     return tuple(dict.fromkeys(picked))
 
 
+def classic_answer_text(item: dict) -> Optional[str]:
+    """What the student typed in one ``submission_data`` entry where no choice id says it:
+    ``text`` without an ``answer_id`` (short answer, numerical, essay HTML) and each
+    ``answer_for_<blank>`` whose ``answer_id_for_<blank>`` is null (a blank typed but matching
+    no answer), as ``<blank>: <text>``."""
+    parts: list[str] = []
+    text = item.get("text")
+    if isinstance(text, str) and text.strip() and item.get("answer_id") is None:
+        parts.append(text.strip())
+    for key, value in item.items():
+        if key.startswith("answer_for_") and isinstance(value, str) and value.strip() \
+                and item.get(f"answer_id_for_{key[11:]}") is None:
+            parts.append(f"{key[11:]}: {value.strip()}")
+    return "; ".join(parts) or None
+
+
 def classic_results(submissions: Iterable[dict], quiz_by_assignment: dict,
                     points_by_question: dict) -> list[QuestionResult]:
     """Results of every attempt in the submissions' ``submission_history``.
@@ -154,7 +173,8 @@ def classic_results(submissions: Iterable[dict], quiz_by_assignment: dict,
                     points_possible=finite_float(possible),
                     graded_at=entry.get("graded_at"), source=CLASSIC,
                     correct=raw if isinstance(raw, (bool, str)) else None,
-                    answer_ids=classic_answer_ids(item))
+                    answer_ids=classic_answer_ids(item),
+                    answer_text=classic_answer_text(item))
                 out[(result.student_id, result.quiz_id, qid, result.attempt)] = result
     return list(out.values())
 

@@ -96,6 +96,11 @@ INDEXES: list[IndexSpec] = [
     IndexSpec("AchieveUp_Quiz_Submissions", [(H, ASC), ("course_id", ASC),
                                              ("last_submitted_at", DESC)]),
     plain("AchieveUp_BKT_Parameters", H, "course_id", "skill"),
+    # KnowGap: tutor sessions, messages (knowgap/tutor/store.py; the daily budget is keyed
+    # by its _id "host|course|day")
+    plain("knowgap_tutor_sessions", H, "student_id", "course_id", "updated_at"),
+    plain("knowgap_tutor_sessions", H, "course_id", "question_id"),
+    plain("knowgap_tutor_messages", H, "session_id", "seq"),
     # xAPI (knowgap/xapi/store.py): natural keys in "host|course|…" _ids; the retry timer's
     # look at every host's courses with work, as the scheduled refresh's next_due_at above
     plain("xapi_outbox", H, "course_id", "state", "next_attempt_at"),

@@ -5,14 +5,18 @@ the caller's Canvas host (``knowgap.core.tenancy``), and the keys below are per 
 
 Collections (all ids are strings):
 - ``knowgap_quizzes``  {course_id, quiz_id, title, assignment_id, points_possible, base_url,
-  source classic|new, synced_at}  unique (course_id, quiz_id)
+  source classic|new, allowed_attempts (-1 unlimited), lock_at (Canvas' string), synced_at}
+  unique (course_id, quiz_id)
 - ``knowgap_questions`` {course_id, quiz_id, question_id, position, question_type,
   question_html (as Canvas sent it), question_text (clean text), text_hash, points_possible,
-  core_topic, topic_source ai|heuristic|cache, topic_key, video {title, link, channel,
-  thumbnail, video_id} | None, video_status, video_checked_at, video_override, synced_at}
+  correct_comments, incorrect_comments, neutral_comments, answers [{id, text, correct,
+  comments}] (the instructor's feedback as text, ``knowgap.courses.feedback``), core_topic,
+  topic_source ai|heuristic|cache, topic_key, video {title, link, channel, thumbnail,
+  video_id} | None, video_status, video_checked_at, video_override, synced_at}
   unique (course_id, question_id)
 - ``knowgap_incorrect_answers`` {course_id, student_id, quizzes: {quiz_id: {incorrect [qid],
-  correct [qid], attempt, graded_at, synced_at}}, synced_at} unique (course_id, student_id)
+  correct [qid], picked [{question_id, answer_ids, text?}] (the wrong answers' choices and
+  typed text), attempt, graded_at, synced_at}}, synced_at} unique (course_id, student_id)
 - ``knowgap_course_context`` {course_id, course_context, context_hash, updated_by, updated_at}
 - ``knowgap_sync_state`` {course_id, base_url, cursor (max ``graded_at`` seen, Canvas' string),
   full_synced_at, quizzes [{quiz_id, assignment_id, signature}], pending_reports [{quiz_id,
@@ -29,6 +33,7 @@ from pymongo import UpdateOne
 from knowgap.core.clock import utcnow
 from knowgap.core.db import is_embedded
 from knowgap.core.tenancy import where
+from knowgap.courses.feedback import question_feedback
 from knowgap.topics.text import html_to_text, question_hash
 
 QUIZZES = "knowgap_quizzes"
@@ -66,13 +71,19 @@ def save_quizzes(db, course_id: str, quizzes: list[dict], base_url: str, *,
         doc = {"course_id": course_id, "quiz_id": qid, "title": q.get("title") or f"Quiz {qid}",
                "assignment_id": str(q["assignment_id"]) if q.get("assignment_id") else None,
                "points_possible": q.get("points_possible"), "base_url": base_url,
-               "source": q.get("source") or "classic", "synced_at": now}
+               "source": q.get("source") or "classic",
+               "allowed_attempts": q.get("allowed_attempts"), "lock_at": q.get("lock_at"),
+               "synced_at": now}
         by_id[qid] = doc
         ops.append((where(db, course_id=course_id, quiz_id=qid), {"$set": doc}))
     write_updates(db, QUIZZES, ops, upsert=True)
     if prune:
         db[QUIZZES].delete_many(where(db, course_id=course_id, quiz_id={"$nin": list(by_id)}))
     return by_id
+
+
+def quiz_of(db, course_id: str, quiz_id: str) -> dict | None:
+    return db[QUIZZES].find_one(where(db, course_id=course_id, quiz_id=str(quiz_id)), {"_id": 0})
 
 
 def quiz_titles(db, course_id: str) -> dict[str, str]:
@@ -104,7 +115,7 @@ def save_questions(db, course_id: str, questions_by_quiz: dict, *, prune: bool) 
                           "question_text": html_to_text(html),
                           "text_hash": question_hash(html),
                           "points_possible": q.get("points_possible"),
-                          "synced_at": now},
+                          **question_feedback(q), "synced_at": now},
                  "$setOnInsert": {"core_topic": None, "topic_source": None, "topic_key": None,
                                   "video": None, "video_status": None, "video_override": False}}))
     write_updates(db, QUESTIONS, ops, upsert=True)
@@ -157,7 +168,8 @@ def save_incorrect(db, course_id: str, rows: list[dict]) -> int:
     for r in rows:
         if not QUIZ_KEY.match(str(r["quiz_id"])):
             continue       # map keys must be plain: Canvas ids are numbers, New Quizzes' nq-<n>
-        entry = {k: r[k] for k in ("incorrect", "correct", "attempt", "graded_at") if k in r}
+        entry = {k: r[k] for k in ("incorrect", "correct", "picked", "attempt", "graded_at")
+                 if k in r}
         entry["synced_at"] = now
         by_student.setdefault(r["student_id"], {})[f"quizzes.{r['quiz_id']}"] = entry
     write_updates(db, INCORRECT, [

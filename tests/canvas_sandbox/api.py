@@ -193,14 +193,26 @@ def quiz_json(q: Quiz) -> dict:
             "mobile_url": f"{HOST}/courses/{q.course_id}/quizzes/{q.id}?force_user=1&persist_headless=1",
             "description": f"<p>{q.title}</p>", "quiz_type": "assignment",
             "assignment_id": q.assignment_id, "assignment_group_id": q.course_id * 10 + 1,
-            "time_limit": 30, "shuffle_answers": True, "hide_results": None,
-            "show_correct_answers": True, "scoring_policy": q.scoring_policy,
+            "time_limit": 30, "shuffle_answers": True, "hide_results": q.hide_results,
+            "show_correct_answers": q.show_correct_answers, "show_correct_answers_at": None,
+            "hide_correct_answers_at": None, "show_correct_answers_last_attempt": False,
+            "one_time_results": False, "scoring_policy": q.scoring_policy,
             "allowed_attempts": q.allowed_attempts, "one_question_at_a_time": False,
             "cant_go_back": False, "access_code": None, "ip_filter": None,
             "question_count": q.question_count, "points_possible": q.points_possible,
-            "due_at": iso(q.due_at), "lock_at": None, "unlock_at": iso(q.unlock_at),
+            "due_at": iso(q.due_at), "lock_at": iso(q.lock_at), "unlock_at": iso(q.unlock_at),
             "published": q.published, "unpublishable": False, "locked_for_user": False,
             "anonymous_submissions": False, "quiz_extensions_url": None, "version_number": 1}
+
+
+def attempts_left(quiz: Quiz, attempt: int | None, extra: int | None = None) -> int:
+    """Canvas' ``Quizzes::QuizSubmission#attempts_left`` (app/models/quizzes/
+    quiz_submission.rb): -1 when attempts are unlimited, else what is left of the quiz's
+    allowed attempts plus the student's extra ones, never below 0. Serialised with every quiz
+    submission (``QUIZ_SUBMISSION_JSON_FIELD_METHODS``, lib/api/v1/quiz_submission.rb)."""
+    if quiz.allowed_attempts < 0:
+        return -1
+    return max(0, quiz.allowed_attempts - (attempt or 0) + (extra or 0))
 
 
 def quiz_submission_json(w: QuizWork, quiz: Quiz, own: bool) -> dict:
@@ -209,6 +221,7 @@ def quiz_submission_json(w: QuizWork, quiz: Quiz, own: bool) -> dict:
          "submission_id": w.submission_id, "score": a.score,
          "kept_score": w.kept_score(quiz.scoring_policy), "fudge_points": 0,
          "attempt": a.attempt, "extra_attempts": None, "extra_time": None,
+         "attempts_left": attempts_left(quiz, a.attempt),
          "manually_unlocked": None, "started_at": iso(a.started_at), "finished_at": iso(a.submitted_at),
          "end_at": None, "time_spent": a.submitted_at - a.started_at, "score_before_regrade": None,
          "quiz_points_possible": quiz.points_possible, "workflow_state": "complete",

@@ -9,6 +9,14 @@ The shapes mirror classic-quiz ``QuizQuestion`` JSON as Canvas returns it: ``que
 HTML, ``answers[].weight`` is 100 for a correct answer and 0 otherwise, and type-specific keys
 (``blank_id``, ``match_id``/``left``/``right``, ``exact``/``margin``, ``variables``) appear where
 Canvas puts them.  Consumers that only read ``{id, text, weight}`` keep working.
+
+Feedback, where Canvas keeps the instructor's own words (``feedback``): the question's
+``correct_comments``, ``incorrect_comments`` and ``neutral_comments`` (plain text, with
+``*_comments_html`` beside them), and each answer's ``comments`` / ``comments_html`` (Canvas'
+QuizQuestion and Answer models, ``app/controllers/quizzes/quiz_questions_controller.rb`` in
+instructure/canvas-lms; the ``*_html`` twins are in the question data its importers and specs
+build, e.g. ``answers[].comments_html``). They are derived from the topic already drawn, so
+adding them draws nothing more from the generator and every world stays as it was.
 """
 
 from __future__ import annotations
@@ -129,12 +137,42 @@ def _p(html: str) -> str:
     return f"<p>{html}</p>"
 
 
+def feedback(concept: str, meaning: str, fact: str) -> dict:
+    """The question-level comments an instructor writes, plain and HTML (see the module doc)."""
+    texts = {"correct_comments": f"Right: {concept} is {meaning}.",
+             "incorrect_comments": f"Review {concept}: it is {meaning}.",
+             "neutral_comments": f"Remember that {fact}."}
+    return {**texts, **{f"{k}_html": _p(v) for k, v in texts.items()}}
+
+
+def _commented(answers: list[dict], concept: str, meaning: str) -> list[dict]:
+    """Each answer's own comment: why the right one is right, what a wrong one describes."""
+    for a in answers:
+        text = (f"Yes: this is what {concept} means." if a["weight"] == 100
+                else f"No: \"{a['text']}\" is not {meaning}.")
+        a["comments"], a["comments_html"] = text, _p(text)
+    return answers
+
+
 def build_question_body(qtype: str, rng: random.Random, next_id: Callable[[], int]) -> dict:
-    """Return ``{question_text, answers, **extras}`` for one question of ``qtype``.
+    """Return ``{question_text, answers, **extras}`` for one question of ``qtype``, with the
+    instructor's feedback (``feedback``) on gradable questions.
 
     ``extras`` may hold ``matches`` (matching) or ``variables``/``formulas`` (calculated).
     """
     i = rng.randrange(len(TOPICS))
+    body = _shape(qtype, rng, next_id, i)
+    if qtype != "text_only_question":
+        concept, meaning, fact = TOPICS[i]
+        body.update(feedback(concept, meaning, fact))
+        if qtype in ("multiple_choice_question", "true_false_question",
+                     "multiple_answers_question", "multiple_dropdowns_question"):
+            _commented(body["answers"], concept, meaning)
+    return body
+
+
+def _shape(qtype: str, rng: random.Random, next_id: Callable[[], int], i: int) -> dict:
+    """The question and answers of ``qtype`` about ``TOPICS[i]``."""
     concept, meaning, fact = TOPICS[i]
     cap = concept[0].upper() + concept[1:]
 

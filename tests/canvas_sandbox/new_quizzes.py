@@ -28,6 +28,11 @@ Built from the real thing, not from what the client expects. Sources:
   5 trailing, choice answers as the option's text, essays as HTML with newlines;
 * dbosk/canvaslms ``src/canvaslms/cli/quizzes.nw``: form parameters, the wrapped Progress,
   multi-select answers comma-joined.
+* item feedback: the entry's ``feedback {neutral, correct, incorrect}`` and ``answer_feedback
+  {<choice id>: HTML}`` as real items carry them (dsavransky/grading ``cornellGrading/
+  quizQuestionBank.py``, an item read from a real course: ``"answer_feedback": {}``,
+  ``"feedback": {"neutral": "", "correct": "", "incorrect": ""}``; item-creating clients post
+  both, keyed by choice id); here filled from the question's Classic comments (``_feedback``).
 
 What the sandbox does on top, to keep the client honest:
 
@@ -173,7 +178,25 @@ def _entry(q: Question, entry_id: str) -> dict:
                 "multiple_answers_question", "matching_question",
                 "fill_in_multiple_blanks_question", "multiple_dropdowns_question")
                 else "Equivalence"),
-            "answer_feedback": {}}
+            **_feedback(q)}
+
+
+def _feedback(q: Question) -> dict:
+    """The item's ``feedback {correct, incorrect, neutral}`` and ``answer_feedback {choice id:
+    HTML}`` (New Quiz Items API; items read from real courses, e.g. dsavransky/grading's
+    ``quizQuestionBank.py``), from the same instructor comments the Classic question has."""
+    extras = q.extras
+    general = {kind: extras.get(f"{kind}_comments_html") or ""
+               for kind in ("correct", "incorrect", "neutral")}
+    per_choice = {}
+    for a in q.answers:
+        if not a.get("comments_html"):
+            continue
+        if q.question_type == "true_false_question":
+            per_choice[a["text"].lower()] = a["comments_html"]
+        elif q.question_type in ("multiple_choice_question", "multiple_answers_question"):
+            per_choice[choice_id(a["id"])] = a["comments_html"]
+    return {"feedback": general, "answer_feedback": per_choice}
 
 
 def _banked(world: World, q: Question) -> bool:

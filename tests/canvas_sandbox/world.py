@@ -216,6 +216,9 @@ class Quiz:
     due_at: int
     published: bool = True
     engine: str = "classic"            # "classic" | "new" (served by the New Quizzes API)
+    lock_at: int | None = None         # availability ends (None: never)
+    show_correct_answers: bool = True  # what students may see of their results
+    hide_results: str | None = None    # None | "always" | "until_after_last_attempt"
 
 
 @dataclass

@@ -14,7 +14,8 @@ Usage::
         assert fake.calls == 1
 
 Modes (``fake.mode``):
-    "ok"        200, real response shape; content comes from ``fake.responder(request_json)``
+    "ok"        200, real response shape; content comes from ``fake.responder(request_json)``;
+                with ``"stream": true`` the same content as Server-Sent Events (below)
     "malformed" 200, real shape, but the content is not JSON
     "500"       500 with OpenAI's error body (the openai client retries these: pass
                 ``max_retries=0`` to see exactly one call)
@@ -22,6 +23,8 @@ Modes (``fake.mode``):
     "timeout"   never answers within any sane client timeout (sleeps ``timeout_sleep_s``, 30 s
                 by default; ``stop()`` cuts the sleep short)
     "401"       401 invalid_api_key error body
+    "drop"      streaming only: half of the chunks, then the connection is cut (no ``[DONE]``)
+    "stall"     streaming only: the first chunks, then silence until ``timeout_sleep_s``
 A request without ``Authorization: Bearer <something>`` always gets the 401.
 
 Default responder and the prompt convention
@@ -39,9 +42,24 @@ texts and answers with JSON:
   the first skill).
 * ``TASK: suggest_skills``: ``{"skills": [{"skill", "description", "relevance"}]}``, five
   skills derived from ``INPUT.course_name``/``courseName`` (or ``INPUT.skills`` if given).
+* ``TASK: tutor`` (the tutor's course material message): plain text, not JSON, built from
+  ``INPUT`` (the student's answer, the instructor's comments, the correct answer, the topic)
+  and the student's last message, about 40 words: a grounded answer a test can check.
 * anything else: ``{"task": <name or null>, "echo": <last user message, 200 chars>}``.
 
 Pass ``responder=callable`` (or set ``fake.responder``) to return any other string.
+
+Streaming (``"stream": true``), as the Chat Completions API streams (OpenAI API reference,
+"Create chat completion" with ``stream`` and "The chat completion chunk object"; and what the
+``openai`` package parses, ``openai/_streaming.py``): ``Content-Type: text/event-stream``,
+one ``data: <chat.completion.chunk JSON>`` event per chunk, each followed by a blank line; every
+chunk has the same ``id``, ``created`` and ``model``; the first delta is ``{"role":
+"assistant", "content": "", "refusal": null}``, then one delta ``{"content": "<piece>"}`` per
+piece of the answer (a word with its following space: about a token), then an empty delta with
+``finish_reason: "stop"``; with ``stream_options: {"include_usage": true}`` every chunk carries
+``"usage": null`` and one more chunk with ``choices: []`` and the ``usage`` totals comes last;
+the stream ends with ``data: [DONE]``. ``chunk_delay_s`` is the pause before each piece (the
+model's generation speed).
 """
 from __future__ import annotations
 
@@ -295,6 +313,15 @@ def default_responder(request_json: dict) -> str:
     for m in request_json.get("messages") or []:
         if isinstance(m, dict) and m.get("role") == "user":
             last_user = _message_text(m)
+
+    if task == "tutor":
+        mine = "; ".join(data.get("your_answer") or []) or "an answer"
+        right = "; ".join(data.get("correct_answers") or []) or "(not released)"
+        notes = " ".join(data.get("answer_comments") or [])
+        return (f"You asked: {last_user[:80]} You chose {mine}, but the answer is {right}. "
+                f"{notes} {data.get('incorrect_comments') or ''} Review "
+                f"{data.get('topic') or 'the concept'} and try explaining it in your own words. "
+                "What would you answer now?")
     return json.dumps({"task": task, "echo": last_user[:200]})
 
 
@@ -315,7 +342,7 @@ def _tokens(text: str) -> int:
 class FakeOpenAIServer(BackgroundServer):
     """Fake ``POST /v1/chat/completions``. ``base_url`` is ``http://127.0.0.1:PORT/v1``."""
 
-    MODES = ("ok", "malformed", "500", "429", "timeout", "401")
+    MODES = ("ok", "malformed", "500", "429", "timeout", "401", "drop", "stall")
 
     def __init__(
         self,
@@ -324,9 +351,11 @@ class FakeOpenAIServer(BackgroundServer):
         mode: str = "ok",
         responder: Optional[Callable[[dict], str]] = None,
         timeout_sleep_s: float = 30.0,
+        chunk_delay_s: float = 0.0,
     ):
         super().__init__(latency_s=latency_s, mode=mode, timeout_sleep_s=timeout_sleep_s)
         self.responder: Callable[[dict], str] = responder or default_responder
+        self.chunk_delay_s = float(chunk_delay_s)
 
     @property
     def base_url(self) -> str:
@@ -375,8 +404,10 @@ class FakeOpenAIServer(BackgroundServer):
             entry["status"] = 400
             return _openai_error(400, "'model' and 'messages' are required.", "invalid_request_error", None)
         if body.get("stream"):
-            entry["status"] = 400
-            return _openai_error(400, "The fake server does not support streaming.", "invalid_request_error", None)
+            entry["status"] = 200
+            return await self._stream(request, body, self.responder(body), mode)
+        if mode in ("drop", "stall"):
+            mode = "ok"                          # only a stream can be cut or stall
 
         if mode == "malformed":
             content = 'Sure! Here is the JSON you asked for: {"topic": "unterminated'
@@ -403,3 +434,45 @@ class FakeOpenAIServer(BackgroundServer):
             },
             "system_fingerprint": "fp_fake",
         })
+
+    async def _stream(self, request: web.Request, body: dict, content: str,
+                      mode: str) -> web.StreamResponse:
+        """The answer as chat.completion.chunk events (see the module docstring)."""
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
+                                           "Cache-Control": "no-cache"})
+        await resp.prepare(request)
+        base = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion.chunk",
+                "created": int(time.time()), "model": body["model"],
+                "system_fingerprint": "fp_fake"}
+        usage = bool((body.get("stream_options") or {}).get("include_usage"))
+
+        async def send(choices: list, **extra) -> None:
+            chunk = {**base, "choices": choices, **extra}
+            if usage and "usage" not in chunk:
+                chunk["usage"] = None
+            await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
+
+        def delta(value: dict, finish=None) -> list:
+            return [{"index": 0, "delta": value, "logprobs": None, "finish_reason": finish}]
+
+        pieces = re.findall(r"\S+\s*|\s+", content) or [""]
+        await send(delta({"role": "assistant", "content": "", "refusal": None}))
+        for i, piece in enumerate(pieces):
+            if mode == "drop" and i >= max(1, len(pieces) // 2):
+                request.transport.close()        # cut mid-body: no final chunk, no [DONE]
+                return resp
+            if mode == "stall" and i >= min(3, len(pieces)):
+                await self._hang()
+                return resp
+            if self.chunk_delay_s > 0:
+                await asyncio.sleep(self.chunk_delay_s)
+            await send(delta({"content": piece}))
+        await send(delta({}, "stop"))
+        if usage:
+            prompt = " ".join(_message_text(m) for m in body["messages"] if isinstance(m, dict))
+            p, c = _tokens(prompt), _tokens(content)
+            await send([], usage={"prompt_tokens": p, "completion_tokens": c,
+                                  "total_tokens": p + c})
+        await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()
+        return resp
