@@ -113,6 +113,16 @@ class Config:
     badge_status_list_ttl_seconds: int = 300
     badge_verify_rate_limit: str = "30/minute"
 
+    # xAPI statements to a Learning Record Store (knowgap/xapi); off while xapi_lrs_url is empty
+    xapi_lrs_url: str = ""
+    xapi_lrs_username: str = ""
+    xapi_lrs_password: str = field(default="", repr=False)
+    xapi_batch_size: int = 500
+    xapi_default_on: bool = False
+    xapi_actor_mbox: bool = False
+    xapi_timeout_seconds: float = 60.0
+    xapi_retry_max_seconds: int = 900
+
     generated_secrets: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -198,6 +208,14 @@ ENV_TABLE: dict[str, tuple[str, callable]] = {
     "BADGE_ISSUER_LINKEDIN_ID": ("badge_issuer_linkedin_id", str),
     "BADGE_STATUS_LIST_TTL_SECONDS": ("badge_status_list_ttl_seconds", int),
     "BADGE_VERIFY_RATE_LIMIT": ("badge_verify_rate_limit", str),
+    "XAPI_LRS_URL": ("xapi_lrs_url", str),
+    "XAPI_LRS_USERNAME": ("xapi_lrs_username", str),
+    "XAPI_LRS_PASSWORD": ("xapi_lrs_password", str),
+    "XAPI_BATCH_SIZE": ("xapi_batch_size", int),
+    "XAPI_DEFAULT_ON": ("xapi_default_on", _bool),
+    "XAPI_ACTOR_MBOX": ("xapi_actor_mbox", _bool),
+    "XAPI_TIMEOUT_SECONDS": ("xapi_timeout_seconds", float),
+    "XAPI_RETRY_MAX_SECONDS": ("xapi_retry_max_seconds", int),
 }
 
 SECRETS = ("jwt_secret_key", "token_encryption_key", "badge_salt", "badge_signing_key")
@@ -274,11 +292,29 @@ def validate(config: Config) -> None:
                         "negative")
     if config.is_production and "*" in config.cors_origins:
         problems.append("CORS_ORIGINS may not be '*' in production")
+    problems.extend(_xapi_problems(config))
     from achieveup.badges.keys import key_problems
 
     problems.extend(key_problems(config.badge_signing_key, config.badge_retired_public_keys))
     if problems:
         raise ConfigError("Invalid configuration: " + "; ".join(problems) + ".")
+
+
+def _xapi_problems(config: Config) -> list[str]:
+    """Student data and the LRS password never travel in clear text off this machine."""
+    from knowgap.canvas.hosts import is_loopback
+
+    problems = []
+    if config.xapi_lrs_url:
+        parts = urlparse(config.xapi_lrs_url)
+        if not parts.hostname or parts.scheme not in {"http", "https"} or (
+                parts.scheme == "http" and not is_loopback(parts.hostname)):
+            problems.append("XAPI_LRS_URL must be an https URL (plain http only on loopback)")
+    if not 1 <= config.xapi_batch_size <= 5000:
+        problems.append("XAPI_BATCH_SIZE must be between 1 and 5000")
+    if config.xapi_timeout_seconds <= 0 or config.xapi_retry_max_seconds < 1:
+        problems.append("XAPI_TIMEOUT_SECONDS and XAPI_RETRY_MAX_SECONDS must be positive")
+    return problems
 
 
 def load_config(environ: dict[str, str] | None = None, **overrides) -> Config:

@@ -1,6 +1,6 @@
 """The course pipeline: every update of a course's results runs its stages here, in this order.
 
-    store results -> mastery -> badges -> insights/engagement -> risk
+    store results -> mastery -> badges -> insights/engagement -> risk (-> xAPI)
 
 =================  ==================================================  =========================
 stage              function (module)                                   inputs -> outputs
@@ -25,6 +25,9 @@ risk               ``compute_risk`` (``knowgap.risk.calc``),           current s
                    ``risk_for_student`` (``knowgap.risk.service``)     percentages, mastery
                                                                        average, engagement ->
                                                                        risk level and index
+xAPI (after a      ``course_updated`` (``knowgap.xapi.stage``)         the new summaries ->
+sync only)                                                             skill statements queued,
+                                                                       the delivery job queued
 =================  ==================================================  =========================
 
 No stage imports another (``tests/test_import_graph.py`` holds them to it): this module hands
@@ -55,6 +58,7 @@ from achieveup.mastery import store, summaries
 from achieveup.sync import service as results
 from knowgap.risk import service as risk
 from knowgap.risk.calc import compute_risk
+from knowgap.xapi import stage as xapi
 
 
 def _lap(timings: dict | None, stage: str, started: float) -> float:
@@ -68,17 +72,21 @@ def _lap(timings: dict | None, stage: str, started: float) -> float:
 def update_course(db, config, course_id: str, snap, now, *, course_name: str | None = None,
                   counts: dict, report=None, timings: dict | None = None) -> None:
     """Every stage for a course snapshot fetched from Canvas (``knowgap.canvas.snapshot``):
-    store it, then :func:`recompute` with a refit of the BKT parameters when due. ``counts``
+    store it, then :func:`recompute` with a refit of the BKT parameters when due, then hand the
+    new summaries to xAPI (nothing when it is off for the course). ``counts``
     receives the stages' counts; ``report`` (the job's reporter) hears ``progress=0.7`` once
     the results are stored; ``timings``, when given, the seconds each stage took
-    (``store_results``, then those of :func:`recompute`)."""
+    (``store_results``, then those of :func:`recompute`, then ``xapi``)."""
     started = time.perf_counter()
     counts.update(results.store_snapshot(db, course_id, snap, now))
     _lap(timings, "store_results", started)
     if report is not None:
         report(progress=0.7, counts=counts)
-    recompute(db, config, course_id, now, course_name=course_name, refit=True, counts=counts,
-              timings=timings)
+    new_summaries, _ = recompute(db, config, course_id, now, course_name=course_name,
+                                 refit=True, counts=counts, timings=timings)
+    started = time.perf_counter()
+    xapi.course_updated(db, config, course_id, summaries=new_summaries, now=now)
+    _lap(timings, "xapi", started)
 
 
 def store_results(db, course_id: str, question_results: list, now) -> dict:

@@ -37,6 +37,7 @@ BLUEPRINTS = [
     "achieveup.exchange.routes:blp",
     "achieveup.insights.routes:blp",
     "achieveup.settings.routes:blp",
+    "knowgap.xapi.routes:blp",
 ]
 
 

@@ -39,3 +39,5 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     || echo "pyBKT: C++ extension not built; bench/mastery_model.py uses the pure-Python one"
   echo "$want" > "$stamp"
 fi
+# The Learning Record Store for the xAPI tests and bench/xapi.py, in its own venv (.venv-lrs).
+bash scripts/lrs_venv.sh

@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 APP_DIRS = (str(ROOT / "knowgap") + "/", str(ROOT / "achieveup") + "/")
 NOT_AUDITED = (str(ROOT / "knowgap" / "migrate.py"),)
 #: Application functions that read every tenant on purpose.
-EVERY_TENANT = {"due_courses"}          # the scheduled refresh: due courses of every host
+EVERY_TENANT = {"due_courses",          # the scheduled refresh: due courses of every host
+                "courses_due"}          # the xAPI retry timer: courses with work, every host
 #: Helpers that pass on a filter someone else built: the caller is judged instead.
 PASS_THROUGH = {"fetch_all", "find_one", "insert_new", "replace_many", "write_updates",
                 "read", "read_one", "upsert", "replace_all"}
@@ -43,12 +44,14 @@ GLOBAL_KEYS = {"AchieveUp_Badges": {"_id", "public_id", "status_list"},
 
 def tenant_collections() -> set[str]:
     """The migration's collections, and those written with ``canvas_host`` from the start
-    (nothing to migrate: the tutor's)."""
+    (nothing to migrate: the tutor's and xAPI's)."""
     from knowgap import migrate
     from knowgap.tutor import store as tutor
+    from knowgap.xapi import store as xapi_store
 
     names = {*migrate.REKEYED, migrate.BADGES, *migrate.STAMPED, *migrate.OWN_ORIGIN,
-             *migrate.DROPPED, tutor.SESSIONS, tutor.MESSAGES, tutor.USAGE}
+             *migrate.DROPPED, tutor.SESSIONS, tutor.MESSAGES, tutor.USAGE,
+             *xapi_store.COLLECTIONS}
     return names - {"jobs"}               # the queue is shared; a job's host is on the job
 
 

@@ -229,6 +229,17 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("PUT", "/achieveup/instructor/course/<course_id>/settings"): Entry(
         "/achieveup/instructor/course/101/settings", COURSE, body={"min_evidence": 1},
         why="changes the course's mastery model and queues its recompute"),
+    # ----------------------------------------------------------------- xAPI delivery
+    ("GET", "/achieveup/instructor/courses/<course_id>/xapi"): Entry(
+        "/achieveup/instructor/courses/101/xapi", COURSE),
+    ("PUT", "/achieveup/instructor/courses/<course_id>/xapi"): Entry(
+        "/achieveup/instructor/courses/101/xapi", COURSE, body={"enabled": False},
+        why="switches sending the course's learning events to the institution's LRS"),
+    ("POST", "/achieveup/instructor/courses/<course_id>/xapi/retry"): Entry(
+        "/achieveup/instructor/courses/101/xapi/retry", COURSE),
+    ("GET", "/xapi/extensions/<name>"): Entry(
+        "/xapi/extensions/attempt", PUBLIC,
+        why="the published meaning of an xAPI extension IRI (xAPI Data 4.1)"),
     # ----------------------------------------------------------------- badges
     # ``other`` teaches 999, where student 1001 is also enrolled: a shared course, so 200 with
     # only that course's badges (none); see test_badges_of_unshared_students_are_forbidden.

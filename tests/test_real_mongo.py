@@ -175,6 +175,34 @@ def test_job_claim_uses_index(seeded):
                       "jobs: the active job holding a key")
 
 
+def test_xapi_queries_use_indexes(seeded):
+    """The delivery job's next batch, a course's derivation state and the retry timer, as
+    ``knowgap.xapi.store`` sends them."""
+    now = dt.datetime.now(dt.timezone.utc)
+    for i in range(20):
+        h, c = HOSTS[i % 2], str(100 + i % 3)
+        seeded["xapi_outbox"].insert_one({"_id": f"{h}|{c}|stored|{i}", "canvas_host": h,
+                                          "course_id": c, "created_at": now, "count": 1,
+                                          "state": "pending" if i % 4 else "delivered",
+                                          "next_attempt_at": now})
+        seeded["xapi_answer_state"].insert_one({"_id": f"{h}|{c}|{1000 + i}", "canvas_host": h,
+                                                "course_id": c, "student_id": str(1000 + i)})
+        seeded["xapi_courses"].insert_one({"_id": f"{h}|{c}|{i}", "canvas_host": h,
+                                           "course_id": c, "has_work": i % 3 == 0,
+                                           "next_attempt_at": None})
+    assert_uses_index(explain_find(seeded["xapi_outbox"],
+                                   {"canvas_host": HOSTS[0], "course_id": "100",
+                                    "state": "pending", "next_attempt_at": {"$lte": now}},
+                                   sort=[("created_at", 1), ("_id", 1)], projection={"events": 0}),
+                      "xAPI outbox: the course's next due batch")
+    assert_uses_index(explain_find(seeded["xapi_answer_state"],
+                                   {"canvas_host": HOSTS[1], "course_id": "101"}),
+                      "xAPI answer state of a course")
+    assert_uses_index(explain_find(seeded["xapi_courses"], {"has_work": True, "$or": [
+        {"next_attempt_at": None}, {"next_attempt_at": {"$lte": now}}]}),
+        "xAPI retry timer: courses with work")
+
+
 # ------------------------------------------------------------------ outage and recovery
 def _direct_uri_through(proxy, parsed: dict) -> str:
     auth = ""

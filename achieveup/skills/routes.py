@@ -13,6 +13,7 @@ from achieveup.auth.guards import (current_user, require_course_instructor, role
 from achieveup.skills import schemas as s
 from achieveup.skills import service
 from knowgap.core.schemas import path_id
+from knowgap.core.services import services
 
 blp = Blueprint("skills", __name__, url_prefix="/achieveup",
                 description="AchieveUp skill matrices and question-skill assignments")
@@ -82,7 +83,7 @@ def update_matrix(body, ref):
     """Rename a matrix and/or replace its skills or description (``ref`` is a matrix id)."""
     matrix = _owned_matrix(ref)
     changes = {k: body[k] for k in ("matrix_name", "skills", "description") if k in body}
-    return service.update_matrix(_db(), matrix, changes)
+    return service.update_matrix(_db(), matrix, changes, services().config)
 
 
 @blp.route("/matrix/delete/<string:matrix_id>", methods=["DELETE"])
@@ -90,7 +91,7 @@ def update_matrix(body, ref):
 @blp.response(200, s.MatrixDeletedSchema)
 def delete_matrix(matrix_id):
     """Delete a matrix; assignments to skills no other matrix of the course has are removed."""
-    return service.delete_matrix(_db(), _owned_matrix(matrix_id))
+    return service.delete_matrix(_db(), _owned_matrix(matrix_id), services().config)
 
 
 @blp.route("/matrix/import", methods=["POST"])

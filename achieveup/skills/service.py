@@ -38,6 +38,7 @@ from knowgap.core.errors import BadRequest, Conflict, NotFound, ServiceUnavailab
 
 log = logging.getLogger(__name__)
 from knowgap.topics.text import normalize_question_text
+from knowgap.xapi import stage as xapi
 
 IMPORT_SUFFIX = "imported"
 
@@ -94,7 +95,7 @@ def create_matrix(db, *, course_id: str, instructor_id: str, matrix_name: str,
     return matrix_json(doc)
 
 
-def update_matrix(db, matrix: dict, changes: dict) -> dict:
+def update_matrix(db, matrix: dict, changes: dict, config) -> dict:
     update: dict = {}
     if "matrix_name" in changes:
         name = changes["matrix_name"]
@@ -115,13 +116,13 @@ def update_matrix(db, matrix: dict, changes: dict) -> dict:
         raise NotFound("This skill matrix was deleted meanwhile. Reload the page.",
                        error="matrix_not_found")
     if "skills" in changes:
-        _skills_changed(db, matrix["course_id"])
+        _skills_changed(db, config, matrix["course_id"])
     return matrix_json(doc)
 
 
-def delete_matrix(db, matrix: dict) -> dict:
+def delete_matrix(db, matrix: dict, config) -> dict:
     store.delete_matrix(db, matrix["_id"])
-    _skills_changed(db, matrix["course_id"])
+    _skills_changed(db, config, matrix["course_id"])
     return {"message": f"Skill matrix '{matrix['matrix_name']}' was deleted.",
             "matrix_id": str(matrix["_id"])}
 
@@ -131,9 +132,9 @@ def delete_matrix(db, matrix: dict) -> dict:
 REVOKE_WAIT_SECONDS = 10.0
 
 
-def _skills_changed(db, course_id: str) -> None:
+def _skills_changed(db, config, course_id: str) -> None:
     """A matrix of the course lost or changed skills: drop assignments to skills no matrix has
-    and revoke their badges now."""
+    and revoke their badges now (and void their xAPI ``earned`` statements)."""
     store.prune_question_skills(db, course_id, store.course_skill_index(db, course_id))
     skills = set(mastery_store.matrix_skills(db, course_id))
     try:
@@ -142,6 +143,7 @@ def _skills_changed(db, course_id: str) -> None:
     except ServiceUnavailable:
         log.info("course %s is being recomputed: badges of removed skills are revoked; the "
                  "mastery summaries list them as revoked after the next recompute", course_id)
+    xapi.course_changed(db, config, course_id)
 
 
 def _same_skills(a: list[str], b: list[str]) -> bool:

@@ -101,4 +101,10 @@ INDEXES: list[IndexSpec] = [
     plain("knowgap_tutor_sessions", H, "student_id", "course_id", "updated_at"),
     plain("knowgap_tutor_sessions", H, "course_id", "question_id"),
     plain("knowgap_tutor_messages", H, "session_id", "seq"),
+    # xAPI (knowgap/xapi/store.py): natural keys in "host|course|…" _ids; the retry timer's
+    # look at every host's courses with work, as the scheduled refresh's next_due_at above
+    plain("xapi_outbox", H, "course_id", "state", "next_attempt_at"),
+    plain("xapi_courses", "has_work", "next_attempt_at"),
+    plain("xapi_skill_state", H, "course_id"),
+    plain("xapi_answer_state", H, "course_id"),
 ]

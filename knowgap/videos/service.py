@@ -16,6 +16,7 @@ from knowgap.topics.pipeline import generate_course_content, video_status_note
 from knowgap.videos import store as vstore
 from knowgap.videos import youtube
 from knowgap.videos.youtube import YouTubeError
+from knowgap.xapi import stage as xapi
 
 PUBLIC_VIDEO_KEYS = ("title", "link", "channel", "thumbnail")
 LAZY_RETRY = dt.timedelta(minutes=10)
@@ -150,6 +151,8 @@ def remove_override(svc, question: dict, by: str) -> dict:
 def set_watched(svc, course_id: str, student_id: str, link: str, watched: bool) -> dict:
     link = canonical_link(link)
     vstore.set_watched(svc.db, course_id, student_id, link, watched)
+    if watched:
+        xapi.video_watched(svc.db, svc.config, course_id, student_id, link)
     return {"status": "success", "video_link": link, "watched": bool(watched)}
 
 
