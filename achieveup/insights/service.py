@@ -22,6 +22,7 @@ from achieveup.mastery import store as mstore
 from achieveup.mastery import summaries
 from knowgap.core.errors import NotFound
 from knowgap.core.tenancy import where
+from knowgap.videos.links import canonical_link, public_video
 
 NOT_QUESTIONS = frozenset({"text_only_question"})
 TEXT_LIMIT = 300
@@ -174,15 +175,9 @@ def _evidence_rows(db, course_id: str, student_id: str) -> list[dict]:
     return summaries.answer_dicts(mstore.student_answers(db, course_id, student_id))
 
 
-def _canonical(link: str) -> str:
-    from knowgap.videos.service import canonical_link
-
-    return canonical_link(link)
-
-
 def _video_counts(missed, videos: dict, watched: set) -> tuple[int, int]:
-    links = {_canonical(videos[q]["link"]) for q in missed if q in videos}
-    seen = {_canonical(link) for link in watched}
+    links = {canonical_link(videos[q]["link"]) for q in missed if q in videos}
+    seen = {canonical_link(link) for link in watched}
     return len(links), len(links & seen)
 
 
@@ -260,17 +255,17 @@ def study_plan(db, course_id: str, student_id: str) -> dict:
     quizzes = {q["quiz_id"]: q for q in store.quizzes_of(db, course_id)}
     difficulty = store.difficulties(db, course_id, wanted)
     videos = store.question_videos(db, course_id, wanted)
-    watched = {_canonical(link) for link in store.watched_of(db, course_id, student_id)}
+    watched = {canonical_link(link) for link in store.watched_of(db, course_id, student_id)}
     by_skill: dict = {}
     for qid in wanted:
         info, q = missed[qid], meta.get(qid, {})
         quiz = quizzes.get(info["quiz_id"], {})
-        video = _public_video(videos.get(qid))
+        video = public_video(videos.get(qid))
         item = {"question_id": qid, "quiz_id": info["quiz_id"],
                 "quiz_title": quiz.get("title") or f"Quiz {info['quiz_id']}",
                 "question_text": _clean(q.get("question_text")), "credit": info["credit"],
                 "difficulty": difficulty.get(qid), "video": video,
-                "video_watched": bool(video) and _canonical(video["link"]) in watched,
+                "video_watched": bool(video) and canonical_link(video["link"]) in watched,
                 "position": _position(q.get("position"))}
         for skill in qskills.get(qid, ()):
             if skill in weak_names:
@@ -291,8 +286,3 @@ def study_plan(db, course_id: str, student_id: str) -> dict:
             "not_started": [s["skill"] for s in skills if not s.get("questions_attempted")],
             "mastered": [s["skill"] for s in skills if s.get("mastered")]}
 
-
-def _public_video(video: dict | None) -> dict | None:
-    from knowgap.videos.service import public_video
-
-    return public_video(video)

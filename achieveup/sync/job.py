@@ -51,6 +51,7 @@ from achieveup import pipeline
 from achieveup.insights import ingest as insights
 from achieveup.mastery import store
 from achieveup.sync import new_quizzes as nq_sync
+from achieveup.sync.kinds import COURSE_SYNC_JOB_KIND
 from knowgap.canvas import quiz_sources
 from knowgap.core.errors import AppError, BadRequest
 from knowgap.core.tenancy import where
@@ -59,7 +60,7 @@ from knowgap.jobs.worker import register_handler
 
 log = logging.getLogger("achieveup.sync")
 
-JOB_KIND = "achieveup_course_sync"
+JOB_KIND = COURSE_SYNC_JOB_KIND
 SYNC_TIMEOUT_SECONDS = 900
 #: A sync is full (everything re-read from Canvas) when the last full one is older than this;
 #: in between, syncs are incremental (see the module docstring).

@@ -31,6 +31,7 @@ from knowgap.canvas.errors import CanvasNotFound, CanvasPermissionDenied
 from knowgap.core.errors import NotFound
 from knowgap.core.tenancy import where
 from knowgap.risk.calc import compute_risk
+from knowgap.videos.links import public_video
 
 RISK_TOGGLE = "knowgap_risk_toggle"
 DEFAULT_ENABLED = True
@@ -160,7 +161,6 @@ def support_video(services, level: str) -> dict:
     """One study-skills video for a risk level: YouTube search when configured, else curated."""
     from knowgap.videos import store as vstore
     from knowgap.videos import youtube
-    from knowgap.videos.service import public_video
 
     key = f"support:{level}"
     if youtube.configured(services.config):

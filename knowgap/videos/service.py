@@ -15,23 +15,11 @@ from knowgap.courses import store
 from knowgap.topics.pipeline import generate_course_content, video_status_note
 from knowgap.videos import store as vstore
 from knowgap.videos import youtube
+from knowgap.videos.links import canonical_link, public_video
 from knowgap.videos.youtube import YouTubeError
 from knowgap.xapi import stage as xapi
 
-PUBLIC_VIDEO_KEYS = ("title", "link", "channel", "thumbnail")
 LAZY_RETRY = dt.timedelta(minutes=10)
-
-
-def public_video(video: dict | None) -> dict | None:
-    if not video:
-        return None
-    return {k: video.get(k, "") for k in PUBLIC_VIDEO_KEYS}
-
-
-def canonical_link(link: str) -> str:
-    """Watch URL for YouTube links (so votes/watched match however the link was written)."""
-    vid = youtube.parse_video_id(link)
-    return youtube.watch_url(vid) if vid else link.strip()
 
 
 # ------------------------------------------------------------------ student view

@@ -29,8 +29,10 @@ import logging
 import time
 
 from achieveup.mastery import store as records
+from achieveup.sync.kinds import COURSE_SYNC_JOB_KIND
 from knowgap.core.clock import iso, utcnow
 from knowgap.core.tenancy import host_of, key, scoped, where
+from knowgap.jobs import queue
 from knowgap.xapi import derive, lrs, schema, store
 from knowgap.xapi.statements import Identity, build
 
@@ -86,10 +88,7 @@ def last_update_at(db, course_id: str):
 
 def update_active(db, course_id: str) -> bool:
     """A course update (the AchieveUp sync) of the course is queued or running."""
-    from achieveup.sync.service import JOB_KIND as SYNC_KIND   # the sync imports xAPI
-    from knowgap.jobs import queue
-
-    claim = queue.active_key(host_of(db), SYNC_KIND, str(course_id))
+    claim = queue.active_key(host_of(db), COURSE_SYNC_JOB_KIND, str(course_id))
     return db[queue.JOBS].find_one({"active_key": claim}, {"_id": 1}) is not None
 
 
