@@ -292,9 +292,7 @@ def handle(services, job, report) -> dict:
 
 def enqueue(db, course_id: str) -> str:
     """Queue the course's delivery run (one queued or running per host and course)."""
-    from knowgap.jobs.queue import enqueue as enqueue_job
-
-    job_id, _ = enqueue_job(db, JOB_KIND, str(course_id), {"course_id": str(course_id)})
+    job_id, _ = queue.enqueue(db, JOB_KIND, str(course_id), {"course_id": str(course_id)})
     return job_id
 
 
