@@ -18,7 +18,7 @@ import pytest
 from bson import Decimal128, Int64, ObjectId
 from bson.binary import Binary
 from pymongo import ReturnDocument, UpdateOne
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from knowgap.core import db as dbmod
 from knowgap.core import embedded_file
@@ -102,6 +102,8 @@ def test_every_kind_of_write_replays_to_the_same_state(opened):
     users.delete_many({"n": {"$gt": 11}})
     with pytest.raises(DuplicateKeyError):
         users.insert_one({"email": "a@x"})
+    with pytest.raises(BulkWriteError):                 # two of three inserted
+        users.insert_many([{"email": "x1"}, {"email": "a@x"}, {"email": "x2"}], ordered=False)
     jobs.insert_many([{"state": "queued", "i": i} for i in range(4)])
     claimed = jobs.find_one_and_update({"state": "queued"}, {"$set": {"state": "running"}},
                                        sort=[("i", -1)], projection={"state": 1, "i": 1},

@@ -156,7 +156,7 @@ class EmbeddedFile:
         self._journal_size = 0               # bytes in the current journal
         self._written = 0                    # bytes appended since start (every journal)
         self._synced = 0                     # of which known to be on disk
-        self._ttl: dict[str, dict[str, tuple]] = {}   # TTL indexes, during loading
+        self._pending: dict[str, dict[str, tuple]] = {}   # indexes, while loading
         self._parameters: dict[str, list[str]] = {}
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -261,21 +261,25 @@ class EmbeddedFile:
             replayed, size = self._replay(path)
             report.replayed += replayed
             report.journal_bytes += size
-        for name, pending in self._ttl.items():
-            for keys, options in pending.values():
-                self.db[name].create_index(keys, **options)
-        self._ttl = {}
+        for name in list(self._pending):
+            self._create_pending(name)
         report.seconds = time.perf_counter() - started
         return report
 
     def _create_index(self, collection, keys: list, options: dict) -> None:
-        """TTL indexes wait until the replay is over: it expires documents by the journal's
-        clock, not by today's (see ``_apply``)."""
-        if options.get("expireAfterSeconds") is None:
-            collection.create_index(keys, **options)
-        else:
-            name = options.get("name") or "_".join(f"{k}_{d}" for k, d in keys)
-            self._ttl.setdefault(collection.name, {})[name] = (keys, options)
+        """Indexes are created once the journal is replayed: every write it holds succeeded
+        with them (one that failed is marked and gets them first, see ``_apply``), and without
+        them the engine does not search the collection for duplicates on every insert. TTL
+        indexes must wait anyway: they expire documents by the journal's clock until then."""
+        name = options.get("name") or "_".join(f"{k}_{d}" for k, d in keys)
+        self._pending.setdefault(collection.name, {})[name] = (keys, options)
+
+    def _create_pending(self, name: str, ttl: bool = True) -> None:
+        pending = self._pending.get(name, {})
+        for index, (keys, options) in list(pending.items()):
+            if ttl or options.get("expireAfterSeconds") is None:
+                self.db[name].create_index(keys, **options)
+                del pending[index]
 
     def _replay(self, path: Path) -> tuple[int, int]:
         data = path.read_bytes()
@@ -294,8 +298,9 @@ class EmbeddedFile:
 
     def _apply(self, record: dict) -> None:
         collection = self.db[record["c"]]
-        for keys, options in self._ttl.get(record["c"], {}).values():
-            if len(keys) != 1:
+        pending = self._pending.get(record["c"], {})
+        for keys, options in list(pending.values()):
+            if options.get("expireAfterSeconds") is None or len(keys) != 1:
                 continue                        # the engine expires by single-field indexes
             # the engine expired these when the write first ran (its TTL acts on each access)
             limit = record["t"] - dt.timedelta(seconds=options["expireAfterSeconds"])
@@ -304,9 +309,13 @@ class EmbeddedFile:
         if method == "create_index":
             self._create_index(collection, [tuple(pair) for pair in args.pop("keys")], args)
             return
-        if method == "drop_index" and args.get("index_or_name") in self._ttl.get(record["c"], {}):
-            del self._ttl[record["c"]][args["index_or_name"]]
+        if method == "drop_index" and args.get("index_or_name") in pending:
+            del pending[args["index_or_name"]]
             return
+        if method == "drop":
+            self._pending.pop(record["c"], None)
+        if record.get("e"):
+            self._create_pending(record["c"], ttl=False)   # it failed, maybe on a unique index
         try:
             getattr(collection, method)(**args)
         except PyMongoError:
@@ -384,8 +393,9 @@ class EmbeddedFile:
         try:
             result = method(collection, *args, **kwargs)
         except Exception:
-            if name in MULTI:
-                self._write(record)
+            if name in MULTI:                  # part of it may be done: replayed, to fail again
+                body["e"] = True
+                self._write(_record(body))
             raise
         upserted = getattr(result, "upserted_id", None)
         if upserted is not None:
