@@ -30,7 +30,7 @@ results and evidence, ``responses_version`` for item responses), so a view is ne
 the ones it was built from, in any process; a writer that already holds the new value can
 ``put`` it under the new version so the next reader does not rebuild it. Views are shared
 between threads: callers treat them as read-only. The cache holds at most ``MAX_VIEWS``
-views, least recently used dropped first.
+views (a few courses' worth), least recently used dropped first.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ from typing import Any, Callable
 from knowgap.core import db as engine
 from knowgap.core.tenancy import host_of
 
-MAX_VIEWS = 64
+MAX_VIEWS = 16
 
 _views: "OrderedDict[tuple, tuple[str, Any]]" = OrderedDict()
 _lock = threading.Lock()

@@ -148,8 +148,10 @@ def test_item_responses_follow_new_attempts_and_rebuild_from_results(sandbox_fac
         graded = credits.get(after["question_id"], [])
         if graded:
             assert after["difficulty"] == pytest.approx(sum(graded) / len(graded), abs=1e-3)
-    # results synced before the read model existed: it is built from the stored rows
+    # results synced before the read model existed (no documents, no version): it is built
+    # from the stored rows
     db[istore.RESPONSES].delete_many({})
+    db[store.VERSIONS].update_many({}, {"$unset": {istore.VERSION: ""}})
     assert item_analysis(client, teacher, quiz.id, course="301")["items"] == second["items"]
     assert db[istore.RESPONSES].count_documents({"course_id": "301"}) > 0
 

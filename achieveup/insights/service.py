@@ -16,6 +16,7 @@
 """
 from __future__ import annotations
 
+from achieveup import readmodel
 from achieveup.insights import engagement, ingest, plan, ranking, stats
 from achieveup.insights import store
 from achieveup.mastery import store as mstore
@@ -129,6 +130,15 @@ def _standing(doc: dict) -> dict:
             "skills_mastered": doc.get("skills_mastered") or 0}
 
 
+def standings(db, course_id: str) -> list[dict]:
+    """The course's ranked standings (read-only): a course view of the summaries' version."""
+    def build():
+        docs = summaries.summaries_of_course(db, course_id, projection=LEADERBOARD_FIELDS)
+        return ranking.rank(_standing(d) for d in docs
+                            if d.get("total_questions_attempted") or summaries.badge_rows(d))
+    return readmodel.view(db, course_id, "standings", mstore.version_of(db, course_id), build)
+
+
 def leaderboard(db, course_id: str, *, viewer: str | None, as_student: bool) -> dict:
     """The course leaderboard as ``viewer`` (a student id, or None for staff) sees it."""
     enabled = store.leaderboard_enabled(db, course_id)
@@ -136,9 +146,7 @@ def leaderboard(db, course_id: str, *, viewer: str | None, as_student: bool) -> 
             "you": None}
     if not enabled and as_student:
         return body
-    docs = summaries.summaries_of_course(db, course_id, projection=LEADERBOARD_FIELDS)
-    ranked = ranking.rank(_standing(d) for d in docs
-                          if d.get("total_questions_attempted") or summaries.badge_rows(d))
+    ranked = standings(db, course_id)
     listed = store.opted_in(db, [r["student_id"] for r in ranked] + ([viewer] if viewer else []))
     body["ranked"] = len(ranked)
     body["entries"] = [{"rank": r["rank"], "name": r["name"] or "Student", "badges": r["badges"],

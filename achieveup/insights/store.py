@@ -77,9 +77,8 @@ def stored_rows(doc: dict) -> dict:
 
 
 def quiz_responses(db, course_id: str, quiz_id: str) -> dict[str, dict]:
-    """``{question_id: columns}`` of one quiz (see :func:`stored_columns`)."""
-    return {qid: stored_columns(d) for qid, d in quiz_response_docs(db, course_id,
-                                                                   quiz_id).items()}
+    """``{question_id: columns}`` of one quiz (see :func:`stored_columns`; read-only)."""
+    return dict(course_responses(db, course_id).get(str(quiz_id), {}))
 
 
 def _load_responses(db, course_id: str) -> dict:

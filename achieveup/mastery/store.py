@@ -293,11 +293,14 @@ def _load_answers(db: Database, course_id: str) -> dict[str, list[tuple]]:
 
 
 def course_answers(db: Database, course_id: str) -> dict[str, list[tuple]]:
-    """``{student_id: answer rows}`` of the whole course (read-only; a course view)."""
+    """``{student_id: answer rows}`` of the whole course (read-only). The course view when a
+    sync left it behind (:func:`write_answers`); otherwise read from the evidence and not
+    kept (a course's answers are the largest view: a course recomputed without a sync in
+    between, e.g. after a settings change, reads them again rather than holding them)."""
     course_id = str(course_id)
-    return readmodel.view(db, course_id, "answers",
-                          version_of(db, course_id, ANSWERS_VERSION),
-                          lambda: _load_answers(db, course_id))
+    view = readmodel.cached(db, course_id, "answers",
+                            version_of(db, course_id, ANSWERS_VERSION))
+    return view if view is not None else _load_answers(db, course_id)
 
 
 def student_answers(db: Database, course_id: str, student_id: str) -> list[tuple]:
