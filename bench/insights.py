@@ -97,7 +97,6 @@ def seed_read_models(db, now) -> tuple[float, float]:
     Returns the seconds the two sync steps took."""
     from achieveup.insights import ingest
     from achieveup.mastery import store
-    from knowgap.core.tenancy import where
 
     quizzes = store.quizzes_of(db, COURSE)
     assignment = {q["quiz_id"]: q["assignment_id"] for q in quizzes}

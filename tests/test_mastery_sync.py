@@ -270,7 +270,6 @@ def test_import_rolls_back_on_write_failure(app):
 
 def test_knowgap_risk_reads_achieveup_skill_mastery(client, app, teacher, canvas_world):
     from achieveup.mastery.summaries import skills_of, summary_of
-    from achieveup.pipeline import skill_mastery_average
 
     db = setup_course(client, app, teacher, canvas_world)
     student = str(canvas_world.student_ids(int(COURSE))[0])

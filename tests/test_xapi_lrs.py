@@ -151,7 +151,6 @@ def test_lrs_outage_mid_delivery_loses_and_doubles_nothing(client, app, teacher,
     sync(client, app, teacher)                         # xAPI still off: nothing recorded
     assert db[store.OUTBOX].count_documents({}) == 0
     enable(client, teacher)                            # on: what is stored gets sent
-    host = db.canvas_host
     delivery.derive_stored(db, config, COURSE)
     total = sum(d["count"] for d in db[store.OUTBOX].find({"state": "pending"}))
     assert total > 200

@@ -22,7 +22,6 @@ from achieveup.insights import store
 from achieveup.mastery import store as mstore
 from achieveup.mastery import summaries
 from knowgap.core.errors import NotFound
-from knowgap.core.tenancy import where
 from knowgap.videos.links import canonical_link, public_video
 
 NOT_QUESTIONS = frozenset({"text_only_question"})

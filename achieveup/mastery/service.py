@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from achieveup.mastery import calc, model
 from achieveup.mastery import store
@@ -64,29 +63,6 @@ def policies(quizzes: list[dict]) -> dict[str, str]:
         policy = q.get("scoring_policy")
         out[str(q["quiz_id"])] = policy if policy in calc.POLICIES else calc.DEFAULT_POLICY
     return out
-
-
-def quiz_percentages(rows: list[dict]) -> list[tuple[Any, float]]:
-    """(graded_at, percentage) of each quiz's latest graded attempt (for the risk index)."""
-    by_attempt: dict = {}
-    for r in rows:
-        if r["credit"] is None:
-            continue
-        key = (r["quiz_id"], r["attempt"])
-        earned, possible, when = by_attempt.get(key, (0.0, 0.0, None))
-        pp = r.get("points_possible")
-        pp = float(pp) if isinstance(pp, (int, float)) and pp > 0 else 1.0
-        g = r.get("graded_at")
-        by_attempt[key] = (earned + r["credit"] * pp, possible + pp,
-                           g if when is None or (g and g > when) else when)
-    latest: dict = {}
-    for (quiz, attempt), value in by_attempt.items():
-        if quiz not in latest or attempt > latest[quiz][0]:
-            latest[quiz] = (attempt, value)
-    return [(v[2], 100.0 * v[0] / v[1]) for _, v in latest.values() if v[1] > 0]
-
-
-BADGE_FIELDS = ("skill", "level", "earned_at", "percentage", "evidence_count")
 
 
 def build_summary(db, course_id: str, student: dict, skills: dict, now,
