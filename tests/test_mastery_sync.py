@@ -270,6 +270,7 @@ def test_import_rolls_back_on_write_failure(app):
 
 def test_knowgap_risk_reads_achieveup_skill_mastery(client, app, teacher, canvas_world):
     from achieveup.mastery.summaries import skills_of, summary_of
+    from achieveup.pipeline import skill_mastery_average
 
     db = setup_course(client, app, teacher, canvas_world)
     student = str(canvas_world.student_ids(int(COURSE))[0])
@@ -325,7 +326,6 @@ def test_incremental_sync_of_unchanged_course_is_cheap_and_idempotent(client, ap
 
 def test_incremental_sync_picks_up_new_attempt(sandbox_factory, db):
     from achieveup.mastery.summaries import skills_of, summary_of
-    from achieveup.pipeline import skill_mastery_average
     from knowgap import create_app
     from knowgap.core.extensions import limiter
     from tests.conftest import canvas_settings, make_config

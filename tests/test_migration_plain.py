@@ -59,7 +59,9 @@ def test_packed_documents_become_plain_once(loaded, config):
                                         RESULTS: len(before[RESULTS])}
     assert pending(db) == [] and json_text(db) == []
     after = everything(db)
-    assert {n: len(d) for n, d in after.items()} == {n: len(d) for n, d in before.items()}
+    # same documents per collection (collections of newer features start empty)
+    assert {n: len(d) for n, d in after.items() if d} == {n: len(d) for n, d in before.items()
+                                                          if d}
 
     for old, new in zip(before[MASTERY], after[MASTERY]):
         rows = json.loads(old["packed"])
