@@ -18,7 +18,7 @@ the worker thread does); the time is from the job's start to its ``succeeded`` s
 Per-stage times come from timers put around the functions that do each stage (only in this
 process, for the run): fetch (the Canvas snapshot), store results (quizzes, questions, students
 and result rows), evidence (what the store does to make a student's answers cheap to read
-again, where it is a separate step), insights (item responses, quiz submissions, engagement),
+again), parse (Classic submission histories turned into result records), insights (item responses, quiz submissions, engagement),
 mastery (computing the summaries), badges (awarding), write (storing the summaries). A stage
 whose function does not exist in the code being measured prints ``-``. The figures printed
 for the per-student cost (ms per student) are what says whether the cost is linear.
@@ -47,7 +47,8 @@ STAGES = (
     ("fetch", "knowgap.canvas.snapshot:fetch_course_snapshot"),
     ("store results", "achieveup.sync.service:store_results"),
     ("store results", "achieveup.sync.service:quiz_docs"),
-    ("evidence", "achieveup.sync.service:rebuild_evidence"),
+    ("evidence", "achieveup.sync.service:write_evidence"),
+    ("parse", "knowgap.canvas.snapshot:classic_results"),
     ("insights", "achieveup.insights.ingest:update_item_responses"),
     ("insights", "achieveup.insights.ingest:store_quiz_submissions"),
     ("insights", "achieveup.insights.service:engagement_indices"),
