@@ -40,6 +40,7 @@ EVENTS = [
     event("voided", target=statement_id("x"), reason="The skill was removed from the course."),
     event("voided", target=statement_id("y"), regrade=True),
     event("watched", video="https://www.youtube.com/watch?v=dQw4w9WgXcQ"),
+    event("tutored", quiz_id="20001", question_id="100001", messages=4),
 ]
 
 

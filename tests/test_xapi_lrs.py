@@ -303,6 +303,40 @@ def test_video_watched_once_per_student_and_video(client, app, account, sandbox,
         is None
 
 
+def test_an_ended_tutor_session_is_one_interacted_statement(client, app, account, sandbox,
+                                                          canvas_world):
+    """The tutor's end call (``POST /tutor/sessions/<id>/end``): one ``interacted`` statement
+    on the missed question with the number of messages, none for ending it again, and
+    nothing of what the student wrote."""
+    from knowgap.canvas.hosts import canvas_host
+    from tests.knowgap_support import sync as knowgap_sync
+    from tests.test_tutor import COURSE as TUTOR_COURSE, bearer, missed, send, start
+
+    teacher = signup(client, "teacher-token")
+    enable(client, teacher, course=str(TUTOR_COURSE))
+    knowgap_sync(client, TUTOR_COURSE)
+    student, quiz_id, question_id, _ = missed(app, canvas_world)
+    session = start(client, student, quiz_id, question_id)
+    assert session.status_code == 201, session.get_json()
+    session_id = session.get_json()["id"]
+    assert send(client, student, session_id, "Why is my answer wrong?").status_code == 200
+    for _ in range(2):
+        r = client.post(f"/tutor/sessions/{session_id}/end", headers=bearer(student))
+        assert r.status_code == 200, r.get_json()
+        run_pending(app)
+    tutored = by_verb(account.statements(), "interacted")
+    assert len(tutored) == 1
+    s = tutored[0]
+    assert s["actor"]["account"] == {"homePage": sandbox.base_url, "name": str(student)}
+    assert s["object"]["id"] == statements.question_iri(
+        canvas_host(sandbox.base_url), str(TUTOR_COURSE), quiz_id, question_id)
+    messages = next(v for k, v in s["result"]["extensions"].items()
+                    if k.endswith("/tutor-messages"))
+    assert messages == 2 and "Why is my answer wrong" not in str(s)   # question and answer
+    assert schema.problems({k: v for k, v in s.items() if k not in ("stored", "authority")}) \
+        is None
+
+
 def test_removing_a_skill_voids_its_earned_badge_statements(client, app, teacher, canvas_world,
                                                            account, sandbox):
     setup_course(client, app, teacher, canvas_world)

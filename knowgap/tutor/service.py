@@ -42,6 +42,7 @@ from knowgap.tutor.model import ModelError, Usage, stream_answer
 from knowgap.tutor.prompt import (Grounding, estimate_tokens, grounding, model_messages,
                                   offline_answer, pieces)
 from knowgap.tutor.rules import answers_visible, closed_reason
+from knowgap.xapi import stage as xapi
 
 #: A session re-checks with Canvas that its quiz is still closed when its last check is older.
 RECHECK = dt.timedelta(minutes=5)
@@ -170,6 +171,8 @@ def read_session(svc, caller: Caller, session_id: str) -> dict:
 def end_session(svc, caller: Caller, session_id: str) -> dict:
     doc = own_session(svc, caller, session_id)
     ended = store.end_session(svc.db, doc["_id"])
+    if ended is not None:                 # ended now (not before): one xAPI statement
+        xapi.tutor_session_ended(svc.db, svc.config, ended)
     return session_json(ended or doc)
 
 

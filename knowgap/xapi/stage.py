@@ -7,6 +7,7 @@
 * ``course_changed`` — something stored outside a course update (badges revoked when a matrix
   lost a skill): the delivery job derives it.
 * ``video_watched`` — a student marked a KnowGap video watched.
+* ``tutor_session_ended`` — a student ended a tutoring session on a missed question.
 
 Every call takes the database scoped to the course's Canvas host (``knowgap.core.tenancy``).
 This module imports nothing of mastery, badges or insights: it receives what it needs (the
@@ -75,20 +76,39 @@ def video_watched(db, config, course_id: str, student_id: str, link: str, *,
                   now=None) -> bool:
     """A student marked a video watched: one statement per student, course and video (its
     batch's ``_id`` comes from the statement id, so marking it again adds nothing)."""
-    course_id = str(course_id)
+    now = now or utcnow()
+    event = {"kind": "watched", "student_id": str(student_id), "course_id": str(course_id),
+             "at": iso(now), "video": link}
+    return _one_event(db, config, event, ("video", link), now, "a watched video")
+
+
+def tutor_session_ended(db, config, session: dict, *, now=None) -> bool:
+    """A student ended a tutoring session on a missed question: one statement per session."""
+    now = now or utcnow()
+    event = {"kind": "tutored", "student_id": str(session["student_id"]),
+             "course_id": str(session["course_id"]), "at": iso(now),
+             "quiz_id": str(session["quiz_id"]), "question_id": str(session["question_id"]),
+             "messages": int(session.get("messages") or 0)}
+    return _one_event(db, config, event, ("tutor", str(session["_id"])), now,
+                      "a tutoring session")
+
+
+def _one_event(db, config, event: dict, natural_key: tuple, now, what: str) -> bool:
+    """Queue one event of the course (its statement id from the student and ``natural_key``,
+    so recording it again adds nothing) and the delivery job; False when xAPI is off."""
+    course_id = event["course_id"]
     try:
         if not _enabled(db, config, course_id):
             return False
-        now = now or utcnow()
-        sid = statement_id(host_of(db), course_id, student_id, "video", link)
-        event = {"kind": "watched", "id": sid, "student_id": str(student_id),
-                 "course_id": course_id, "at": iso(now), "video": link}
-        batch = store.batch_doc(db, course_id, key(db, course_id, "watched", sid), [event], now)
+        sid = statement_id(host_of(db), course_id, event["student_id"], *natural_key)
+        event = {**event, "id": sid}
+        batch = store.batch_doc(db, course_id, key(db, course_id, event["kind"], sid), [event],
+                                now)
         if store.add_batches(db, [batch]):
             store.set_has_work(db, course_id)
             delivery.enqueue(db, course_id)
         return True
     except Exception:  # noqa: BLE001
-        log.exception("xAPI: could not record a watched video of course %s|%s",
-                      db.canvas_host, course_id)
+        log.exception("xAPI: could not record %s of course %s|%s", what, db.canvas_host,
+                      course_id)
         return False

@@ -319,9 +319,24 @@ def _watched(event: dict, ident: Identity, host: str) -> dict:
     return statement
 
 
+def _tutored(event: dict, ident: Identity, host: str) -> dict:
+    """A tutoring session the student held (and ended) on a question they missed: they
+    interacted with that question; how many messages the session held is an extension, what
+    was written is never sent."""
+    course, quiz = event["course_id"], event["quiz_id"]
+    obj = _activity(question_iri(host, course, quiz, event["question_id"]), "question",
+                    event.get("question_name") or f"Question {event['question_id']}")
+    statement = _base(event, ident, host, "interacted", obj)
+    statement["result"] = {"completion": True,
+                           "extensions": _ext(ident, tutor_messages=event.get("messages", 0))}
+    statement["context"] = _context(ident, host, course,
+                                    parent=_activity(quiz_iri(host, course, quiz), "quiz"))
+    return statement
+
+
 BUILDERS = {"answered": _answered, "completed": _completed, "progressed": _progressed,
             "mastered": _mastered, "earned": _earned, "voided": _voided,
-            "watched": _watched}
+            "watched": _watched, "tutored": _tutored}
 
 
 def build(event: dict, ident: Identity, host: str) -> dict:

@@ -7,7 +7,8 @@ recommended that those implementing xAPI look for and use established, widely ad
 types"):
 
 - ADL's verbs, ``http://adlnet.gov/expapi/verbs/…`` (the ADL vocabulary that ships with xAPI
-  1.0; ``voided`` is the one verb the specification itself reserves, Data 2.3.2);
+  1.0; ``voided`` is the one verb the specification itself reserves, Data 2.3.2;
+  ``interacted`` for a tutoring session held on a missed question);
 - ``earned`` from the xAPI Registry (``http://id.tincanapi.com/verb/earned``: "the actor has
   earned or has been awarded the object"), and ``watched`` from Activity Streams 1.0
   (``http://activitystrea.ms/schema/1.0/watch``), the two IRIs the xAPI Registry lists for
@@ -39,6 +40,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "voided": (ADL_VERBS + "voided", "voided"),
     "earned": ("http://id.tincanapi.com/verb/earned", "earned"),
     "watched": ("http://activitystrea.ms/schema/1.0/watch", "watched"),
+    "interacted": (ADL_VERBS + "interacted", "interacted"),
 }
 
 ACTIVITY_TYPES: dict[str, str] = {
@@ -74,6 +76,9 @@ EXTENSIONS: dict[str, str] = {
                          "the object). String.",
     "regrade": "The answer was regraded in Canvas: the statement replaces the one it voids. "
                "Boolean.",
+    "tutor-messages": "How many messages a tutoring session on a question the student missed "
+                      "held, the student's and the tutor's together (their text is never "
+                      "sent). Integer.",
 }
 
 
