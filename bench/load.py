@@ -21,6 +21,7 @@ the repository root.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -213,9 +214,10 @@ def main() -> int:  # noqa: C901 - a linear script
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
+    servers = contextlib.ExitStack()       # gunicorn, stopped on close (tests.gunicorn_server)
     try:
         # ---------------------------------------------------------------- sandbox
-        canvas_port, app_port = free_port(), free_port()
+        canvas_port = free_port()
         sandbox = start([sys.executable, "-m", "tests.canvas_sandbox", "--port", str(canvas_port),
                          "--courses", "2", "--students", str(args.students),
                          "--quizzes", str(args.quizzes), "--questions", str(args.questions),
@@ -224,23 +226,15 @@ def main() -> int:  # noqa: C901 - a linear script
         wait_http(canvas + "/api/v1/users/self", 20, sandbox)
 
         # ---------------------------------------------------------------- gunicorn
-        from config import new_encryption_key  # noqa: E402 (root is on sys.path below)
+        from tests.gunicorn_server import gunicorn_app  # noqa: E402 (root is on sys.path below)
 
-        env = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URI",)}
-        env.update(
-            APP_ENV="development", LOG_LEVEL="WARNING", PORT=str(app_port),
-            JWT_SECRET_KEY="load-" + new_encryption_key(), TOKEN_ENCRYPTION_KEY=new_encryption_key(),
-            BADGE_SALT="load-salt", BCRYPT_ROUNDS=str(args.bcrypt_rounds),
-            AUTH_RATE_LIMIT="100000/minute", CANVAS_BASE_URL=canvas,
-            CANVAS_ALLOWED_HOSTS=f"127.0.0.1:{canvas_port}", RUN_WORKER_THREAD="true",
-            EMBEDDED_DB_PERSIST=str(args.embedded_file == "on").lower(),
-            EMBEDDED_DB_DIR=str(work / "db"), PYTHONUNBUFFERED="1")
-        app = f"http://127.0.0.1:{app_port}"
-        gunicorn = start([str(venv_bin / "gunicorn"), "-c", "gunicorn.conf.py",
-                          "--bind", f"127.0.0.1:{app_port}", "--workers", "1",
-                          "--threads", str(args.threads), "--max-requests", "0", "wsgi:app"],
-                         "gunicorn.log", env=env)
-        wait_http(app + "/health", 30, gunicorn)
+        app = servers.enter_context(gunicorn_app({
+            "BCRYPT_ROUNDS": str(args.bcrypt_rounds), "AUTH_RATE_LIMIT": "100000/minute",
+            "CANVAS_BASE_URL": canvas, "CANVAS_ALLOWED_HOSTS": f"127.0.0.1:{canvas_port}",
+            "RUN_WORKER_THREAD": "true",
+            "EMBEDDED_DB_PERSIST": str(args.embedded_file == "on").lower(),
+            "EMBEDDED_DB_DIR": str(work / "db")}, work / "gunicorn.log", threads=args.threads,
+            timeout=30, extra_args=("--max-requests", "0"))).base_url
 
         # ---------------------------------------------------------------- seed
         t0 = time.perf_counter()
@@ -347,6 +341,7 @@ def main() -> int:  # noqa: C901 - a linear script
         return 1
     finally:
         stop_all()
+        servers.close()
         if args.keep_logs:
             print(f"logs: {work}", file=sys.stderr)
 

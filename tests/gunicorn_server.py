@@ -72,9 +72,10 @@ def _wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> 
 
 @contextlib.contextmanager
 def gunicorn_app(settings: dict[str, str], log: Path, *, threads: int | None = None,
-                 timeout: float = 60.0) -> Iterator[Gunicorn]:
+                 timeout: float = 60.0, extra_args: tuple[str, ...] = ()) -> Iterator[Gunicorn]:
     """gunicorn serving the app with ``settings`` (environment variables) on top of a
-    development configuration on the embedded database; its output goes to ``log``."""
+    development configuration on the embedded database; its output goes to ``log``;
+    ``extra_args`` go to gunicorn's command line."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "MONGODB_URI"}
     env.update(APP_ENV="development", LOG_LEVEL="WARNING", PORT=str(port),
@@ -85,7 +86,7 @@ def gunicorn_app(settings: dict[str, str], log: Path, *, threads: int | None = N
     if threads:
         env["GUNICORN_THREADS"] = str(threads)
     cmd = [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py",
-           "--bind", f"127.0.0.1:{port}", "wsgi:app"]
+           "--bind", f"127.0.0.1:{port}", *extra_args, "wsgi:app"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
